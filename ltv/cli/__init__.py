@@ -1,0 +1,85 @@
+"""The ``ltv`` command line (an edge: parse, call the library, render, map errors).
+
+Exit codes: 0 passed / success, 1 TOTAL-FAILED, 2 usage error, 3 INDETERMINATE, 4 bad input or
+I/O. Errors print one line on stderr; ``-v`` (or ``LTV_VERBOSE=1``) adds the traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from ltv import __version__
+from ltv.cli._common import EXIT_BAD_INPUT
+from ltv.errors import LtvError
+
+__all__ = ["main"]
+
+# Sub-command modules, each owning one verb or group; loaded lazily so `ltv --help` stays fast
+# and a module still being written cannot break the others.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "pki": ("ltv.cli.pki", "pki"),
+    "phone": ("ltv.cli.phone", "phone"),
+    "tsa": ("ltv.cli.tsa", "tsa"),
+    "sign": ("ltv.cli.sign", "sign"),
+    "extend": ("ltv.cli.sign", "extend"),
+    "validate": ("ltv.cli.validate", "validate"),
+    "archive": ("ltv.cli.archive", "archive"),
+    "serve": ("ltv.cli.serve", "serve"),
+    "tenant": ("ltv.cli.serve", "tenant"),
+    "demo": ("ltv.cli.demo", "demo"),
+}
+
+
+def _error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [LtvError, OSError]
+    for module, name in (("tsa.errors", "TsaError"), ("archive.errors", "ArchiveError")):
+        with contextlib.suppress(ImportError, AttributeError):
+            types.append(getattr(importlib.import_module(module), name))
+    return tuple(types)
+
+
+class _LtvGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in _COMMANDS if self.get_command(ctx, name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        try:
+            module = importlib.import_module(target[0])
+        except ModuleNotFoundError as exc:
+            if exc.name == target[0]:
+                return None
+            raise
+        command = getattr(module, target[1], None)
+        return command if isinstance(command, click.Command) else None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _error_types() as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                traceback.print_exc()
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, OSError) and exc.filename:
+                message = f"{exc.strerror or exc}: {exc.filename}"
+            click.echo(f"ltv: error: {message}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=_LtvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, envvar="LTV_VERBOSE",
+              help="Show tracebacks and debug output.")
+@click.version_option(__version__, prog_name="ltv")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
