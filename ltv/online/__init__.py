@@ -1,0 +1,1 @@
+"""Network adapters of ltv (httpx lives only here and in the edges)."""
