@@ -1,0 +1,173 @@
+"""``ltv sign`` and ``ltv extend``: the two-step signing core on the command line, any format.
+
+Both run through :mod:`ltv.signing` (``prepare`` -> signer -> ``finish``; ``extend``) so CAdES,
+PAdES and XAdES behave alike. The output file appears only on success (temporary file in the
+same directory, then rename); any failure prints one line and exits 4.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import click
+from cryptography import x509
+
+from ltv.algorithms import DigestAlgorithm, SignatureMechanism
+from ltv.cli._services import ENV_PKI, ENV_TSA, build_services
+from ltv.errors import ConfigurationError, InputError
+from ltv.signing import (
+    Packaging,
+    SignatureFormat,
+    SignatureLevel,
+    SigningOptions,
+    SigningServices,
+)
+from ltv.tbs import Signer
+
+__all__ = ["detect_format", "extend", "load_certificates", "sign", "write_atomic"]
+
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+_LEVELS = [level.value for level in SignatureLevel]
+_FORMATS = [fmt.value for fmt in SignatureFormat]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_certificates(path: Path) -> list[x509.Certificate]:
+    """PEM (one or more) or DER certificates from a file."""
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificates(data)
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ConfigurationError(f"{path}: not a certificate file: {exc}") from exc
+
+
+def detect_format(data: bytes) -> SignatureFormat:
+    """PDF header -> PAdES, XML -> XAdES, anything else -> CAdES."""
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return SignatureFormat.PADES
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        return SignatureFormat.XADES
+    return SignatureFormat.CADES
+
+
+def _services(pki: Path | None, tsa: str | None) -> SigningServices:
+    return build_services(pki=pki, tsa_url=tsa)
+
+
+def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path | None
+            ) -> tuple[Signer, list[x509.Certificate]]:
+    if phone is not None:
+        if key is not None or cert is not None:
+            raise click.UsageError("give either --phone or --key/--cert, not both")
+        from samples.phone import Phone
+
+        handset = Phone(phone)
+        return handset, [handset.certificate, *handset.chain]
+    if key is None or cert is None:
+        raise click.UsageError("give --phone PHONE_DIR, or --key KEY with --cert CERT")
+    from ltv.keys import KeySigner, load_private_key
+
+    certs = load_certificates(cert)
+    extra = load_certificates(chain) if chain is not None else certs[1:]
+    return KeySigner(load_private_key(key)), [certs[0], *extra]
+
+
+@click.command("sign")
+@click.argument("file", type=_FILE)
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), required=True,
+              help="Signature format.")
+@click.option("--level", type=click.Choice(_LEVELS, case_sensitive=False), default="B-LTA",
+              show_default=True, help="Baseline level to reach.")
+@click.option("--phone", type=_DIR, default=None, help="Sign with this simulated phone.")
+@click.option("--key", type=_FILE, default=None, help="Private key (PEM/DER) for a local signer.")
+@click.option("--cert", type=_FILE, default=None, help="Signer certificate (with --key).")
+@click.option("--chain", type=_FILE, default=None, help="Issuing CA certificates (PEM).")
+@click.option("--pki", type=_DIR, default=None, envvar=ENV_PKI,
+              help="Sample PKI directory: its TSA and certificates. [env LTV_PKI]")
+@click.option("--tsa", default=None, envvar=ENV_TSA, help="RFC 3161 TSA URL. [env LTV_TSA_URL]")
+@click.option("--detached", is_flag=True, help="CAdES: do not encapsulate the content.")
+@click.option("--packaging", type=click.Choice([p.value for p in Packaging]), default=None,
+              help="XAdES packaging (default: enveloped for XML, detached otherwise).")
+@click.option("--digest-algorithm", default="sha256", show_default=True,
+              help="sha256, sha384 or sha512.")
+@click.option("--mechanism", type=click.Choice([m.value for m in SignatureMechanism]),
+              default=None, help="Default: rsassa-pkcs1v15 for RSA keys, ecdsa for EC keys.")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Where the signed file goes.")
+def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
+         cert: Path | None, chain: Path | None, pki: Path | None, tsa: str | None,
+         detached: bool, packaging: str | None, digest_algorithm: str, mechanism: str | None,
+         out: Path) -> None:
+    """Sign FILE and raise the signature to --level (B-B, B-T, B-LT, B-LTA)."""
+    from ltv import signing
+
+    target = SignatureLevel.parse(level)
+    signer, signer_chain = _signer(phone, key, cert, chain)
+    options = SigningOptions(
+        digest_algorithm=DigestAlgorithm.from_name(digest_algorithm),
+        mechanism=SignatureMechanism.from_name(mechanism) if mechanism else None,
+        detached=detached or packaging == Packaging.DETACHED.value,
+        packaging=Packaging(packaging) if packaging else None,
+        file_name=file.name,
+    )
+    services = _services(pki, tsa) if target is not SignatureLevel.B_B else SigningServices()
+    if target is not SignatureLevel.B_B:
+        services.require_timestamps()
+    pending = signing.prepare(file, signer_chain, SignatureFormat(fmt), target, options,
+                              clock=services.clock)
+    value = signer.sign(pending.data_to_be_signed)
+    signed = signing.finish(pending, value, document=file, services=services)
+    write_atomic(out, signed)
+    click.echo(f"signed {file} -> {out} ({fmt} {target.value})")
+
+
+@click.command("extend")
+@click.argument("signed_file", type=_FILE)
+@click.option("--level", type=click.Choice(_LEVELS, case_sensitive=False), required=True,
+              help="Level to reach; B-LTA on a B-LTA adds a new archive time-stamp.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None,
+              help="Default: detected (PDF -> pades, XML -> xades, else cades).")
+@click.option("--detached", "detached", type=_FILE, default=None,
+              help="The signed data of a detached signature.")
+@click.option("--pki", type=_DIR, default=None, envvar=ENV_PKI,
+              help="Sample PKI directory: its TSA and certificates. [env LTV_PKI]")
+@click.option("--tsa", default=None, envvar=ENV_TSA, help="RFC 3161 TSA URL. [env LTV_TSA_URL]")
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="Where the extended file goes.")
+def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None,
+           pki: Path | None, tsa: str | None, out: Path) -> None:
+    """Raise an existing signature (ours or another tool's) to --level."""
+    from ltv import signing
+
+    data = signed_file.read_bytes()
+    if not data:
+        raise InputError(f"{signed_file} is empty")
+    chosen = SignatureFormat(fmt) if fmt else detect_format(data)
+    target = SignatureLevel.parse(level)
+    services = _services(pki, tsa)
+    result = signing.extend(data, chosen, target, detached_content=detached, services=services)
+    write_atomic(out, result)
+    click.echo(f"extended {signed_file} -> {out} ({chosen.value} {target.value})")
