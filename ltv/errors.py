@@ -7,6 +7,7 @@
     │   ├── MalformedError                  not parseable: truncated DER, not CMS, broken PDF/XML
     │   ├── UnsupportedAlgorithmError       an algorithm or key type we do not handle
     │   ├── SignatureValueError             a signature value that does not verify with the key
+    │   ├── HashFailureError                signed data whose digest does not match (HASH_FAILURE)
     │   └── SessionError                    a pending signature: unknown, expired or used
     ├── ConfigurationError (also ValueError) a missing or inconsistent file, directory or setting
     └── ServiceError                        a remote service failed or answered badly
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigurationError",
+    "HashFailureError",
     "InputError",
     "LtvError",
     "MalformedError",
@@ -51,6 +53,10 @@ class UnsupportedAlgorithmError(InputError):
 
 class SignatureValueError(InputError):
     """A signature value that does not verify with the certificate's public key."""
+
+
+class HashFailureError(InputError):
+    """Signed data whose digest does not match what was signed (EN 319 102-1 HASH_FAILURE)."""
 
 
 class SessionError(InputError):
