@@ -1,0 +1,221 @@
+"""``ltv demo``: the sample story, narrated, driving the real command line.
+
+Every step prints the exact command it runs, so a newcomer can replay any of them by hand.
+The servers run on 127.0.0.1 only and are stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+import httpx
+
+from ltv.clock import SystemClock, format_time
+
+__all__ = ["demo"]
+
+_BOLD = "\033[1m"
+_DIM = "\033[2m"
+_RESET = "\033[0m"
+
+
+def _ltv_executable() -> list[str]:
+    script = Path(sys.executable).with_name("ltv")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from ltv.cli import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Narrator:
+    def __init__(self, workdir: Path, *, color: bool) -> None:
+        self.workdir = workdir
+        self.color = color
+        self.step_no = 0
+
+    def _c(self, code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if self.color else text
+
+    def step(self, title: str) -> None:
+        self.step_no += 1
+        click.echo("")
+        click.echo(self._c(_BOLD, f"{self.step_no}. {title}"))
+
+    def say(self, text: str) -> None:
+        click.echo(f"   {text}")
+
+    def run(self, args: Sequence[str], *, check: bool = True, show: bool = True,
+            expect: int | None = None, keep: Sequence[str] = ()
+            ) -> subprocess.CompletedProcess[str]:
+        shown = " ".join(shlex.quote(a) for a in args)
+        click.echo(self._c(_DIM, f"   $ {shown}"))
+        argv = _ltv_executable() + list(args[1:]) if args[0] == "ltv" else list(args)
+        proc = subprocess.run(argv, cwd=self.workdir, capture_output=True, text=True,
+                              check=False, timeout=300)
+        if show:
+            for line in (proc.stdout + proc.stderr).strip().splitlines()[:40]:
+                if not keep or any(k in line for k in keep):
+                    click.echo(f"     {line}")
+        wanted = expect if expect is not None else 0
+        if check and proc.returncode != wanted:
+            raise click.ClickException(
+                f"demo step failed: {shown} exited {proc.returncode}, expected {wanted}"
+            )
+        return proc
+
+
+@contextlib.contextmanager
+def _pki_server(n: Narrator, pki_dir: str, port: int, *, at: datetime | None = None
+                ) -> Iterator[None]:
+    args = ["ltv", "pki", "serve", pki_dir]
+    if at is not None:
+        args += ["--at", format_time(at)]
+    click.echo(n._c(_DIM, "   $ " + " ".join(args) + " &"))
+    proc = subprocess.Popen(_ltv_executable() + args[1:], cwd=n.workdir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise click.ClickException(f"the sample PKI server did not start: {err.strip()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise click.ClickException("the sample PKI server did not answer within 30 s")
+            time.sleep(0.1)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+_PDFSIG_LINES = ("Signature #", "Common Name", "Signature Type", "Validation")
+
+
+def _copy_samples(n: Narrator) -> None:
+    source = Path(__file__).resolve().parents[2] / "samples" / "contracts"
+    for name in ("contract.pdf", "contract.xml", "contract.txt"):
+        shutil.copyfile(source / name, n.workdir / name)
+
+
+def _sign_contracts(n: Narrator) -> None:
+    _copy_samples(n)
+    n.step("The phone signs a PDF contract: PAdES B-LTA (prepare → phone signs → finish)")
+    n.say("The server computes the data to be signed; the key never leaves the phone.")
+    n.run(["ltv", "sign", "contract.pdf", "--format", "pades", "--level", "B-LTA",
+           "--phone", "phone", "--pki", "pki", "-o", "contract-signed.pdf"])
+    n.say("Independent checks: poppler's pdfsig (with an NSS database trusting root.pem) and qpdf.")
+    (n.workdir / "nssdb").mkdir(exist_ok=True)
+    n.run(["certutil", "-N", "-d", "sql:nssdb", "--empty-password"], show=False)
+    n.run(["certutil", "-A", "-d", "sql:nssdb", "-n", "sample-root", "-t", "CT,C,C",
+           "-i", "pki/root.pem"], show=False)
+    n.run(["pdfsig", "-nssdir", "sql:nssdb", "contract-signed.pdf"], keep=_PDFSIG_LINES)
+    n.run(["qpdf", "--check", "contract-signed.pdf"], show=False)
+    n.say("qpdf --check: no structural problems")
+
+    n.step("The same phone signs an XML contract (XAdES B-LTA, enveloped) and a text file "
+           "(CAdES B-LTA, detached)")
+    n.run(["ltv", "sign", "contract.xml", "--format", "xades", "--level", "B-LTA",
+           "--phone", "phone", "--pki", "pki", "-o", "contract-signed.xml"])
+    n.run(["xmlsec1", "--verify", "--enabled-key-data", "x509", "--trusted-pem", "pki/root.pem",
+           "--untrusted-pem", "pki/smartphone-ca.pem", "--id-attr:Id",
+           "http://uri.etsi.org/01903/v1.3.2#:SignedProperties", "contract-signed.xml"])
+    n.run(["ltv", "sign", "contract.txt", "--format", "cades", "--level", "B-LTA", "--detached",
+           "--phone", "phone", "--pki", "pki", "-o", "contract.txt.p7s"])
+    n.run(["openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", "contract.txt.p7s",
+           "-content", "contract.txt", "-CAfile", "pki/root.pem", "-certfile",
+           "pki/smartphone-ca.pem", "-purpose", "any", "-out", "/dev/null"])
+
+    n.step("Renew the PDF's archive timestamp once (what the nightly job does before a TSA "
+           "certificate or algorithm weakens)")
+    n.run(["ltv", "extend", "contract-signed.pdf", "--level", "B-LTA", "--pki", "pki",
+           "-o", "contract-renewed.pdf"])
+    n.run(["pdfsig", "-nssdir", "sql:nssdb", "contract-renewed.pdf"], keep=_PDFSIG_LINES)
+    n.say("(pdfsig cannot check RFC 3161 document timestamps; `ltv validate` does, below)")
+
+
+@click.command()
+@click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
+              show_default=True, help="Where the demo writes its PKI, phone and files.")
+@click.option("--keep", is_flag=True, help="Reuse the demo directory.")
+def demo(workdir: Path, keep: bool) -> None:
+    """Play the sample story: PKI, phone, timestamps, signatures, revocation, validation."""
+    if workdir.exists() and not keep:
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    n = Narrator(workdir.resolve(), color=sys.stdout.isatty())
+    now = SystemClock().now().replace(microsecond=0)
+    port = _free_port()
+    click.echo(f"ltv demo — working in {workdir.resolve()} (servers on 127.0.0.1:{port})")
+
+    n.step("A JPKI-like sample PKI: root, card CA, smartphone CA, TSA, delegated OCSP responders")
+    n.run(["ltv", "pki", "init", "pki", "--port", str(port), "--at", format_time(now)])
+    n.say("root.pem is the trust anchor; the certificates point at the servers for OCSP, CRLs "
+          "and CA certificates.")
+
+    with _pki_server(n, "pki", port):
+        n.step("A smartphone enrols: its key is made on the phone, the smartphone CA certifies it")
+        n.run(["ltv", "phone", "enroll", "phone", "--pki", "pki", "--key", "rsa2048"])
+        n.run(["openssl", "x509", "-in", "phone/cert.pem", "-noout", "-subject", "-enddate",
+               "-ext", "certificatePolicies"])
+
+        n.step("Our RFC 3161 time-stamp authority answers; OpenSSL checks the reply")
+        contract = n.workdir / "contract.txt"
+        contract.write_text("売買契約書 — sample contract\n", encoding="utf-8")
+        n.run(["openssl", "ts", "-query", "-sha256", "-cert", "-data", "contract.txt",
+               "-out", "contract.tsq"], show=False)
+        tsq = (n.workdir / "contract.tsq").read_bytes()
+        n.say(f"$ curl --data-binary @contract.tsq -H 'Content-Type: application/timestamp-query'"
+              f" http://127.0.0.1:{port}/tsa > contract.tsr")
+        reply = httpx.post(f"http://127.0.0.1:{port}/tsa", content=tsq,
+                           headers={"Content-Type": "application/timestamp-query"}, timeout=10)
+        (n.workdir / "contract.tsr").write_bytes(reply.content)
+        n.run(["openssl", "ts", "-verify", "-queryfile", "contract.tsq", "-in", "contract.tsr",
+               "-CAfile", "pki/root.pem", "-untrusted", "pki/tsa.pem"])
+
+        _sign_contracts(n)
+
+        n.step("OCSP says the phone's certificate is good")
+        aia = f"http://127.0.0.1:{port}/ocsp/smartphone-ca"
+        n.run(["openssl", "ocsp", "-issuer", "pki/smartphone-ca.pem", "-cert", "phone/cert.pem",
+               "-url", aia, "-CAfile", "pki/root.pem"])
+
+        n.step("The phone is replaced: its certificate is revoked (reason superseded)")
+        n.run(["ltv", "pki", "revoke", "pki", "--cert", "phone/cert.pem", "--reason",
+               "superseded", "--at", format_time(now + timedelta(seconds=1))])
+    later = now + timedelta(minutes=5)
+    with _pki_server(n, "pki", port, at=later):
+        n.say(f"(servers restarted with their clock at {format_time(later)})")
+        n.run(["openssl", "ocsp", "-issuer", "pki/smartphone-ca.pem", "-cert", "phone/cert.pem",
+               "-url", aia, "-CAfile", "pki/root.pem"])
+
+    click.echo("")
+    click.echo(f"Done. Everything the demo made is in {workdir.resolve()}.")
