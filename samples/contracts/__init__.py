@@ -1,0 +1,1 @@
+"""Sample contracts (PDF, XML, text) for signing; regenerate with make_contracts."""
