@@ -1,0 +1,123 @@
+"""HTTP API: validation requests per second for a 1 MB PAdES B-LTA, ``ltv serve --workers 2``.
+
+Setup: a fresh sample PKI served on loopback (``bench.bench_pades._served_pki``), a software
+signer from the card CA, a 1 MiB PDF signed at B-LTA with ``ltv sign``, a tenant from
+``ltv tenant add``, and ``ltv serve --workers 2`` over a ``file:`` store. Clients: httpx
+AsyncClient, 8 requests in flight, multipart upload of the whole file each time.
+
+* offline: ``offline=true`` (validation from the file's own material: pure server CPU + upload);
+* online: the server may fetch missing revocation data (a B-LTA needs none, so the difference is
+  the cost of the fetcher plumbing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.bench_pades import _free_port, _served_pki, write_pdf
+from bench.harness import record
+
+LTV = Path(sys.executable).with_name("ltv")
+REQUESTS = 80
+IN_FLIGHT = 8
+
+
+@contextlib.contextmanager
+def _api(pki_dir: Path, store: Path, log: Path) -> Iterator[str]:
+    port = _free_port()
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(LTV), "serve", "--port", str(port), "--workers", "2", "--store",
+             store.as_uri(), "--pki", str(pki_dir)], stdout=out, stderr=out)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"ltv serve did not come up: {log.read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+async def _load(base: str, key: str, pdf: bytes, *, offline: bool) -> tuple[float, float]:
+    """(requests/s, mean latency s) of REQUESTS validations, IN_FLIGHT at a time."""
+    limits = httpx.Limits(max_connections=IN_FLIGHT)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=300,
+                                 headers={"Authorization": f"Bearer {key}"}) as http:
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def one() -> None:
+            async with gate:
+                t0 = time.perf_counter()
+                response = await http.post(
+                    "/v1/validations", files={"file": ("signed.pdf", pdf)},
+                    data={"offline": "true"} if offline else {})
+                latencies.append(time.perf_counter() - t0)
+                if response.status_code != 200 or \
+                        response.json()["indication"] != "TOTAL-PASSED":
+                    raise RuntimeError(f"validation failed: {response.text[:500]}")
+
+        await one()  # warm-up (imports, caches in the worker that answers)
+        latencies.clear()
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(REQUESTS)))
+        elapsed = time.perf_counter() - start
+    return REQUESTS / elapsed, sum(latencies) / len(latencies)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
+        work = Path(tmp)
+        pki_dir = work / "pki"
+        with _served_pki(pki_dir):
+            signer = work / "signer"
+            subprocess.run([str(LTV), "pki", "issue", str(pki_dir), "Bench Signer", "--out",
+                            str(signer)], check=True, capture_output=True)
+            source = work / "contract.pdf"
+            write_pdf(source, payload_mb=1)
+            signed = work / "signed.pdf"
+            subprocess.run([str(LTV), "sign", str(source), "--format", "pades", "--level",
+                            "B-LTA", "--key", str(signer / "key.pem"), "--cert",
+                            str(signer / "cert.pem"), "--chain", str(signer / "chain.pem"),
+                            "--pki", str(pki_dir), "-o", str(signed)],
+                           check=True, capture_output=True)
+            store = work / "store"
+            key = subprocess.run([str(LTV), "tenant", "add", "bench", "--store", store.as_uri()],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+            pdf = signed.read_bytes()
+            with _api(pki_dir, store, work / "api.log") as base:
+                offline_rate, offline_mean = asyncio.run(_load(base, key, pdf, offline=True))
+                online_rate, online_mean = asyncio.run(_load(base, key, pdf, offline=False))
+    record("server", {
+        "file_mb": len(pdf) / (1 << 20),
+        "workers": 2,
+        "in_flight": IN_FLIGHT,
+        "requests": REQUESTS,
+        "offline_validations_per_s": offline_rate,
+        "offline_mean_latency_ms": offline_mean * 1000,
+        "online_validations_per_s": online_rate,
+        "online_mean_latency_ms": online_mean * 1000,
+    }, notes=(
+        "POST /v1/validations (multipart, whole 1 MiB PAdES B-LTA each time) against ltv serve "
+        "--workers 2 on loopback, file: store, 8 requests in flight, httpx AsyncClient."
+    ))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The FastAPI application: :func:`create_app` wires ports, routes, error handlers, middleware.
+
+Routes: ``/v1/signing-sessions`` (:mod:`.routes_signing`), ``/v1/validations`` and
+``/v1/extensions`` (:mod:`.routes_files`), ``/healthz``, ``/metrics`` (Prometheus text, per
+worker process), ``/`` (web page, :mod:`.web`), ``/tsa`` (our RFC 3161 TSA, when configured),
+OpenAPI at ``/openapi.json`` and ``/docs``. Errors: :mod:`.problems`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from archive.store import ObjectStore, open_store
+from ltv import __version__
+from ltv.clock import Clock
+from ltv.server.deps import AppState, get_metrics
+from ltv.server.middleware import BodyLimit, Metrics, MetricsMiddleware, Timeout
+from ltv.server.problems import install_problem_handlers
+from ltv.server.settings import ServerSettings
+from ltv.signing import SigningServices
+from ltv.validation import RevocationFetchers, ValidationPolicy, load_trust_anchors
+
+__all__ = ["app_from_environment", "build_app", "create_app"]
+
+_DESCRIPTION = """Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys.
+
+Authenticate with `Authorization: Bearer KEY` (a key from `ltv tenant add NAME`). Errors are
+RFC 9457 `application/problem+json` with `type`, `title`, `status`, `detail`; another tenant's
+objects answer 404.
+"""
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    store: ObjectStore,
+    services: SigningServices,
+    policy: ValidationPolicy | None = None,
+    fetchers: RevocationFetchers | None = None,
+    clock: Clock | None = None,
+    metrics: Metrics | None = None,
+) -> FastAPI:
+    """The API over the given ports (``clock`` defaults to ``services.clock``; ``policy`` to the
+    default policy with ``settings.trust`` as trust anchors; ``fetchers`` None: validation
+    fetches nothing beyond what the file carries)."""
+    from ltv.server import routes_files, routes_signing, web
+
+    if policy is None:
+        policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(settings.trust)))
+    metrics = metrics or Metrics()
+    app = FastAPI(title="ltv", version=__version__, description=_DESCRIPTION,
+                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+    app.state.ltv = AppState(settings=settings, store=store, services=services,
+                             clock=clock or services.clock, policy=policy, fetchers=fetchers,
+                             metrics=metrics)
+    install_problem_handlers(app)
+    app.include_router(routes_signing.router)
+    app.include_router(routes_files.router)
+    app.include_router(web.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this process",
+             response_class=PlainTextResponse)
+    def prometheus(m: Annotated[Metrics, Depends(get_metrics)]) -> PlainTextResponse:
+        return PlainTextResponse(m.render(), media_type="text/plain; version=0.0.4")
+
+    if settings.tsa_key is not None and settings.tsa_cert is not None:
+        from tsa.server import ServeSettings, build_authority
+        from tsa.server import create_app as create_tsa_app
+
+        tsa_settings = ServeSettings(key=settings.tsa_key, cert=settings.tsa_cert,
+                                     chain=settings.tsa_chain, state_dir=settings.tsa_state_dir)
+        app.mount("/tsa", create_tsa_app(build_authority(tsa_settings)))
+
+    # outermost last: metrics see every answer, including 413 and 504
+    app.add_middleware(BodyLimit, limit=settings.max_upload)
+    app.add_middleware(Timeout, seconds=settings.request_timeout)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def build_app(settings: ServerSettings) -> FastAPI:
+    """The app as ``ltv serve`` runs it: store from ``--store``, services from ``--pki``/``--tsa``,
+    trust anchors from ``--trust`` or the PKI's root, revocation fetched over HTTP."""
+    from dataclasses import replace
+
+    from ltv.cli._services import build_services
+    from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
+
+    store = open_store(settings.store_url)
+    services = build_services(pki=settings.pki, tsa_url=settings.tsa_url)
+    if not settings.trust and settings.pki is not None:
+        settings = replace(settings, trust=(Path(settings.pki) / "root.pem",))
+    # the signing services' fetchers cache fresh answers: validation shares them
+    fetchers = RevocationFetchers(ocsp=services.ocsp_fetcher or HttpOCSPFetcher(),
+                                  crl=services.crl_fetcher or HttpCRLFetcher(),
+                                  certificates=services.certificate_fetcher
+                                  or HttpCertificateFetcher())
+    return create_app(settings, store=store, services=services, fetchers=fetchers)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker (``LTV_SERVER_SETTINGS``, see :class:`ServerSettings`)."""
+    return build_app(ServerSettings.from_environment())

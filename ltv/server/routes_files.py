@@ -1,0 +1,141 @@
+"""``/v1/validations`` and ``/v1/extensions``: multipart uploads in, a report or a file out.
+
+``POST /v1/validations`` (``file``, optional ``detached``, ``at``, ``offline``) answers the JSON
+report (``ltv.validation-report/1``), or ETSI TS 119 102-2 XML with ``Accept: application/xml``,
+or the HTML page with ``Accept: text/html``. Every variant carries the overall indication in the
+``X-Ltv-Indication`` header. ``POST /v1/extensions`` (``file``, ``level``, optional
+``detached``, ``format``) answers the extended file with its media type.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from ltv.clock import Clock, parse_time
+from ltv.errors import InputError, LtvError, MalformedError
+from ltv.server.deps import (
+    get_clock,
+    get_fetchers,
+    get_optional_tenant,
+    get_policy,
+    get_services,
+    get_tenant,
+)
+from ltv.server.routes_signing import media_type_for
+from ltv.server.tenants import Tenant
+from ltv.signing import SignatureFormat, SignatureLevel, SigningServices, extend
+from ltv.validation import RevocationFetchers, ValidationPolicy, detect_format, validate
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["validation"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+
+
+def _read(upload: UploadFile | None, what: str) -> bytes | None:
+    if upload is None:
+        return None
+    data = upload.file.read()
+    if not data:
+        raise InputError(f"the uploaded {what} is empty")
+    return data
+
+
+def _require(upload: UploadFile) -> bytes:
+    data = _read(upload, "file")
+    if data is None:
+        raise InputError("no file uploaded")
+    return data
+
+
+# what a parser of hostile input may raise besides our own errors
+_PARSER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+                  RecursionError, OverflowError, LookupError)
+
+
+@router.post(
+    "/v1/validations",
+    responses={200: {"description": "The validation report",
+                     "content": {"application/json": {}, "application/xml": {},
+                                 "text/html": {}}},
+               401: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
+    response_class=Response,
+    summary="Validate a signed file (EN 319 102-1)",
+)
+def create_validation(
+    file: Annotated[UploadFile, File(description="The signed file (PDF, XML or CMS).")],
+    tenant: Annotated[Tenant | None, Depends(get_optional_tenant)],
+    policy: Annotated[ValidationPolicy, Depends(get_policy)],
+    fetchers: Annotated[RevocationFetchers | None, Depends(get_fetchers)],
+    clock: Annotated[Clock, Depends(get_clock)],
+    detached: Annotated[UploadFile | None, File(
+        description="The signed data of a detached signature.")] = None,
+    at: Annotated[str | None, Form(
+        description="Validation time, ISO 8601 with zone (default: now).", max_length=64)]
+        = None,
+    offline: Annotated[bool, Form(description="Fetch nothing.")] = False,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """Validate every signature in `file` at `at`; the report says why, per signature."""
+    data = _require(file)
+    when: datetime = parse_time(at) if at else clock.now()
+    report = validate(data, policy=policy, at=when, detached_content=_read(detached, "detached"),
+                      offline=offline, fetchers=None if offline else fetchers)
+    headers = {"X-Ltv-Indication": report.indication.token}
+    wanted = (accept or "").lower()
+    if "text/html" in wanted:
+        from ltv.validation.report_html import to_html
+
+        title = (file.filename or "validation report")[:200]
+        return HTMLResponse(to_html(report, title=title), headers=headers)
+    if "application/xml" in wanted or "text/xml" in wanted:
+        from ltv.validation.report_xml import to_xml
+
+        return Response(to_xml(report), media_type="application/xml", headers=headers)
+    from ltv.validation.report_json import to_json
+
+    return JSONResponse(to_json(report), headers=headers)
+
+
+@router.post(
+    "/v1/extensions",
+    responses={200: {"description": "The extended file",
+                     "content": {"application/pdf": {}, "application/xml": {},
+                                 "application/pkcs7-mime": {},
+                                 "application/pkcs7-signature": {}}},
+               401: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM, 502: _PROBLEM},
+    response_class=Response,
+    summary="Raise a signature to a higher level (or add an archive time-stamp)",
+)
+def create_extension(
+    file: Annotated[UploadFile, File(description="The signed file.")],
+    level: Annotated[Literal["B-T", "B-LT", "B-LTA"], Form(
+        description="Level to reach; B-LTA on a B-LTA adds a new archive time-stamp.")],
+    tenant: Annotated[Tenant, Depends(get_tenant)],
+    services: Annotated[SigningServices, Depends(get_services)],
+    detached: Annotated[UploadFile | None, File(
+        description="The signed data of a detached signature.")] = None,
+    format: Annotated[Literal["cades", "pades", "xades"] | None, Form(
+        description="Default: detected.")] = None,
+) -> Response:
+    """Extend `file` to `level` with this server's TSA and revocation sources."""
+    data = _require(file)
+    detached_data = _read(detached, "detached")
+    fmt = SignatureFormat(format) if format else detect_format(data)
+    try:
+        extended = extend(data, fmt, SignatureLevel.parse(level),
+                          detached_content=detached_data, services=services)
+    except LtvError:
+        raise
+    except _PARSER_ERRORS as exc:
+        raise MalformedError(f"not a valid {fmt.value} signature: {exc}") from exc
+    media_type, suffix = media_type_for(fmt, detached=detached_data is not None)
+    stem = (file.filename or "document").rsplit(".", 1)[0] or "document"
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem)[:80]
+    return Response(extended, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{safe}-{level}{suffix}"'})

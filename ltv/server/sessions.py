@@ -1,0 +1,163 @@
+"""Signing sessions kept in the object store, so that any API replica can finish them.
+
+A session is three mutable objects (``_mutable/`` namespace of :mod:`archive.store`) under the
+tenant's prefix::
+
+    _mutable/sessions/TENANT/ID/document       the document handed to prepare
+    _mutable/sessions/TENANT/ID/pending.json   the PendingSignature (ltv.pending-signature/1)
+    _mutable/sessions/TENANT/ID/used           the single-use marker
+
+Finishing is single use across replicas: the replica that creates ``used`` with the store's
+exclusive-create primitive (S3 ``If-None-Match: *``, ``link(2)`` locally) finishes; every other
+attempt answers 409. A wrong signature value is refused (422) *before* the marker is taken, so
+the session stays usable until it expires: a phone that sent the wrong value (wrong key, wrong
+form) may try again. If finishing fails after the marker was taken (TSA down: 502), the marker is
+given back so the client can retry. A replica that died while finishing leaves a marker whose
+``until`` has passed; the next attempt takes it over with compare-and-swap.
+
+Expiry is read from the injected :class:`~ltv.clock.Clock`: past ``expires`` a session answers
+410. :func:`purge_expired` deletes sessions (and their documents) that expired a while ago.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from archive.errors import ObjectNotFoundError
+from archive.store import ObjectStore
+from ltv import signing
+from ltv.clock import Clock, format_time, parse_time
+from ltv.errors import SessionError
+from ltv.server.errors import SessionExpiredError, SessionNotFoundError, SessionUsedError
+from ltv.server.tenants import Tenant
+from ltv.signing import PendingSignature, SigningServices
+
+__all__ = ["FINISH_TIMEOUT", "SessionStore", "StoredSession", "valid_session_id"]
+
+#: How long a replica may hold the ``used`` marker while finishing before another takes over.
+FINISH_TIMEOUT = timedelta(minutes=5)
+_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_ROOT = "_mutable/sessions/"
+
+
+def valid_session_id(session_id: str) -> bool:
+    return bool(_ID.match(session_id))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredSession:
+    pending: PendingSignature
+    document: bytes
+
+
+class SessionStore:
+    """Signing sessions of all tenants in one :class:`~archive.store.ObjectStore`."""
+
+    def __init__(self, store: ObjectStore, *, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def _base(self, tenant: Tenant, session_id: str) -> str:
+        if not valid_session_id(session_id):
+            raise SessionNotFoundError(f"no signing session {session_id[:80]!r}")
+        return f"{_ROOT}{tenant.prefix}/{session_id}/"
+
+    def create(self, tenant: Tenant, pending: PendingSignature, document: bytes) -> None:
+        """Store a new session (document first, so a visible pending always has its document)."""
+        base = self._base(tenant, pending.id)
+        self._store.put_mutable(base + "document", document)
+        if self._store.create_exclusive(base + "pending.json", pending.to_bytes()) is None:
+            raise SessionError(f"signing session id {pending.id} collides; try again")
+
+    def load(self, tenant: Tenant, session_id: str) -> PendingSignature:
+        """The pending signature; 404 for an unknown id or another tenant's."""
+        base = self._base(tenant, session_id)
+        try:
+            data = self._store.read_mutable(base + "pending.json").data
+        except ObjectNotFoundError as exc:
+            raise SessionNotFoundError(f"no signing session {session_id!r}") from exc
+        pending = PendingSignature.from_bytes(data)
+        if pending.id != session_id:
+            raise SessionError(f"signing session {session_id} is damaged")
+        return pending
+
+    def finish(self, tenant: Tenant, session_id: str, signature_value: bytes, *,
+               services: SigningServices) -> bytes:
+        """Check the value, take the single-use marker, assemble and raise the signature."""
+        pending = self.load(tenant, session_id)
+        base = self._base(tenant, session_id)
+        now = self._clock.now()
+        marker = base + "used"
+        state = self._marker_state(marker)
+        if state is not None and (state[0] == "finished" or state[1] > now):
+            raise SessionUsedError(f"signing session {session_id} was already finished")
+        if now > pending.expires:
+            raise SessionExpiredError(
+                f"signing session {session_id} expired at {format_time(pending.expires)}")
+        # a wrong value is refused here, before the marker: the session stays usable
+        signing.check_signature_value(pending, signature_value)
+        etag = self._take(marker, now)
+        if etag is None:
+            raise SessionUsedError(f"signing session {session_id} was already finished")
+        try:
+            document = self._store.read_mutable(base + "document").data
+            signed = signing.finish(pending, signature_value, document=document,
+                                    services=services)
+        except BaseException:
+            self._store.delete_if(marker, etag=etag)
+            raise
+        done = json.dumps({"state": "finished", "at": format_time(self._clock.now()),
+                           "nonce": secrets.token_hex(8)}).encode()
+        self._store.replace_if(marker, done, etag=etag)
+        # the document is no longer needed; the pending record and marker answer 409 later
+        self._store.delete(base + "document")
+        return signed
+
+    def _marker_state(self, marker: str) -> tuple[str, datetime] | None:
+        try:
+            body = json.loads(self._store.read_mutable(marker).data)
+            return str(body["state"]), parse_time(str(body.get("until") or body["at"]))
+        except ObjectNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return "finished", self._clock.now()
+
+    def _take(self, marker: str, now: datetime) -> str | None:
+        body = json.dumps({"state": "finishing", "at": format_time(now),
+                           "until": format_time(now + FINISH_TIMEOUT),
+                           "nonce": secrets.token_hex(8)}).encode()
+        etag = self._store.create_exclusive(marker, body)
+        if etag is not None:
+            return etag
+        # a replica died while finishing: take its stale marker over, compare-and-swap
+        try:
+            current = self._store.read_mutable(marker)
+            state = json.loads(current.data)
+            if state.get("state") != "finishing" or parse_time(str(state["until"])) > now:
+                return None
+        except (ObjectNotFoundError, ValueError, KeyError, TypeError):
+            return None
+        return self._store.replace_if(marker, body, etag=current.etag)
+
+    def purge_expired(self, *, grace: timedelta = timedelta(days=1)) -> int:
+        """Delete sessions that expired more than ``grace`` ago; returns how many."""
+        now = self._clock.now()
+        removed = 0
+        for info in list(self._store.list(_ROOT)):
+            if not info.key.endswith("/pending.json"):
+                continue
+            base = info.key[: -len("pending.json")]
+            try:
+                pending = PendingSignature.from_bytes(self._store.read_mutable(info.key).data)
+                expired = pending.expires + grace < now
+            except (ObjectNotFoundError, SessionError):
+                expired = True
+            if expired:
+                for name in ("document", "used", "pending.json"):
+                    self._store.delete(base + name)
+                removed += 1
+        return removed

@@ -1,0 +1,102 @@
+"""What ``ltv serve`` is told. Round-trips through one environment variable
+(``LTV_SERVER_SETTINGS``, JSON) so that uvicorn's worker processes, started by import string,
+build the same app (:func:`ltv.server.app.app_from_environment`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ltv.errors import ConfigurationError
+
+__all__ = ["DEFAULT_MAX_UPLOAD", "DEFAULT_PORT", "ENV_SETTINGS", "ServerSettings"]
+
+DEFAULT_PORT = 8400
+DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
+ENV_SETTINGS = "LTV_SERVER_SETTINGS"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerSettings:
+    """Settings of the HTTP API (``ltv serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    store_url: str = "var/archive"
+    pki: Path | None = None  # sample PKI: its TSA, its certificates, its root as trust anchor
+    tsa_url: str | None = None
+    trust: tuple[Path, ...] = ()  # trust anchors for /v1/validations (PEM files or dirs)
+    max_upload: int = DEFAULT_MAX_UPLOAD  # bytes of request body
+    request_timeout: float = 120.0  # seconds until a request answers 504
+    workers: int = 1
+    public_validation: bool = False  # /v1/validations without an API key (the web page)
+    max_session_seconds: int = 3600  # cap on a signing session's lifetime
+    tsa_key: Path | None = None  # mount our RFC 3161 TSA at /tsa
+    tsa_cert: Path | None = None
+    tsa_chain: Path | None = None
+    tsa_state_dir: Path = field(default=Path("var/tsa"))
+
+    def __post_init__(self) -> None:
+        if self.max_upload < 1024:
+            raise ConfigurationError("--max-upload must be at least 1024 bytes")
+        if self.request_timeout <= 0:
+            raise ConfigurationError("the request timeout must be positive")
+        if (self.tsa_key is None) != (self.tsa_cert is None):
+            raise ConfigurationError("give --tsa-key and --tsa-cert together")
+        if self.workers < 1:
+            raise ConfigurationError("--workers must be 1 or more")
+
+    def to_json(self) -> dict[str, Any]:
+        def p(v: Path | None) -> str | None:
+            return str(v.resolve()) if v is not None else None
+
+        return {
+            "host": self.host, "port": self.port, "store_url": self.store_url,
+            "pki": p(self.pki), "tsa_url": self.tsa_url,
+            "trust": [str(t.resolve()) for t in self.trust],
+            "max_upload": self.max_upload, "request_timeout": self.request_timeout,
+            "workers": self.workers, "public_validation": self.public_validation,
+            "max_session_seconds": self.max_session_seconds,
+            "tsa_key": p(self.tsa_key), "tsa_cert": p(self.tsa_cert),
+            "tsa_chain": p(self.tsa_chain), "tsa_state_dir": str(self.tsa_state_dir.resolve()),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> ServerSettings:
+        def p(v: Any) -> Path | None:
+            return Path(v) if v else None
+
+        try:
+            return cls(
+                host=str(obj["host"]), port=int(obj["port"]), store_url=str(obj["store_url"]),
+                pki=p(obj.get("pki")), tsa_url=obj.get("tsa_url") or None,
+                trust=tuple(Path(t) for t in obj.get("trust", ())),
+                max_upload=int(obj["max_upload"]), request_timeout=float(obj["request_timeout"]),
+                workers=int(obj["workers"]), public_validation=bool(obj["public_validation"]),
+                max_session_seconds=int(obj["max_session_seconds"]),
+                tsa_key=p(obj.get("tsa_key")), tsa_cert=p(obj.get("tsa_cert")),
+                tsa_chain=p(obj.get("tsa_chain")),
+                tsa_state_dir=Path(obj.get("tsa_state_dir") or "var/tsa"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"bad {ENV_SETTINGS}: {exc}") from exc
+
+    def to_environment(self) -> dict[str, str]:
+        return {ENV_SETTINGS: json.dumps(self.to_json())}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if environ is None else environ
+        raw = env.get(ENV_SETTINGS)
+        if not raw:
+            raise ConfigurationError(f"{ENV_SETTINGS} is not set")
+        try:
+            return cls.from_json(json.loads(raw))
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"{ENV_SETTINGS} is not JSON: {exc}") from exc
