@@ -120,6 +120,7 @@ class SigningOptions:
     reason: str | None = None  # PAdES /Reason
     location: str | None = None  # PAdES /Location
     visible: bool = False  # PAdES visible stamp
+    canonicalization: str | None = None  # XAdES: C14N method URI (default exclusive C14N)
     session_lifetime: timedelta = timedelta(minutes=15)
 
     def to_json(self) -> dict[str, Any]:
@@ -134,6 +135,7 @@ class SigningOptions:
             "reason": self.reason,
             "location": self.location,
             "visible": self.visible,
+            "canonicalization": self.canonicalization,
             "session_lifetime_seconds": int(self.session_lifetime.total_seconds()),
         }
 
@@ -151,6 +153,7 @@ class SigningOptions:
             reason=obj.get("reason"),
             location=obj.get("location"),
             visible=bool(obj.get("visible", False)),
+            canonicalization=obj.get("canonicalization"),
             session_lifetime=timedelta(seconds=int(obj.get("session_lifetime_seconds", 900))),
         )
 
@@ -166,6 +169,12 @@ class SigningServices:
     clock: Clock = field(default_factory=SystemClock)
     #: Certificates known beforehand (trust anchors, intermediates) to complete chains.
     known_certificates: tuple[x509.Certificate, ...] = ()
+    #: Hash of new timestamps' message imprints (archive timestamps above all): the archive
+    #: moves to SHA-512 by setting it when SHA-256 nears its sunset. None: SHA-256.
+    timestamp_digest: DigestAlgorithm | None = None
+
+    def timestamp_digest_or_default(self) -> DigestAlgorithm:
+        return self.timestamp_digest or DigestAlgorithm.SHA256
 
     def require_timestamps(self) -> TimestampClient:
         if self.timestamp_client is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -115,12 +116,14 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
               help="sha256, sha384 or sha512.")
 @click.option("--mechanism", type=click.Choice([m.value for m in SignatureMechanism]),
               default=None, help="Default: rsassa-pkcs1v15 for RSA keys, ecdsa for EC keys.")
+@click.option("--c14n", "canonicalization", type=click.Choice(["exc-c14n", "c14n", "c14n11"]),
+              default=None, help="XAdES canonicalisation (default: exc-c14n).")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the signed file goes.")
 def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
          cert: Path | None, chain: Path | None, pki: Path | None, tsa: str | None,
          detached: bool, packaging: str | None, digest_algorithm: str, mechanism: str | None,
-         out: Path) -> None:
+         canonicalization: str | None, out: Path) -> None:
     """Sign FILE and raise the signature to --level (B-B, B-T, B-LT, B-LTA)."""
     from ltv import signing
 
@@ -132,6 +135,7 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
         detached=detached or packaging == Packaging.DETACHED.value,
         packaging=Packaging(packaging) if packaging else None,
         file_name=file.name,
+        canonicalization=canonicalization,
     )
     services = _services(pki, tsa) if target is not SignatureLevel.B_B else SigningServices()
     if target is not SignatureLevel.B_B:
@@ -155,10 +159,12 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
 @click.option("--pki", type=_DIR, default=None, envvar=ENV_PKI,
               help="Sample PKI directory: its TSA and certificates. [env LTV_PKI]")
 @click.option("--tsa", default=None, envvar=ENV_TSA, help="RFC 3161 TSA URL. [env LTV_TSA_URL]")
+@click.option("--timestamp-digest", default=None,
+              help="Hash of the new timestamp's imprint: sha256 (default), sha384 or sha512.")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the extended file goes.")
 def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None,
-           pki: Path | None, tsa: str | None, out: Path) -> None:
+           pki: Path | None, tsa: str | None, timestamp_digest: str | None, out: Path) -> None:
     """Raise an existing signature (ours or another tool's) to --level."""
     from ltv import signing
 
@@ -168,6 +174,9 @@ def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None
     chosen = SignatureFormat(fmt) if fmt else detect_format(data)
     target = SignatureLevel.parse(level)
     services = _services(pki, tsa)
+    if timestamp_digest:
+        services = replace(services,
+                           timestamp_digest=DigestAlgorithm.from_name(timestamp_digest))
     result = signing.extend(data, chosen, target, detached_content=detached, services=services)
     write_atomic(out, result)
     click.echo(f"extended {signed_file} -> {out} ({chosen.value} {target.value})")

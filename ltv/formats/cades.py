@@ -539,7 +539,8 @@ class CadesBackend:
         signed = to_lt(signed, services=services)
         if level is SignatureLevel.B_LT:
             return signed
-        return to_lta(signed, services=services, detached_content=detached_content)
+        return to_lta(signed, services=services, detached_content=detached_content,
+                      digest_algorithm=services.timestamp_digest_or_default())
 
 
 BACKEND = CadesBackend()

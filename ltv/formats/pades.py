@@ -846,7 +846,7 @@ def to_lta(
         _write_dss(stream, collected)
     else:
         collected = to_lt(stream, services, view=view)
-    _add_document_timestamp(stream, services, digest=DigestAlgorithm.SHA256)
+    _add_document_timestamp(stream, services, digest=services.timestamp_digest_or_default())
     return collected
 
 

@@ -219,19 +219,21 @@ class XadesBackend:
         file_name = _file_name(document, options)
         sid = "id-" + secrets.token_hex(16)
         signing_time = signing_time.astimezone(UTC).replace(microsecond=0)
+        c14n = (C14nMethod.parse(options.canonicalization) if options.canonicalization
+                else self.canonicalization)
         skeleton = _Skeleton(
             sid=sid,
             packaging=packaging,
             is_xml=is_xml,
             mime_type=mime,
             file_name=file_name,
-            c14n=self.canonicalization,
+            c14n=c14n,
             digest_algorithm=options.digest_algorithm,
             mechanism=mechanism,
         )
         tree, signature = skeleton.build(document, signer_chain, signing_time)
         signed_info = signature.find(_q(DS, "SignedInfo"))
-        si_c14n = canonicalize(signed_info, self.canonicalization)
+        si_c14n = canonicalize(signed_info, c14n)
         tbs = DataToBeSigned(
             form=TbsForm.MESSAGE, data=si_c14n, digest_algorithm=options.digest_algorithm,
             mechanism=mechanism,
@@ -246,7 +248,7 @@ class XadesBackend:
             "is_xml": is_xml,
             "mime_type": mime,
             "file_name": file_name,
-            "canonicalization": self.canonicalization.value,
+            "canonicalization": c14n.value,
             "signing_time": format_time(signing_time),
             "signature_skeleton": _b64(etree.tostring(signature)),
             "signed_info_c14n": _b64(si_c14n),
@@ -312,14 +314,15 @@ class XadesBackend:
         # Act only on what was signed: the core must verify before anything is added.
         core = _verify_core(tree, signature, detached_content=detached_content)
         current = detect_level(signature)
+        ts_digest = services.timestamp_digest or self.timestamp_digest
         if current < SignatureLevel.B_T <= level:
-            to_t(signature, services=services, digest_algorithm=self.timestamp_digest,
+            to_t(signature, services=services, digest_algorithm=ts_digest,
                  canonicalization=self.canonicalization)
         if current < SignatureLevel.B_LT <= level:
             to_lt(signature, services=services)
         if level is SignatureLevel.B_LTA:
             to_lta(signature, references=core.processed, services=services,
-                   digest_algorithm=self.timestamp_digest, canonicalization=self.canonicalization)
+                   digest_algorithm=ts_digest, canonicalization=self.canonicalization)
         return serialize(tree)
 
 
