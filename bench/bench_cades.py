@@ -9,56 +9,16 @@ time-stamp-v3). The phone's RSA operations and the TSA round trips are timed sep
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
-from bench.harness import record
+from bench.harness import record, served_pki
 from ltv.algorithms import DigestAlgorithm
 from ltv.cli._services import build_services
 from ltv.signing import SignatureFormat, SignatureLevel, SigningServices, finish, prepare
 from ltv.tbs import DataToBeSigned
 from ltv.timestamps import TimestampClient, TimestampToken
-
-LTV = Path(sys.executable).with_name("ltv")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _served_pki(directory: Path) -> Iterator[str]:
-    port = _free_port()
-    subprocess.run([str(LTV), "pki", "init", str(directory), "--port", str(port)], check=True,
-                   capture_output=True)
-    log = (directory.parent / "serve.log").open("wb")
-    server = subprocess.Popen([str(LTV), "pki", "serve", str(directory)], stdout=log,
-                              stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("ltv pki serve did not come up")
-            time.sleep(0.05)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 class _TimedSigner:
@@ -91,7 +51,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-cades-") as tmp:
         root = Path(tmp)
-        with _served_pki(root / "pki"):
+        with served_pki(root / "pki"):
             pki = SamplePki.load(root / "pki")
             phone = Phone.enroll(root / "phone", pki, key="rsa2048")
             chain = [phone.certificate, *phone.chain]

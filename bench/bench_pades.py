@@ -16,56 +16,22 @@ CRLs, CA certificates), a software signer from the card CA (RSA-2048), a small c
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import httpx
+from bench.harness import LTV, record, served_pki
 
-from bench.harness import record
-
-LTV = Path(sys.executable).with_name("ltv")
 BIG_MB = 200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
-
-@contextlib.contextmanager
-def _served_pki(directory: Path) -> Iterator[str]:
-    port = _free_port()
-    subprocess.run([str(LTV), "pki", "init", str(directory), "--port", str(port)], check=True,
-                   capture_output=True)
-    log = (directory.parent / "serve.log").open("wb")
-    server = subprocess.Popen([str(LTV), "pki", "serve", str(directory)], stdout=log,
-                              stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("ltv pki serve did not come up")
-            time.sleep(0.05)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def write_pdf(path: Path, *, payload_mb: int = 0, text: str = "Contract") -> None:
@@ -217,7 +183,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pades-") as tmp:
         work = Path(tmp)
         pki_dir = work / "pki"
-        with _served_pki(pki_dir) as base:
+        with served_pki(pki_dir) as base:
             signer_dir = work / "signer"
             subprocess.run([str(LTV), "pki", "issue", str(pki_dir), "Bench Signer", "--out",
                             str(signer_dir)], check=True, capture_output=True)

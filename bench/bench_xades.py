@@ -11,56 +11,18 @@ Peers measured in the same run: our B-B, our core verification, and signxml's ow
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 from cryptography import x509
 
-from bench.harness import rate, record
+from bench.harness import LTV, rate, record, served_pki
 from ltv.cli._services import build_services
 from ltv.formats.xades import verify_xades_core
 from ltv.keys import KeySigner, load_private_key
 from ltv.signing import Packaging, SignatureFormat, SignatureLevel, SigningOptions, sign
-
-LTV = Path(sys.executable).with_name("ltv")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _served_pki(directory: Path) -> Iterator[int]:
-    port = _free_port()
-    subprocess.run([str(LTV), "pki", "init", str(directory), "--port", str(port)], check=True,
-                   capture_output=True)
-    log = (directory.parent / "serve.log").open("wb")
-    server = subprocess.Popen([str(LTV), "pki", "serve", str(directory)], stdout=log,
-                              stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("ltv pki serve did not come up")
-            time.sleep(0.05)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def contract_xml(size: int = 1_000_000) -> bytes:
@@ -84,7 +46,7 @@ def main() -> None:
     document = contract_xml()
     with tempfile.TemporaryDirectory(prefix="bench-xades-") as tmp:
         root = Path(tmp)
-        with _served_pki(root / "pki"):
+        with served_pki(root / "pki"):
             subprocess.run([str(LTV), "pki", "issue", str(root / "pki"), "bench", "--out",
                             str(root / "signer")], check=True, capture_output=True)
             key = load_private_key(root / "signer" / "key.pem")

@@ -6,14 +6,20 @@ noisy. Every figure sits beside its peer measured in the same run, so ratios mea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -55,3 +61,38 @@ def rate(fn: Callable[[], object], *, seconds: float = 3.0, min_runs: int = 3) -
         elapsed = time.perf_counter() - start
         if elapsed >= seconds and runs >= min_runs:
             return runs / elapsed
+
+
+LTV = Path(sys.executable).with_name("ltv")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def served_pki(directory: Path) -> Iterator[str]:
+    """``ltv pki init`` + ``ltv pki serve`` on a free loopback port; yields the base URL."""
+    port = free_port()
+    subprocess.run([str(LTV), "pki", "init", str(directory), "--port", str(port)], check=True,
+                   capture_output=True)
+    log = (directory.parent / "serve.log").open("wb")
+    server = subprocess.Popen([str(LTV), "pki", "serve", str(directory)], stdout=log,
+                              stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("ltv pki serve did not come up")
+            time.sleep(0.05)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
