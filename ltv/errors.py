@@ -10,6 +10,7 @@
     │   ├── HashFailureError                signed data whose digest does not match (HASH_FAILURE)
     │   └── SessionError                    a pending signature: unknown, expired or used
     ├── ConfigurationError (also ValueError) a missing or inconsistent file, directory or setting
+    ├── SignatureValidationError            raise_for_indication() on a report that did not pass
     └── ServiceError                        a remote service failed or answered badly
         ├── TimestampError                  TSA rejection, or a token that fails our checks
         └── RevocationError                 OCSP / CRL fetch, parse or signature check failed
@@ -20,6 +21,11 @@ failed ("while asking the TSA at http://...: timed out").
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ltv.validation.model import ValidationReport
+
 __all__ = [
     "ConfigurationError",
     "HashFailureError",
@@ -29,6 +35,7 @@ __all__ = [
     "RevocationError",
     "ServiceError",
     "SessionError",
+    "SignatureValidationError",
     "SignatureValueError",
     "TimestampError",
     "UnsupportedAlgorithmError",
@@ -65,6 +72,14 @@ class SessionError(InputError):
 
 class ConfigurationError(LtvError, ValueError):
     """A missing or inconsistent file, directory or setting."""
+
+
+class SignatureValidationError(LtvError):
+    """Raised by ``ValidationReport.raise_for_indication()`` for a result that did not pass."""
+
+    def __init__(self, message: str, *, report: ValidationReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class ServiceError(LtvError):

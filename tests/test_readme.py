@@ -88,15 +88,18 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=20)
-    assert "CMS Verification successful" in "\n".join(outputs)
-    assert "phone/cert.pem: revoked" in outputs[-1]
-    assert "Reason: superseded" in outputs[-1]
+    everything = "\n".join(outputs)
+    assert "CMS Verification successful" in everything
+    assert "phone/cert.pem: revoked" in everything
+    assert "Reason: superseded" in everything
+    assert everything.count("PASSED: ") == 4, everything
+    assert "<svg" in (workdir / "report.html").read_text(encoding="utf-8")
     for name in ("contract-signed.pdf", "contract-signed.xml", "contract.txt.p7s",
                  "contract-renewed.pdf"):
         assert (workdir / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("command", ["pki", "phone", "sign", "extend", "tsa", "demo"])
+@pytest.mark.parametrize("command", ["pki", "phone", "sign", "extend", "validate", "tsa", "demo"])
 def test_readme_names_only_commands_that_exist(command: str) -> None:
     proc = subprocess.run([str(Path(sys.executable).with_name("ltv")), command, "--help"],
                           capture_output=True, text=True, check=False)

@@ -162,6 +162,27 @@ def _sign_contracts(n: Narrator) -> None:
     n.say("(pdfsig cannot check RFC 3161 document timestamps; `ltv validate` does, below)")
 
 
+def _validate_after_revocation(n: Narrator) -> None:
+    n.step("Validate (ETSI EN 319 102-1): the certificate is revoked now, but the signature "
+           "timestamps prove the signatures are older than the revocation")
+    n.run(["ltv", "validate", "contract-renewed.pdf", "contract-signed.xml", "--trust",
+           "pki/root.pem"])
+    n.run(["ltv", "validate", "contract.txt.p7s", "--detached", "contract.txt", "--trust",
+           "pki/root.pem"])
+
+
+def _validate_years_later(n: Narrator, now: datetime) -> None:
+    later = now + timedelta(days=5 * 365)
+    n.step(f"Five years later ({later.date()}): the phone's certificate has expired, no server "
+           "is running; validate offline from the embedded material alone")
+    n.run(["ltv", "validate", "contract-renewed.pdf", "--trust", "pki/root.pem", "--offline",
+           "--at", format_time(later), "--html", "report.html", "--json", "report.json"])
+    n.say("report.html shows the timeline: certificate validity, revocation, signing time, each "
+          "timestamp and the proof of existence that carried the verdict.")
+    n.say("Without timestamps the same signature would now be INDETERMINATE "
+          "(OUT_OF_BOUNDS_NO_POE): that is why ltv signs at B-T or higher.")
+
+
 @click.command()
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its PKI, phone and files.")
@@ -210,12 +231,15 @@ def demo(workdir: Path, keep: bool) -> None:
 
         n.step("The phone is replaced: its certificate is revoked (reason superseded)")
         n.run(["ltv", "pki", "revoke", "pki", "--cert", "phone/cert.pem", "--reason",
-               "superseded", "--at", format_time(now + timedelta(seconds=1))])
+               "superseded"])
     later = now + timedelta(minutes=5)
     with _pki_server(n, "pki", port, at=later):
         n.say(f"(servers restarted with their clock at {format_time(later)})")
         n.run(["openssl", "ocsp", "-issuer", "pki/smartphone-ca.pem", "-cert", "phone/cert.pem",
                "-url", aia, "-CAfile", "pki/root.pem"])
+
+        _validate_after_revocation(n)
+    _validate_years_later(n, now)
 
     click.echo("")
     click.echo(f"Done. Everything the demo made is in {workdir.resolve()}.")

@@ -1,0 +1,221 @@
+"""``ltv validate``: EN 319 102-1 validation of CAdES, PAdES and XAdES files, for auditors.
+
+One line per signature on stdout (``PASSED: FILE (...)``, ``FAILED: FILE SUBINDICATION ...``,
+``INDETERMINATE: FILE SUBINDICATION ...``), diagnostics on stderr; exit 0 TOTAL-PASSED,
+1 TOTAL-FAILED, 3 INDETERMINATE, 4 bad input or I/O, 2 usage. Several files: one line each, exit
+code of the worst (4 > 1 > 3 > 0). ``--json/--xml/--html OUT`` write the reports; with several
+files OUT is a directory that gets ``NAME.json`` (``.xml``, ``.html``) per input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ltv.cli._common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INDETERMINATE,
+    EXIT_PASSED,
+    TIME,
+)
+from ltv.clock import SystemClock, format_time
+from ltv.errors import ConfigurationError, LtvError
+from ltv.jpki import KeyKind
+from ltv.signing import SignatureLevel
+from ltv.validation import (
+    Indication,
+    RevocationFetchers,
+    SignatureReport,
+    ValidationPolicy,
+    ValidationReport,
+    load_trust_anchors,
+)
+from ltv.validation import (
+    validate as validate_data,
+)
+
+__all__ = ["validate"]
+
+ENV_TRUST = "LTV_TRUST"
+_RANK = {EXIT_PASSED: 0, EXIT_INDETERMINATE: 1, EXIT_FAILED: 2, EXIT_BAD_INPUT: 3}
+
+
+def _exit_code(report: ValidationReport) -> int:
+    return {
+        Indication.TOTAL_PASSED: EXIT_PASSED,
+        Indication.TOTAL_FAILED: EXIT_FAILED,
+    }.get(report.indication, EXIT_INDETERMINATE)
+
+
+def _line(name: str, sig: SignatureReport, many: bool) -> str:
+    label = f"{name}#{sig.id}" if many else name
+    if sig.indication is Indication.TOTAL_PASSED:
+        bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
+        if sig.signer is not None:
+            bits.append(f"{sig.signer.key_kind.value} key of {sig.signer.subject}")
+        bits.append(f"best signature time {format_time(sig.best_signature_time)}")
+        if sig.poe is not None and sig.poe.source != "validation-time":
+            bits.append(f"POE: {sig.poe.source} time-stamp of {format_time(sig.poe.time)}"
+                        if sig.poe.source != "evidence-record"
+                        else f"POE: evidence record of {format_time(sig.poe.time)}")
+        return f"PASSED: {label} ({', '.join(bits)})"
+    word = "FAILED" if sig.indication is Indication.TOTAL_FAILED else "INDETERMINATE"
+    sub = sig.subindication.token if sig.subindication else "-"
+    detail = f" {sig.message}" if sig.message else ""
+    return f"{word}: {label} {sub}{detail}"
+
+
+def _fetchers() -> RevocationFetchers:
+    from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
+
+    return RevocationFetchers(ocsp=HttpOCSPFetcher(), crl=HttpCRLFetcher(),
+                              certificates=HttpCertificateFetcher())
+
+
+def _policy(trust: tuple[Path, ...], policy_file: Path | None,
+            refuse: tuple[str, ...]) -> ValidationPolicy:
+    paths: list[str | os.PathLike[str]] = list(trust)
+    if not paths and os.environ.get(ENV_TRUST):
+        paths = [p for p in os.environ[ENV_TRUST].split(os.pathsep) if p]
+    policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(paths))
+    if policy_file is not None:
+        policy = _apply_policy_file(policy, policy_file)
+    if refuse:
+        policy = policy.refusing(*(KeyKind(k) for k in refuse))
+    return policy
+
+
+def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
+    """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
+    ``trust`` (more PEM paths, relative to the file)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"cannot read policy file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: a policy file is a JSON object")
+    known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
+    try:
+        if "name" in data:
+            policy = replace(policy, name=str(data["name"]))
+        if "minimum_level" in data:
+            policy = replace(policy, minimum_level=SignatureLevel.parse(data["minimum_level"]))
+        if "revocation_freshness_hours" in data:
+            policy = replace(policy, revocation_freshness=timedelta(
+                hours=float(data["revocation_freshness_hours"])))
+        if "refuse_key_kinds" in data:
+            policy = policy.refusing(*(KeyKind(k) for k in data["refuse_key_kinds"]))
+        if "trust" in data:
+            policy = policy.with_trust_anchors(
+                load_trust_anchors([path.parent / p for p in data["trust"]]))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, LtvError):
+            raise
+        raise ConfigurationError(f"{path}: {exc}") from exc
+    return policy
+
+
+def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
+    target = out
+    if many:
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"{name}{suffix}"
+    target.write_text(text, encoding="utf-8")
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The signed data of a detached signature.")
+@click.option("--at", "at", type=TIME, envvar="LTV_AT",
+              help="Validation time (ISO 8601, e.g. 2040-01-01T00:00:00Z); default: now.")
+@click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Trust anchor PEM file or directory (repeatable; default: $LTV_TRUST).")
+@click.option("--offline", is_flag=True, envvar="LTV_OFFLINE",
+              help="Use only the material inside the file: fetch nothing.")
+@click.option("--json", "json_out", type=click.Path(path_type=Path),
+              help="Write the JSON report (ltv.validation-report/1) here.")
+@click.option("--xml", "xml_out", type=click.Path(path_type=Path),
+              help="Write the ETSI TS 119 102-2 XML report here.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path),
+              help="Write the HTML report (with a timeline) here.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]),
+              default="text", show_default=True, envvar="LTV_FORMAT",
+              help="What stdout shows: one line per signature, or the JSON report.")
+@click.option("--policy", "policy_file",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON policy file (minimum_level, refuse_key_kinds, ...).")
+@click.option("--refuse-key-kind", "refuse", multiple=True,
+              type=click.Choice([k.value for k in KeyKind]),
+              help="Do not accept signatures made with this kind of key (repeatable).")
+def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
+             trust: tuple[Path, ...], offline: bool, json_out: Path | None,
+             xml_out: Path | None, html_out: Path | None, output_format: str,
+             policy_file: Path | None, refuse: tuple[str, ...]) -> None:
+    """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+    policy = _policy(trust, policy_file, refuse)
+    when = at or SystemClock().now()
+    detached_bytes = detached.read_bytes() if detached is not None else None
+    fetchers = None if offline else _fetchers()
+    many = len(files) > 1
+    worst = EXIT_PASSED
+    json_docs: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            data = file.read_bytes()
+            report = validate_data(data, policy=policy, at=when, offline=offline,
+                                   fetchers=fetchers, detached_content=detached_bytes)
+        except (LtvError, OSError) as exc:
+            message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
+            click.echo(f"ltv: error: {file}: {message}", err=True)
+            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+            continue
+        code = _exit_code(report)
+        worst = max(worst, code, key=_RANK.__getitem__)
+        multi_sig = len(report.signatures) > 1
+        if output_format == "text":
+            for sig in report.signatures:
+                click.echo(_line(str(file), sig, multi_sig))
+        _render(report, file, json_out, xml_out, html_out, many)
+        if output_format == "json":
+            from ltv.validation.report_json import to_json
+
+            doc = to_json(report)
+            if many:
+                doc["file"] = str(file)
+            json_docs.append(doc)
+    if output_format == "json":
+        payload: Any = json_docs if many else (json_docs[0] if json_docs else None)
+        if payload is not None:
+            click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    sys.exit(worst)
+
+
+def _render(report: ValidationReport, file: Path, json_out: Path | None, xml_out: Path | None,
+            html_out: Path | None, many: bool) -> None:
+    if json_out is not None:
+        from ltv.validation.report_json import dumps
+
+        _write(json_out, file.name, ".json", dumps(report) + "\n", many)
+    if xml_out is not None:
+        from ltv.validation.report_xml import to_xml
+
+        _write(xml_out, file.name, ".xml", to_xml(report), many)
+    if html_out is not None:
+        from ltv.validation.report_html import to_html
+
+        _write(html_out, file.name, ".html", to_html(report, title=file.name), many)

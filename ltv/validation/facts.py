@@ -1,0 +1,131 @@
+"""What a format adapter tells the validation engine: the format-neutral facts of a signature.
+
+An adapter (``ltv.validation.cades``, ``.pades``, ``.xades``) parses its format, checks what only
+the format can check (digests of the signed data, the signature value, the signing-certificate
+reference, each time-stamp's message imprint) and hands over a :class:`SignatureFacts`. The
+processes of EN 319 102-1 (:mod:`ltv.validation.process`) run over these facts only, so the three
+formats share one engine, and an adapter stays a thin parser.
+
+Proof of existence (POE) is expressed by content: each :class:`TimestampFacts` lists the SHA-256
+digests (:func:`poe_digest`) of the objects it covers (the signature value, certificates, CRLs,
+OCSP responses, earlier time-stamp tokens). This is the same digest pyhanko-certvalidator's
+``POEManager`` keys on, so the POEs feed its past-validation and time-slide algorithms directly.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography import x509
+
+from ltv.evidence import EvidenceSet
+from ltv.signing import SignatureFormat, SignatureLevel
+from ltv.validation.model import TimestampKind
+
+__all__ = [
+    "IntegrityResult",
+    "IntegrityStatus",
+    "SignatureFacts",
+    "TimestampFacts",
+    "evidence_digests",
+    "poe_digest",
+]
+
+
+def poe_digest(data: bytes) -> bytes:
+    """The digest a POE is recorded under: SHA-256 of the object's DER (or of the signature
+    value for signatures and time-stamp tokens), as pyhanko-certvalidator's POE manager uses."""
+    return hashlib.sha256(data).digest()
+
+
+class IntegrityStatus(enum.Enum):
+    """Outcome of the format's own checks (EN 319 102-1 §5.2.2 FC, §5.2.7 CV)."""
+
+    OK = "ok"
+    FORMAT_FAILURE = "FORMAT_FAILURE"  # does not conform to the format
+    HASH_FAILURE = "HASH_FAILURE"  # a signed data object's digest does not match
+    SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"  # the signature value does not verify
+    SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"  # detached content not supplied
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IntegrityResult:
+    status: IntegrityStatus = IntegrityStatus.OK
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is IntegrityStatus.OK
+
+    @classmethod
+    def failed(cls, status: IntegrityStatus, message: str) -> IntegrityResult:
+        return cls(status=status, message=message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimestampFacts:
+    """One RFC 3161 time-stamp (or an RFC 4998 evidence record) attached to a signature.
+
+    ``integrity`` is the token's own CMS check (message digest over TSTInfo, signature value
+    with ``tsa_certificate``); ``imprint_ok`` whether its message imprint matches what it must
+    cover. ``covers`` holds :func:`poe_digest` values of every object it proves existed at
+    ``gen_time``. For an evidence record, ``token`` is the record's first archive time-stamp.
+    """
+
+    kind: TimestampKind
+    token: bytes  # DER ContentInfo of the TimeStampToken
+    gen_time: datetime
+    signature_value: bytes  # the token's SignerInfo signature (its own POE key)
+    tsa_certificate: x509.Certificate | None
+    certificates: tuple[x509.Certificate, ...] = ()  # carried in the token
+    integrity: IntegrityResult = field(default_factory=IntegrityResult)
+    imprint_ok: bool = True
+    imprint_message: str | None = None
+    digest_algorithm: str | None = None  # message imprint hash (e.g. "sha256")
+    covers: frozenset[bytes] = frozenset()
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignatureFacts:
+    """Everything the engine needs to know about one signature, whatever its format."""
+
+    id: str  # "signature 1", a PDF field name, an XML Id
+    format: SignatureFormat
+    level: SignatureLevel | None  # detected baseline level (None: not even B-B)
+    signer_certificate: x509.Certificate | None
+    signer_identification_error: str | None = None  # why no signer certificate (ISC)
+    certificates: tuple[x509.Certificate, ...] = ()  # candidates for path building
+    integrity: IntegrityResult = field(default_factory=IntegrityResult)
+    signature_value: bytes = b""  # POE key of the signature itself
+    claimed_signing_time: datetime | None = None
+    digest_algorithm: str | None = None  # "sha256", ...
+    signature_algorithm: str | None = None  # "sha256_rsa", "rsassa_pss", "sha256_ecdsa", ...
+    signature_key_size: int | None = None
+    timestamps: tuple[TimestampFacts, ...] = ()
+    evidence: EvidenceSet = field(default_factory=EvidenceSet)  # embedded validation material
+    pdf_changes_after_signing: str | None = None  # PAdES: none | allowed | disallowed
+    pdf_changes_detail: str | None = None
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any
+    #: entry makes the result INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
+    constraint_failures: tuple[str, ...] = ()
+
+
+def evidence_digests(
+    *,
+    certificates: Iterable[bytes] = (),
+    crls: Iterable[bytes] = (),
+    ocsp_responses: Iterable[bytes] = (),
+    others: Iterable[bytes] = (),
+) -> frozenset[bytes]:
+    """:func:`poe_digest` of each given DER object, as one set (for ``TimestampFacts.covers``)."""
+    out: set[bytes] = set()
+    for group in (certificates, crls, ocsp_responses, others):
+        out.update(poe_digest(item) for item in group)
+    return frozenset(out)

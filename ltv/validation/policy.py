@@ -1,0 +1,130 @@
+"""The validation policy: trust anchors, algorithm sunset dates, revocation freshness, key kinds.
+
+A :class:`ValidationPolicy` is the "signature validation policy / constraints" input of
+EN 319 102-1 §5.1.4, in the small shape this service needs:
+
+* ``trust_anchors``: the certificates a chain must end at (PEM files or directories).
+* Algorithm sunset dates (EN 319 102-1 §5.2.8 cryptographic constraints, in the spirit of
+  ETSI TS 119 312): a digest algorithm or an RSA key shorter than ``min_rsa_bits`` is refused
+  for anything whose proof of existence is *after* its sunset date; an older POE keeps it valid
+  (that is what archive time-stamps are for). SHA-1 and RSA < 2048 are refused by date.
+* Revocation freshness (§5.2.5): revocation information counts for a use of a certificate at
+  time *T* when it was issued no earlier than ``T - revocation_freshness``.
+* Accepted key kinds (smartphone, card, other), told by the certificate policy OID
+  (:func:`ltv.jpki.key_kind_for_policies`); a refused kind is a chain constraint, so it gives
+  INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE (§5.2.6: acceptable certificate policies are part of
+  the X.509 validation constraints).
+* ``minimum_level``: a signature below it gives INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ltv.errors import ConfigurationError
+from ltv.jpki import KeyKind
+from ltv.signing import SignatureLevel
+
+__all__ = [
+    "DEFAULT_DIGEST_SUNSET",
+    "DEFAULT_RSA_SUNSET",
+    "ValidationPolicy",
+    "load_trust_anchors",
+]
+
+#: Digest algorithms and the date after which a new use is no longer accepted.
+#: SHA-1: refused for signatures since 2016-01-01 (ETSI TS 119 312, NIST SP 800-131A r2).
+DEFAULT_DIGEST_SUNSET: dict[str, datetime] = {
+    "md5": datetime(2005, 1, 1, tzinfo=UTC),
+    "sha1": datetime(2016, 1, 1, tzinfo=UTC),
+}
+
+#: RSA keys shorter than 2048 bits: refused for uses after 2014-01-01 (NIST SP 800-131A).
+DEFAULT_RSA_SUNSET = datetime(2014, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationPolicy:
+    """Constraints a signature is validated against (frozen; derive variants with ``replace``)."""
+
+    name: str = "ltv-default/1"
+    trust_anchors: tuple[x509.Certificate, ...] = ()
+    digest_sunset: dict[str, datetime] = field(default_factory=lambda: dict(DEFAULT_DIGEST_SUNSET))
+    min_rsa_bits: int = 2048
+    rsa_sunset: datetime = DEFAULT_RSA_SUNSET
+    min_ec_bits: int = 256
+    revocation_freshness: timedelta = timedelta(hours=24)
+    clock_tolerance: timedelta = timedelta(seconds=60)
+    accepted_key_kinds: frozenset[KeyKind] = frozenset(KeyKind)
+    minimum_level: SignatureLevel = SignatureLevel.B_B
+    #: PAdES: signatures followed by disallowed incremental changes do not pass.
+    refuse_disallowed_pdf_changes: bool = True
+
+    @classmethod
+    def default(cls, *, trust_anchors: Iterable[x509.Certificate] = ()) -> ValidationPolicy:
+        return cls(trust_anchors=tuple(trust_anchors))
+
+    def with_trust_anchors(self, anchors: Iterable[x509.Certificate]) -> ValidationPolicy:
+        return replace(self, trust_anchors=(*self.trust_anchors, *anchors))
+
+    def refusing(self, *kinds: KeyKind) -> ValidationPolicy:
+        """The same policy without ``kinds`` among the accepted key kinds."""
+        return replace(self, accepted_key_kinds=self.accepted_key_kinds - set(kinds))
+
+    def digest_sunset_for(self, name: str) -> datetime | None:
+        return self.digest_sunset.get(name.lower().replace("-", ""))
+
+    def describe(self) -> str:
+        refused = sorted(k.value for k in set(KeyKind) - self.accepted_key_kinds)
+        extra = f", refusing {'/'.join(refused)} keys" if refused else ""
+        return f"{self.name} ({len(self.trust_anchors)} trust anchor(s){extra})"
+
+
+def load_trust_anchors(paths: Sequence[str | os.PathLike[str]]) -> tuple[x509.Certificate, ...]:
+    """Certificates from PEM (or DER) files, and from every ``*.pem``/``*.crt``/``*.cer`` file of
+    each directory given. A missing or unreadable file is a :class:`ConfigurationError`."""
+    anchors: list[x509.Certificate] = []
+    for raw in paths:
+        path = Path(raw)
+        files: list[Path]
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in {".pem", ".crt", ".cer", ".der"})
+        else:
+            files = [path]
+        for file in files:
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot read trust anchor {file}: {exc.strerror}"
+                ) from exc
+            anchors.extend(_certificates_from(data, file))
+    seen: set[bytes] = set()
+    unique: list[x509.Certificate] = []
+    for cert in anchors:
+        der = cert.public_bytes(serialization.Encoding.DER)
+        if der not in seen:
+            seen.add(der)
+            unique.append(cert)
+    return tuple(unique)
+
+
+def _certificates_from(data: bytes, source: Path) -> list[x509.Certificate]:
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError as exc:
+        raise ConfigurationError(f"{source} holds no readable certificate: {exc}") from exc
+    if not certs:
+        raise ConfigurationError(f"{source} holds no certificate")
+    return certs

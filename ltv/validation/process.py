@@ -1,0 +1,751 @@
+"""The validation processes of ETSI EN 319 102-1, over format-neutral facts.
+
+* :func:`validate_basic` — §5.3 validation process for Basic Signatures: format checking (FC),
+  identification of the signing certificate (ISC), X.509 certificate validation with revocation
+  freshness (XCV, RFC) at the validation time, cryptographic verification (CV).
+* :func:`validate_timestamp` — §5.4 time-stamp validation building block.
+* :func:`validate_with_time` — §5.5 validation process for Signatures with Time (and with
+  Long-Term Validation Material): signature time-stamps give the signature a POE, which turns
+  REVOKED_NO_POE into a pass when the POE predates the revocation.
+* :func:`validate_lta` — §5.6.3 validation process for Signatures providing Long Term
+  Availability and Integrity of Validation Material: POE from archive time-stamps, document
+  time-stamps and evidence records (§5.6.2.3, oldest first, each validated with the POE of the
+  next), then :func:`past_signature_validation` (§5.6.2.4) and the signature acceptance
+  validation (SAV, §5.2.8) at the best-signature-time.
+
+Gather first, then decide: :func:`validate` collects everything (embedded material, and unless
+offline, fresh OCSP/CRL/certificates through the fetcher ports) before a single decision; the
+processes then run over that fixed evidence set. Time is always the explicit ``at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from ltv.errors import InputError, LtvError, MalformedError, RevocationError
+from ltv.evidence import EvidenceSet
+from ltv.jpki import KeyKind, key_kind_for_policies
+from ltv.revocation import (
+    CertificateFetcher,
+    CertStatus,
+    CRLFetcher,
+    OCSPFetcher,
+    OfflineRevocationSource,
+    ca_issuer_urls,
+    crl_urls,
+    ocsp_urls,
+)
+from ltv.signing import SignatureFormat
+from ltv.validation.certpath import (
+    PAST_VALIDATION_CANDIDATES,
+    CertificateChecker,
+    CertRole,
+    PathOutcome,
+    PoeLedger,
+    der,
+    key_description,
+)
+from ltv.validation.facts import IntegrityStatus, SignatureFacts, TimestampFacts, poe_digest
+from ltv.validation.model import (
+    CertificateSummary,
+    Indication,
+    PoeSummary,
+    SignatureReport,
+    SignerSummary,
+    SubIndication,
+    TimestampKind,
+    TimestampReport,
+    ValidationReport,
+)
+from ltv.validation.policy import ValidationPolicy
+
+__all__ = [
+    "RevocationFetchers",
+    "best_signature_time",
+    "detect_format",
+    "past_signature_validation",
+    "validate",
+    "validate_basic",
+    "validate_facts",
+    "validate_lta",
+    "validate_timestamp",
+    "validate_with_time",
+]
+
+_FAILED_SUBS = frozenset({
+    SubIndication.FORMAT_FAILURE, SubIndication.HASH_FAILURE, SubIndication.SIG_CRYPTO_FAILURE,
+    SubIndication.REVOKED, SubIndication.EXPIRED, SubIndication.NOT_YET_VALID,
+})
+
+
+_T = TypeVar("_T")
+
+_KEEP_CURRENT = frozenset({
+    SubIndication.REVOKED_NO_POE, SubIndication.REVOKED_CA_NO_POE,
+    SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.OUT_OF_BOUNDS_NOT_REVOKED,
+})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationFetchers:
+    """The ports online validation fetches through (HTTP ones live in ``ltv.online``)."""
+
+    ocsp: OCSPFetcher | None = None
+    crl: CRLFetcher | None = None
+    certificates: CertificateFetcher | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def detect_format(data: bytes) -> SignatureFormat:
+    """PDF header → PAdES, XML → XAdES, else CMS → CAdES; anything else is malformed."""
+    head = data[:1024]
+    if b"%PDF-" in head:
+        return SignatureFormat.PADES
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        return SignatureFormat.XADES
+    if stripped.startswith(b"\x30") or stripped.startswith(b"-----BEGIN"):
+        return SignatureFormat.CADES
+    if not data:
+        raise MalformedError("empty input: not a signature")
+    raise MalformedError("not a signature: neither a PDF, an XML document nor CMS (DER or PEM)")
+
+
+def _extract(fmt: SignatureFormat, data: bytes, detached: bytes | None) -> list[SignatureFacts]:
+    if fmt is SignatureFormat.CADES:
+        from ltv.validation import cades
+
+        return cades.extract(data, detached_content=detached)
+    if fmt is SignatureFormat.PADES:
+        from ltv.validation import pades
+
+        return pades.extract(data, detached_content=detached)
+    from ltv.validation import xades
+
+    return xades.extract(data, detached_content=detached)
+
+
+def validate(
+    data: bytes,
+    *,
+    policy: ValidationPolicy,
+    at: datetime,
+    detached_content: bytes | None = None,
+    offline: bool = False,
+    fetchers: RevocationFetchers | None = None,
+    evidence_records: Sequence[TimestampFacts] = (),
+    extra_evidence: EvidenceSet | None = None,
+) -> ValidationReport:
+    """Validate every signature in ``data`` at ``at`` (EN 319 102-1 §5.6.3 for each).
+
+    ``offline`` forbids any fetching; otherwise missing OCSP responses, CRLs and issuer
+    certificates are fetched through ``fetchers`` (none given: nothing is fetched) before the
+    processes run. ``evidence_records`` are POE sources for the whole file (e.g. from an
+    archive's RFC 4998 record); ``extra_evidence`` adds archived validation material.
+    Malformed input raises :class:`~ltv.errors.MalformedError`.
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InputError("the validation time needs a time zone")
+    fmt = detect_format(data)
+    try:
+        facts = _extract(fmt, data, detached_content)
+    except LtvError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+            RecursionError, OverflowError) as exc:
+        raise MalformedError(f"not a valid {fmt.value} signature: {exc}") from exc
+    if not facts:
+        raise MalformedError(f"the {fmt.value} input holds no signature")
+    if evidence_records:
+        facts = [_with_records(f, evidence_records) for f in facts]
+    return validate_facts(facts, policy=policy, at=at, offline=offline, fetchers=fetchers,
+                          extra_evidence=extra_evidence,
+                          document_sha256=hashlib.sha256(data).hexdigest())
+
+
+def _with_records(facts: SignatureFacts, records: Sequence[TimestampFacts]) -> SignatureFacts:
+    from dataclasses import replace
+
+    return replace(facts, timestamps=(*facts.timestamps, *records))
+
+
+def validate_facts(
+    facts: Sequence[SignatureFacts],
+    *,
+    policy: ValidationPolicy,
+    at: datetime,
+    offline: bool = False,
+    fetchers: RevocationFetchers | None = None,
+    extra_evidence: EvidenceSet | None = None,
+    document_sha256: str = "",
+) -> ValidationReport:
+    """The engine over adapter output (what :func:`validate` runs after parsing)."""
+    evidence = EvidenceSet()
+    for item in facts:
+        evidence = evidence.merge(item.evidence)
+        for ts in item.timestamps:
+            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
+    if extra_evidence is not None:
+        evidence = evidence.merge(extra_evidence)
+    notes: list[str] = []
+    if not offline and fetchers is not None:
+        evidence = evidence.merge(gather_online(facts, evidence, policy, fetchers, notes))
+    reports = _run(_validate_all(facts, policy=policy, at=at, evidence=evidence))
+    return ValidationReport(
+        validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
+        document_sha256=document_sha256, signatures=tuple(reports), warnings=tuple(notes),
+    )
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run the (certvalidator-async) processes from sync code, also under a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: list[_T] = []
+    failure: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            box.append(asyncio.run(coro))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return box[0]
+
+
+async def _validate_all(facts: Sequence[SignatureFacts], *, policy: ValidationPolicy,
+                        at: datetime, evidence: EvidenceSet) -> list[SignatureReport]:
+    out = []
+    for item in facts:
+        checker = CertificateChecker(policy=policy, at=at, evidence=evidence,
+                                     extra_certificates=item.certificates)
+        out.append(await validate_lta(item, checker=checker, evidence=evidence))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Gathering (online), before any decision
+
+
+def gather_online(facts: Sequence[SignatureFacts], evidence: EvidenceSet,
+                  policy: ValidationPolicy, fetchers: RevocationFetchers,
+                  notes: list[str]) -> EvidenceSet:
+    """Fetch OCSP responses (else CRLs) and missing issuer certificates for the chains of every
+    signer and TSA certificate, through the ports. Failures become notes, never exceptions:
+    the processes then decide with what there is (e.g. TRY_LATER)."""
+    pool: list[x509.Certificate] = [*evidence.certificates, *policy.trust_anchors]
+    for item in facts:
+        pool.extend(item.certificates)
+    targets: list[x509.Certificate] = []
+    for item in facts:
+        if item.signer_certificate is not None:
+            targets.append(item.signer_certificate)
+        targets.extend(ts.tsa_certificate for ts in item.timestamps if ts.tsa_certificate)
+    fetched_certs: list[x509.Certificate] = []
+    crls: list[bytes] = []
+    ocsps: list[bytes] = []
+    done: set[bytes] = set()
+    anchors = {der(a) for a in policy.trust_anchors}
+    for target in targets:
+        chain = _simple_chain(target, pool, fetchers, notes, fetched_certs)
+        for cert, issuer in itertools.pairwise(chain):
+            key = der(cert)
+            if key in done or key in anchors:
+                continue
+            done.add(key)
+            got = False
+            if fetchers.ocsp is not None and ocsp_urls(cert):
+                try:
+                    response = fetchers.ocsp.fetch_ocsp(cert, issuer)
+                    ocsps.append(response.der)
+                    fetched_certs.extend(response.certificates)
+                    got = True
+                except LtvError as exc:
+                    notes.append(f"OCSP for {_name(cert)}: {exc}")
+            if not got and fetchers.crl is not None:
+                for url in crl_urls(cert):
+                    try:
+                        crls.append(fetchers.crl.fetch_crl(url, issuer=issuer).der)
+                        break
+                    except LtvError as exc:
+                        notes.append(f"CRL for {_name(cert)}: {exc}")
+    return EvidenceSet.of(certificates=fetched_certs, crls=crls, ocsp_responses=ocsps)
+
+
+def _simple_chain(cert: x509.Certificate, pool: list[x509.Certificate],
+                  fetchers: RevocationFetchers, notes: list[str],
+                  fetched: list[x509.Certificate]) -> list[x509.Certificate]:
+    chain = [cert]
+    current = cert
+    for _ in range(8):
+        if current.issuer == current.subject:
+            break
+        issuer = _find_issuer(current, pool)
+        if issuer is None and fetchers.certificates is not None:
+            for url in ca_issuer_urls(current):
+                try:
+                    found = fetchers.certificates.fetch_certificates(url)
+                except LtvError as exc:
+                    notes.append(f"issuer certificate of {_name(current)}: {exc}")
+                    continue
+                pool.extend(found)
+                fetched.extend(found)
+                issuer = _find_issuer(current, pool)
+                if issuer is not None:
+                    break
+        if issuer is None:
+            break
+        chain.append(issuer)
+        current = issuer
+    return chain
+
+
+def _find_issuer(cert: x509.Certificate, pool: Sequence[x509.Certificate]
+                 ) -> x509.Certificate | None:
+    for cand in pool:
+        if cand.subject != cert.issuer:
+            continue
+        try:
+            cert.verify_directly_issued_by(cand)
+        except (ValueError, TypeError, InvalidSignature):
+            continue  # not this one
+        return cand
+    return None
+
+
+def _name(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+# ---------------------------------------------------------------------------------------------
+# The processes
+
+
+@dataclass(slots=True)
+class _Run:
+    """Working state of one signature's validation."""
+
+    facts: SignatureFacts
+    checker: CertificateChecker
+    evidence: EvidenceSet
+    ledger: PoeLedger
+    ts_reports: dict[int, TimestampReport] = field(default_factory=dict)
+    ts_paths: dict[int, tuple[x509.Certificate, ...]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    signer_path: tuple[x509.Certificate, ...] = ()
+    revocation: tuple[datetime, str | None] | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.checker.at
+
+
+async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
+                             ledger: PoeLedger) -> tuple[TimestampReport, tuple[x509.Certificate,
+                                                                                 ...]]:
+    """EN 319 102-1 §5.4: the token's integrity and imprint, then its TSA certificate with XCV
+    at the validation time (revocation fresh for a use at genTime) and, when that is
+    indeterminate for lack of POE, past signature validation with the POEs of ``ledger``."""
+
+    def report(indication: Indication, sub: SubIndication | None, message: str | None, *,
+               past: bool = False) -> TimestampReport:
+        return TimestampReport(
+            kind=ts.kind, gen_time=ts.gen_time,
+            tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
+            indication=indication, subindication=sub, message=message, imprint_ok=ts.imprint_ok,
+            used_as_poe=indication is Indication.PASSED, past_validation=past,
+            digest_algorithm=ts.digest_algorithm, token_sha256=hashlib.sha256(ts.token).hexdigest(),
+        )
+
+    if not ts.integrity.ok:
+        sub = SubIndication[ts.integrity.status.value] if ts.integrity.status.value in (
+            SubIndication.__members__) else SubIndication.FORMAT_FAILURE
+        return report(Indication.FAILED, sub, ts.integrity.message), ()
+    if not ts.imprint_ok:
+        return report(Indication.FAILED, SubIndication.HASH_FAILURE, ts.imprint_message), ()
+    tsa = ts.tsa_certificate
+    if tsa is None:
+        return report(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                      "the TSA certificate is not in the token"), ()
+    if ts.gen_time > tsa.not_valid_after_utc:
+        return report(Indication.FAILED, SubIndication.EXPIRED,
+                      "genTime is after the TSA certificate expired"), ()
+    if ts.gen_time < tsa.not_valid_before_utc:
+        return report(Indication.FAILED, SubIndication.NOT_YET_VALID,
+                      "genTime is before the TSA certificate's validity"), ()
+    if ts.digest_algorithm:
+        sunset = checker.policy.digest_sunset_for(ts.digest_algorithm)
+        if sunset is not None and ts.gen_time >= sunset:
+            return report(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                          f"{ts.digest_algorithm} imprint after its sunset"), ()
+    outcome = await checker.validate_at(tsa, usage_time=ts.gen_time, ledger=ledger,
+                                        role=CertRole.TSA, extra_certificates=ts.certificates)
+    if outcome.ok:
+        return report(Indication.PASSED, None, None), outcome.path
+    current = outcome.subindication
+    assert current is not None
+    if current in PAST_VALIDATION_CANDIDATES:
+        past = await checker.past_signature_validation(
+            tsa, ledger=ledger, signature_poe=ledger.time_of(poe_digest(ts.signature_value)),
+            current=current, role=CertRole.TSA, extra_certificates=ts.certificates,
+        )
+        if past.ok:
+            return report(Indication.PASSED, None, None, past=True), past.path
+        indication = Indication.FAILED if past.failed else Indication.INDETERMINATE
+        return (report(indication, past.subindication, past.message or outcome.message),
+                past.path or outcome.path)
+    indication = Indication.FAILED if current in _FAILED_SUBS else Indication.INDETERMINATE
+    return report(indication, current, outcome.message), outcome.path
+
+
+async def _gather_poe(run: _Run) -> None:
+    """§5.6.2.3 POE extraction from archive time-stamps, document time-stamps and evidence
+    records: oldest first, each validated with the prima facie POE of the next one; a failure
+    discards the chain (no POE from it), as the evidence-record validation requires."""
+    indexed = [(i, ts) for i, ts in enumerate(run.facts.timestamps)
+               if ts.kind in (TimestampKind.ARCHIVE, TimestampKind.DOCUMENT,
+                              TimestampKind.EVIDENCE_RECORD)]
+    indexed.sort(key=lambda pair: pair[1].gen_time)
+    accepted = run.ledger.copy()
+    for pos, (index, ts) in enumerate(indexed):
+        temporary = accepted.copy()
+        for later_index, later in indexed[pos + 1:]:
+            temporary.register_all(later.covers, later.gen_time, source=later.kind.value,
+                                   index=later_index)
+        ts_report, path = await validate_timestamp(ts, checker=run.checker, ledger=temporary)
+        run.ts_reports[index] = ts_report
+        run.ts_paths[index] = path
+        if ts_report.indication is Indication.PASSED:
+            accepted.register_all(ts.covers, ts.gen_time, source=ts.kind.value, index=index)
+        else:
+            run.warnings.append(
+                f"{ts.label or ts.kind.value} of {ts.gen_time.isoformat()} gives no proof of "
+                f"existence: {ts_report.subindication.token if ts_report.subindication else ''}"
+                f" {ts_report.message or ''}".rstrip()
+            )
+            for later_index, _ in indexed[pos + 1:]:
+                run.ts_reports.pop(later_index, None)
+            accepted = run.ledger.copy()
+            for later_index, later in indexed[pos + 1:]:
+                later_report, later_path = await validate_timestamp(
+                    later, checker=run.checker, ledger=accepted)
+                run.ts_reports[later_index] = _not_poe(later_report)
+                run.ts_paths[later_index] = later_path
+            break
+    run.ledger = accepted
+
+
+def _not_poe(report: TimestampReport) -> TimestampReport:
+    from dataclasses import replace
+
+    return replace(report, used_as_poe=False)
+
+
+async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
+    """EN 319 102-1 §5.3: FC, ISC, CV, then XCV of the signer at the validation time.
+
+    Returns a final report when the signature fails before XCV, else the XCV outcome."""
+    facts = run.facts
+    integrity = facts.integrity
+    if integrity.status is IntegrityStatus.FORMAT_FAILURE:
+        return _final(run, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                      integrity.message)
+    # A signed data object that does not match is final whatever else holds (CV §5.2.7).
+    if integrity.status is IntegrityStatus.HASH_FAILURE:
+        return _final(run, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, integrity.message)
+    if integrity.status is IntegrityStatus.SIG_CRYPTO_FAILURE:
+        return _final(run, Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE,
+                      integrity.message)
+    if integrity.status is IntegrityStatus.SIGNED_DATA_NOT_FOUND:
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                      integrity.message)
+    if facts.signer_certificate is None:
+        return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+                      facts.signer_identification_error or "no signer certificate")
+    kind = signer_key_kind(facts.signer_certificate)
+    if kind not in run.checker.policy.accepted_key_kinds:
+        return _final(run, Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                      f"the policy does not accept {kind.value} keys (certificate policy)")
+    outcome = await run.checker.validate_at(
+        facts.signer_certificate, usage_time=run.at, ledger=run.ledger, role=CertRole.SIGNER,
+        extra_certificates=facts.certificates,
+    )
+    run.signer_path = outcome.path
+    if outcome.revocation_time is not None and outcome.revoked_is_ee:
+        run.revocation = (outcome.revocation_time, outcome.revocation_reason)
+    return outcome
+
+
+async def validate_with_time(run: _Run) -> None:
+    """EN 319 102-1 §5.5 (time part): validate signature and content time-stamps; a passing
+    signature time-stamp registers POE for the signature value at its genTime."""
+    for index, ts in sorted(enumerate(run.facts.timestamps), key=lambda p: p[1].gen_time):
+        if ts.kind not in (TimestampKind.SIGNATURE, TimestampKind.CONTENT):
+            continue
+        ts_report, path = await validate_timestamp(ts, checker=run.checker, ledger=run.ledger)
+        run.ts_reports[index] = ts_report
+        run.ts_paths[index] = path
+        if ts_report.indication is Indication.PASSED and ts.kind is TimestampKind.SIGNATURE:
+            run.ledger.register_all(ts.covers, ts.gen_time, source=ts.kind.value, index=index)
+        elif ts_report.indication is not Indication.PASSED:
+            run.warnings.append(
+                f"{ts.label or ts.kind.value}: {ts_report.indication.token}"
+                f"{'/' + ts_report.subindication.token if ts_report.subindication else ''}"
+                f"{': ' + ts_report.message if ts_report.message else ''}"
+            )
+
+
+def best_signature_time(run: _Run) -> datetime:
+    """The earliest trusted POE of the signature value, or the validation time (§5.5.4)."""
+    return run.ledger.time_of(poe_digest(run.facts.signature_value))
+
+
+async def past_signature_validation(run: _Run, current: SubIndication) -> PathOutcome:
+    """EN 319 102-1 §5.6.2.4 for the signer certificate, with every POE gathered."""
+    signer = run.facts.signer_certificate
+    assert signer is not None
+    return await run.checker.past_signature_validation(
+        signer, ledger=run.ledger, signature_poe=best_signature_time(run), current=current,
+        role=CertRole.SIGNER, extra_certificates=run.facts.certificates,
+    )
+
+
+async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
+                       evidence: EvidenceSet) -> SignatureReport:
+    """EN 319 102-1 §5.6.3 for one signature (lower levels simply have fewer POE sources)."""
+    run = _Run(facts=facts, checker=checker, evidence=evidence, ledger=PoeLedger(checker.at),
+               errors=list(facts.errors), warnings=[*facts.warnings, *checker.problems])
+    # 1-2: POE from archive/document time-stamps and evidence records (§5.6.2.3)
+    await _gather_poe(run)
+    # 3: the signature at the current time (§5.5 → §5.3)
+    basic = await validate_basic(run)
+    if isinstance(basic, SignatureReport):
+        return basic
+    await validate_with_time(run)
+    content_ts_times = [ts.gen_time for i, ts in enumerate(facts.timestamps)
+                        if ts.kind is TimestampKind.CONTENT
+                        and run.ts_reports.get(i) is not None
+                        and run.ts_reports[i].indication is Indication.PASSED]
+    not_before = max(content_ts_times, default=None)
+    best = best_signature_time(run)
+    if not_before is not None and best < not_before:
+        return _final(run, Indication.INDETERMINATE, SubIndication.TIMESTAMP_ORDER_FAILURE,
+                      "a content time-stamp is later than the signature's proof of existence")
+    outcome = basic
+    carried_by_past = False
+    if not outcome.ok:
+        sub = outcome.subindication
+        assert sub is not None
+        if (sub is SubIndication.REVOKED_NO_POE and outcome.revocation_time is not None
+                and best < outcome.revocation_time):
+            outcome = PathOutcome(subindication=None, path=outcome.path)  # §5.5.4 6 c)
+            carried_by_past = True
+        elif sub in PAST_VALIDATION_CANDIDATES:
+            past = await past_signature_validation(run, sub)
+            if past.ok:
+                outcome = past
+                carried_by_past = True
+                run.signer_path = past.path or run.signer_path
+            else:
+                if past.failed:
+                    return _final(run, Indication.TOTAL_FAILED, past.subindication, past.message)
+                # Past validation could not help; a specific current-time finding (revoked,
+                # expired) stays the verdict, otherwise the past-validation reason is reported.
+                if sub not in _KEEP_CURRENT:
+                    sub = past.subindication or sub
+                outcome = PathOutcome(subindication=sub,
+                                      message=past.message or outcome.message,
+                                      path=outcome.path,
+                                      revocation_time=outcome.revocation_time,
+                                      revocation_reason=outcome.revocation_reason,
+                                      revoked_is_ee=outcome.revoked_is_ee)
+    if not outcome.ok:
+        sub = outcome.subindication
+        assert sub is not None
+        if sub is SubIndication.REVOKED_NO_POE and run.revocation is not None:
+            revoked_at = run.revocation[0]
+            proof_after = (not_before is not None and not_before >= revoked_at) or (
+                facts.claimed_signing_time is not None
+                and facts.claimed_signing_time >= revoked_at and best >= revoked_at)
+            if proof_after:
+                return _final(run, Indication.TOTAL_FAILED, SubIndication.REVOKED,
+                              f"the signature was made after the signer certificate was revoked "
+                              f"({revoked_at.isoformat()})")
+        indication = Indication.TOTAL_FAILED if sub in _FAILED_SUBS else Indication.INDETERMINATE
+        return _final(run, indication, sub, outcome.message)
+    # SAV (§5.2.8): cryptographic constraints at the best-signature-time, then the policy
+    signer = facts.signer_certificate
+    assert signer is not None
+    sub_crypto, why = run.checker.signature_algorithm_verdict(
+        digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
+    if sub_crypto is not None:
+        return _final(run, Indication.INDETERMINATE, sub_crypto, why)
+    if facts.constraint_failures:
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      "; ".join(facts.constraint_failures))
+    policy = run.checker.policy
+    if facts.level is None or facts.level < policy.minimum_level:
+        level = facts.level.value if facts.level else "no baseline level"
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      f"{level} is below the policy's minimum {policy.minimum_level.value}")
+    if facts.pdf_changes_after_signing == "disallowed" and policy.refuse_disallowed_pdf_changes:
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      "the document was changed after signing in a way the signature does not "
+                      f"allow: {facts.pdf_changes_detail or 'disallowed changes'}")
+    return _final(run, Indication.TOTAL_PASSED, None, None, carried_by_past=carried_by_past)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def signer_key_kind(cert: x509.Certificate) -> KeyKind:
+    try:
+        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
+        oids = {p.policy_identifier.dotted_string for p in policies}
+    except x509.ExtensionNotFound:
+        oids = set()
+    return key_kind_for_policies(oids)
+
+
+def _final(run: _Run, indication: Indication, sub: SubIndication | None,
+           message: str | None, *, carried_by_past: bool = False) -> SignatureReport:
+    facts = run.facts
+    signer = facts.signer_certificate
+    best = best_signature_time(run)
+    summary = None
+    if signer is not None:
+        algorithm, bits = key_description(signer.public_key())
+        summary = SignerSummary(
+            subject=signer.subject.rfc4514_string(), serial=format(signer.serial_number, "x"),
+            issuer=signer.issuer.rfc4514_string(), key_kind=signer_key_kind(signer),
+            key_algorithm=algorithm, key_size=bits,
+            not_before=signer.not_valid_before_utc, not_after=signer.not_valid_after_utc,
+        )
+    poe = _poe_summary(run, indication, carried_by_past)
+    timestamps = tuple(
+        run.ts_reports.get(i) or _unvalidated(ts) for i, ts in enumerate(facts.timestamps)
+    )
+    errors = list(run.errors)
+    if indication is not Indication.TOTAL_PASSED and message:
+        errors.append(message)
+    return SignatureReport(
+        id=facts.id, format=facts.format, level=facts.level, indication=indication,
+        subindication=sub, message=message, validation_time=run.at,
+        signing_time=facts.claimed_signing_time, best_signature_time=best, signer=summary,
+        digest_algorithm=facts.digest_algorithm, signature_algorithm=facts.signature_algorithm,
+        timestamps=timestamps, certificates=_timeline(run), poe=poe,
+        pdf_changes_after_signing=facts.pdf_changes_after_signing,
+        errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
+    )
+
+
+def _unvalidated(ts: TimestampFacts) -> TimestampReport:
+    return TimestampReport(
+        kind=ts.kind, gen_time=ts.gen_time,
+        tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
+        indication=Indication.INDETERMINATE, subindication=None,
+        message="not evaluated (the signature failed before)", imprint_ok=ts.imprint_ok,
+        used_as_poe=False, digest_algorithm=ts.digest_algorithm,
+        token_sha256=hashlib.sha256(ts.token).hexdigest(),
+    )
+
+
+def _poe_summary(run: _Run, indication: Indication, carried_by_past: bool) -> PoeSummary | None:
+    if indication is not Indication.TOTAL_PASSED:
+        return None
+    source = run.ledger.source_of(poe_digest(run.facts.signature_value))
+    if source is None:
+        return PoeSummary(source="validation-time", time=run.at, timestamp_index=None,
+                          description="the signer certificate is valid at the validation time; "
+                                      "no earlier proof of existence was needed")
+    when, kind, index = source
+    label = (run.facts.timestamps[index].label if index is not None
+             and index < len(run.facts.timestamps) else kind)
+    how = ("past signature validation relied on it" if carried_by_past
+           else "it sets the best-signature-time")
+    return PoeSummary(source=kind, time=when, timestamp_index=index,
+                      description=f"{label or kind} of {when.isoformat()}: {how}")
+
+
+def _timeline(run: _Run) -> tuple[CertificateSummary, ...]:
+    rows: list[CertificateSummary] = []
+    seen: set[tuple[str, bytes]] = set()
+    source = OfflineRevocationSource(ocsp_responses=run.evidence.ocsp_responses,
+                                     crls=run.evidence.crls)
+
+    def add(cert: x509.Certificate, role: str, issuer: x509.Certificate | None) -> None:
+        key = (role, der(cert))
+        if key in seen:
+            return
+        seen.add(key)
+        revoked_at: datetime | None = None
+        reason: str | None = None
+        if role == "signer" and run.revocation is not None:
+            revoked_at, reason = run.revocation
+        elif issuer is not None:
+            revoked_at, reason = _known_revocation(cert, issuer, source)
+        rows.append(CertificateSummary(
+            role=role, subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(), serial=format(cert.serial_number, "x"),
+            sha256=hashlib.sha256(der(cert)).hexdigest(), not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc, revocation_time=revoked_at,
+            revocation_reason=reason,
+        ))
+
+    signer = run.facts.signer_certificate
+    if signer is not None:
+        path = list(reversed(run.signer_path)) if run.signer_path else [signer]
+        for pos, cert in enumerate(path):
+            issuer = path[pos + 1] if pos + 1 < len(path) else None
+            role = "signer" if pos == 0 else ("trust-anchor" if issuer is None else "signer-ca")
+            add(cert, role, issuer)
+    for index, ts in enumerate(run.facts.timestamps):
+        if ts.tsa_certificate is None:
+            continue
+        tpath = list(reversed(run.ts_paths.get(index, ()))) or [ts.tsa_certificate]
+        for pos, cert in enumerate(tpath[:-1] if len(tpath) > 1 else tpath):
+            issuer = tpath[pos + 1] if pos + 1 < len(tpath) else None
+            add(cert, "tsa" if pos == 0 else "tsa-ca", issuer)
+    return tuple(rows)
+
+
+def _known_revocation(cert: x509.Certificate, issuer: x509.Certificate,
+                      source: OfflineRevocationSource) -> tuple[datetime | None, str | None]:
+    try:
+        response = source.fetch_ocsp(cert, issuer)
+        if response.status is CertStatus.REVOKED:
+            reason = response.revocation_reason.value if response.revocation_reason else None
+            return response.revocation_time, reason
+    except RevocationError:
+        pass
+    for url in crl_urls(cert) or ["embedded"]:
+        try:
+            entry = source.fetch_crl(url, issuer=issuer).revoked_entry(cert.serial_number)
+        except RevocationError:
+            continue
+        if entry is not None:
+            return entry.revocation_time, entry.reason.value if entry.reason else None
+        break
+    return None, None

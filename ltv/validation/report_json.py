@@ -1,0 +1,134 @@
+"""The JSON validation report (``ltv.validation-report/1``), our stable, documented format.
+
+Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`json_schema`)::
+
+    {"schema": "ltv.validation-report/1", "validation_time": "...Z", "policy": "...",
+     "offline": false, "document": {"sha256": "..."}, "indication": "TOTAL-PASSED",
+     "warnings": [...],
+     "signatures": [{"id", "format", "level", "indication", "indication_uri", "subindication",
+                     "subindication_uri", "message", "signing_time", "best_signature_time",
+                     "signer": {"subject", "serial", "issuer", "key_kind", "key_algorithm",
+                                "key_size", "not_before", "not_after"},
+                     "digest_algorithm", "signature_algorithm",
+                     "timestamps": [{"kind", "gen_time", "tsa", "indication", "subindication",
+                                     "message", "imprint_ok", "used_as_poe", "past_validation",
+                                     "digest_algorithm", "token_sha256"}],
+                     "poe": {"source", "time", "timestamp_index", "description"} | null,
+                     "certificates": [{"role", "subject", "issuer", "serial", "sha256",
+                                       "not_before", "not_after", "revocation_time",
+                                       "revocation_reason"}],
+                     "pdf_changes_after_signing", "errors", "warnings"}]}
+
+Indications are the spec's tokens (``TOTAL-PASSED``), sub-indications the EN 319 102-1 names
+(``HASH_FAILURE``); both also as their ETSI URNs. Times are ISO 8601 UTC with ``Z``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ltv.clock import format_time
+from ltv.validation.model import (
+    CertificateSummary,
+    PoeSummary,
+    SignatureReport,
+    SignerSummary,
+    TimestampReport,
+    ValidationReport,
+)
+
+__all__ = ["dumps", "json_schema", "to_json"]
+
+
+def _t(value: Any) -> str | None:
+    return format_time(value) if value is not None else None
+
+
+def _signer(s: SignerSummary | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "subject": s.subject, "serial": s.serial, "issuer": s.issuer,
+        "key_kind": s.key_kind.value, "key_algorithm": s.key_algorithm, "key_size": s.key_size,
+        "not_before": _t(s.not_before), "not_after": _t(s.not_after),
+    }
+
+
+def _timestamp(t: TimestampReport) -> dict[str, Any]:
+    return {
+        "kind": t.kind.value, "gen_time": _t(t.gen_time), "tsa": t.tsa,
+        "indication": t.indication.token,
+        "subindication": t.subindication.token if t.subindication else None,
+        "message": t.message, "imprint_ok": t.imprint_ok, "used_as_poe": t.used_as_poe,
+        "past_validation": t.past_validation, "digest_algorithm": t.digest_algorithm,
+        "token_sha256": t.token_sha256,
+    }
+
+
+def _poe(p: PoeSummary | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"source": p.source, "time": _t(p.time), "timestamp_index": p.timestamp_index,
+            "description": p.description}
+
+
+def _certificate(c: CertificateSummary) -> dict[str, Any]:
+    return {
+        "role": c.role, "subject": c.subject, "issuer": c.issuer, "serial": c.serial,
+        "sha256": c.sha256, "not_before": _t(c.not_before), "not_after": _t(c.not_after),
+        "revocation_time": _t(c.revocation_time), "revocation_reason": c.revocation_reason,
+    }
+
+
+def _signature(s: SignatureReport) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "format": s.format.value,
+        "level": s.level.value if s.level else None,
+        "indication": s.indication.token,
+        "indication_uri": s.indication.value,
+        "subindication": s.subindication.token if s.subindication else None,
+        "subindication_uri": s.subindication.value if s.subindication else None,
+        "message": s.message,
+        "validation_time": _t(s.validation_time),
+        "signing_time": _t(s.signing_time),
+        "best_signature_time": _t(s.best_signature_time),
+        "signer": _signer(s.signer),
+        "digest_algorithm": s.digest_algorithm,
+        "signature_algorithm": s.signature_algorithm,
+        "timestamps": [_timestamp(t) for t in s.timestamps],
+        "poe": _poe(s.poe),
+        "certificates": [_certificate(c) for c in s.certificates],
+        "pdf_changes_after_signing": s.pdf_changes_after_signing,
+        "errors": list(s.errors),
+        "warnings": list(s.warnings),
+    }
+
+
+def to_json(report: ValidationReport) -> dict[str, Any]:
+    """The report as JSON-ready data (``json.dumps`` it, or use :func:`dumps`)."""
+    return {
+        "schema": report.schema,
+        "validation_time": _t(report.validation_time),
+        "policy": report.policy,
+        "offline": report.offline,
+        "document": {"sha256": report.document_sha256},
+        "indication": report.indication.token,
+        "warnings": list(report.warnings),
+        "signatures": [_signature(s) for s in report.signatures],
+    }
+
+
+def dumps(report: ValidationReport, *, indent: int | None = 2) -> str:
+    return json.dumps(to_json(report), indent=indent, ensure_ascii=False)
+
+
+@cache
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of the report."""
+    text = resources.files("ltv.validation").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -1,0 +1,131 @@
+"""The validation report as ETSI TS 119 102-2 XML (namespace ``http://uri.etsi.org/19102/v1.2.1#``).
+
+Written with lxml, element names and order as in the TS 119 102-2 schema (the same names as
+pyHanko's generated ``ts_11910202`` bindings): ``ValidationReport`` holds one
+``SignatureValidationReport`` per signature (``SignatureIdentifier``, ``ValidationTimeInfo`` with
+``BestSignatureTime``, ``SignerInformation``, ``SignatureValidationStatus`` with the main and
+sub-indication URNs and the failure message as ``AssociatedValidationReportData``), then
+``SignatureValidationObjects``: every certificate and time-stamp as a ``ValidationObject``
+identified by its SHA-256 digest; time-stamps carry their POE and their own validation status.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+
+from ltv.clock import format_time
+from ltv.validation.model import (
+    CertificateSummary,
+    SignatureReport,
+    TimestampReport,
+    ValidationReport,
+)
+
+__all__ = ["NS", "to_xml"]
+
+NS = "http://uri.etsi.org/19102/v1.2.1#"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+_VO = "urn:etsi:019102:validationObject:"
+
+
+def _el(parent: Any, name: str, text: str | None = None,
+        **attrs: str) -> Any:
+    node = etree.SubElement(parent, f"{{{NS}}}{name}", attrib=attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _digest(parent: Any, hex_digest: str) -> None:
+    dav = _el(parent, "DigestAlgAndValue")
+    etree.SubElement(dav, f"{{{DS}}}DigestMethod", Algorithm=_SHA256)
+    value = etree.SubElement(dav, f"{{{DS}}}DigestValue")
+    value.text = base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+def _cert_id(c: CertificateSummary) -> str:
+    return f"vo-certificate-{c.sha256}"
+
+
+def _ts_id(t: TimestampReport, index: int, sig_index: int) -> str:
+    return f"vo-timestamp-{t.token_sha256 or f'{sig_index}-{index}'}"
+
+
+def _status(parent: Any, name: str, main: str, sub: str | None,
+            message: str | None) -> None:
+    status = _el(parent, name)
+    _el(status, "MainIndication", main)
+    if sub is not None:
+        _el(status, "SubIndication", sub)
+    if message:
+        data = _el(status, "AssociatedValidationReportData")
+        add = _el(data, "AdditionalValidationReportData")
+        rd = _el(add, "ReportData")
+        _el(rd, "Type", "urn:ltv:validation:message")
+        _el(rd, "Value", message)
+
+
+def _signature(root: Any, sig: SignatureReport, sig_index: int) -> None:
+    report = _el(root, "SignatureValidationReport")
+    ident = _el(report, "SignatureIdentifier", id=f"sig-{sig_index + 1}")
+    _el(ident, "HashOnly", "false")
+    _el(ident, "DocHashOnly", "false")
+    _el(ident, "DAIdentifier", sig.id)
+    info = _el(report, "ValidationTimeInfo")
+    _el(info, "ValidationTime", format_time(sig.validation_time))
+    best = _el(info, "BestSignatureTime")
+    _el(best, "POETime", format_time(sig.best_signature_time))
+    _el(best, "TypeOfProof", "urn:etsi:019102:poetype:validation")
+    if sig.poe is not None and sig.poe.timestamp_index is not None:
+        ts = sig.timestamps[sig.poe.timestamp_index]
+        _el(best, "POEObject", VOReference=_ts_id(ts, sig.poe.timestamp_index, sig_index))
+    signer_row = next((c for c in sig.certificates if c.role == "signer"), None)
+    if signer_row is not None and sig.signer is not None:
+        signer = _el(report, "SignerInformation")
+        _el(signer, "SignerCertificate", VOReference=_cert_id(signer_row))
+        _el(signer, "Signer", sig.signer.subject)
+    _status(report, "SignatureValidationStatus", sig.indication.value,
+            sig.subindication.value if sig.subindication else None, sig.message)
+
+
+def _objects(root: Any, report: ValidationReport) -> None:
+    objects = _el(root, "SignatureValidationObjects")
+    seen: set[str] = set()
+    for sig_index, sig in enumerate(report.signatures):
+        for cert in sig.certificates:
+            vo_id = _cert_id(cert)
+            if vo_id in seen:
+                continue
+            seen.add(vo_id)
+            vo = _el(objects, "ValidationObject", id=vo_id)
+            _el(vo, "ObjectType", _VO + "certificate")
+            _digest(_el(vo, "ValidationObjectRepresentation"), cert.sha256)
+        for index, ts in enumerate(sig.timestamps):
+            vo_id = _ts_id(ts, index, sig_index)
+            if vo_id in seen or ts.token_sha256 is None:
+                continue
+            seen.add(vo_id)
+            vo = _el(objects, "ValidationObject", id=vo_id)
+            kind = "evidencerecord" if ts.kind.value == "evidence-record" else "timestamp"
+            _el(vo, "ObjectType", _VO + kind)
+            _digest(_el(vo, "ValidationObjectRepresentation"), ts.token_sha256)
+            poe = _el(vo, "POE")
+            _el(poe, "POETime", format_time(ts.gen_time))
+            _el(poe, "TypeOfProof", "urn:etsi:019102:poetype:validation")
+            inner = _el(vo, "ValidationReport")
+            _status(inner, "SignatureValidationStatus", ts.indication.value,
+                    ts.subindication.value if ts.subindication else None, ts.message)
+
+
+def to_xml(report: ValidationReport) -> str:
+    """The TS 119 102-2 ``ValidationReport`` document (UTF-8 text with declaration)."""
+    root = etree.Element(f"{{{NS}}}ValidationReport", nsmap={None: NS, "ds": DS})
+    for index, sig in enumerate(report.signatures):
+        _signature(root, sig, index)
+    _objects(root, report)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data.decode("utf-8")

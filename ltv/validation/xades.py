@@ -1,0 +1,112 @@
+"""XAdES adapter: :func:`ltv.formats.xades.verify_xades_core` → :class:`SignatureFacts`.
+
+The XAdES module does the XML work (hardened parsing, reference digests, the signature value,
+the SigningCertificateV2 binding, each time-stamp's message-imprint input per EN 319 132-1);
+this adapter maps its outcome to the engine's vocabulary: HashFailureError → HASH_FAILURE,
+SignatureValueError → SIG_CRYPTO_FAILURE, other refusals → FORMAT_FAILURE. POE keys: the
+signature is known by its ``ds:SignatureValue`` octets; a SignatureTimeStamp covers them and
+the signer certificate (bound by SigningCertificateV2); an ArchiveTimeStamp covers them, the
+embedded validation material and the earlier time-stamps' tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from ltv.errors import LtvError, MalformedError, SignatureValueError
+from ltv.evidence import EvidenceSet
+from ltv.formats._xmldsig import DS, HashFailureError
+from ltv.signing import SignatureFormat
+from ltv.validation.cades import timestamp_facts
+from ltv.validation.facts import (
+    IntegrityResult,
+    IntegrityStatus,
+    SignatureFacts,
+    TimestampFacts,
+    poe_digest,
+)
+from ltv.validation.model import TimestampKind
+from ltv.xmlsafe import parse_xml
+
+__all__ = ["extract"]
+
+
+def _signature_value(data: bytes) -> bytes:
+    tree = parse_xml(data, what="the XAdES signature")
+    values = tree.getroot().iter(f"{{{DS}}}SignatureValue")
+    for node in values:
+        try:
+            return base64.b64decode("".join((node.text or "").split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedError(f"ds:SignatureValue is not base64: {exc}") from exc
+    raise MalformedError("no ds:SignatureValue: not an XML signature")
+
+
+def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
+    from ltv.formats.xades import verify_xades_core
+
+    signature_value = _signature_value(data)
+    try:
+        info = verify_xades_core(data, detached_content=detached_content)
+    except HashFailureError as exc:
+        return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value)]
+    except SignatureValueError as exc:
+        return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value)]
+    except MalformedError:
+        raise
+    except LtvError as exc:
+        message = str(exc)
+        if detached_content is None and "detached" in message:
+            return [_failed(IntegrityStatus.SIGNED_DATA_NOT_FOUND, message, signature_value)]
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, message, signature_value)]
+    signer = info.signer_certificate
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    sig_covers = frozenset({poe_digest(signature_value),
+                            poe_digest(signer.public_bytes(Encoding.DER))})
+    material = frozenset(
+        {poe_digest(c.public_bytes(Encoding.DER)) for c in info.evidence.certificates}
+        | {poe_digest(c) for c in info.evidence.crls}
+        | {poe_digest(o) for o in info.evidence.ocsp_responses}
+    )
+    timestamps: list[TimestampFacts] = []
+    earlier: set[bytes] = set()
+    certificates = (*info.key_info_certificates, *info.evidence.certificates)
+    for ts in sorted(info.timestamps, key=lambda t: t.position):
+        imprint_input = ts.imprint_input
+        if ts.kind == "SignatureTimeStamp":
+            kind, covers = TimestampKind.SIGNATURE, sig_covers
+        else:
+            kind, covers = TimestampKind.ARCHIVE, sig_covers | material | frozenset(earlier)
+        facts = timestamp_facts(
+            ts.token, kind=kind, label=ts.kind,
+            expected=lambda alg, data=imprint_input: alg.digest(data),
+            covers=covers, extra=certificates,
+        )
+        timestamps.append(facts)
+        if facts.signature_value:
+            earlier.add(poe_digest(facts.signature_value))
+        earlier |= {poe_digest(c.public_bytes(Encoding.DER)) for c in facts.certificates}
+    return [SignatureFacts(
+        id=info.signature_id or "signature",
+        format=SignatureFormat.XADES,
+        level=info.level,
+        signer_certificate=signer,
+        certificates=tuple(certificates),
+        signature_value=signature_value,
+        claimed_signing_time=info.signing_time,
+        digest_algorithm=info.digest_algorithm.value,
+        signature_algorithm=f"{info.mechanism.value}-{info.digest_algorithm.value}",
+        timestamps=tuple(timestamps),
+        evidence=info.evidence,
+    )]
+
+
+def _failed(status: IntegrityStatus, message: str, signature_value: bytes) -> SignatureFacts:
+    return SignatureFacts(
+        id="signature", format=SignatureFormat.XADES, level=None, signer_certificate=None,
+        signer_identification_error=None,
+        integrity=IntegrityResult.failed(status, message), signature_value=signature_value,
+        evidence=EvidenceSet(),
+    )
