@@ -1,0 +1,366 @@
+"""An S3-compatible bucket as an object store, through the minio SDK (the only minio user).
+
+Write-once, in order of strength (:meth:`S3Store.write_once_mode`):
+
+* every write-once ``put`` is a conditional ``PUT`` with ``If-None-Match: *`` (AWS S3 since
+  2024-08, MinIO, SeaweedFS 4.48 — checked in the tests, also under racing writers): the server
+  refuses an existing key atomically, so of two racing writers exactly one wins and the other
+  gets :class:`ObjectExistsError`. Nothing is read first, so there is no check-then-write race;
+* the bucket is created **with object lock** (which turns versioning on) when missing: an
+  overwrite or delete by anyone keeps the old version. With ``retain_until`` or the store's
+  ``default_retention`` the version gets a **COMPLIANCE** retention: the server refuses to delete
+  it before that date, whoever asks;
+* an existing bucket without object lock but with versioning reports ``VERSIONING``; one with
+  neither reports ``EXCLUSIVE_CREATE`` (only the conditional PUT protects it).
+
+Mutable objects (``_mutable/``) get no retention (unless the bucket has a default retention
+rule, which then also applies to them). Compare-and-swap uses ``If-None-Match: *`` (create),
+``If-Match: "etag"`` on PUT (replace) and on DELETE (delete); the etag is the server's (an MD5
+of the content for single-part uploads). In a versioned bucket a delete leaves a delete marker;
+we then remove the key's older versions and markers (never the current one) so that leases and
+sessions do not pile up.
+
+Errors from minio and urllib3 become :class:`StoreError` ("while writing KEY to s3://...: ...").
+The conditional requests go through minio's internal ``_put_object`` / ``_execute`` (its public
+``put_object`` cannot send ``If-None-Match``); minio is pinned below 8 in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.error import MinioException, S3Error
+
+from archive.errors import ArchiveInputError, ObjectExistsError, ObjectNotFoundError, StoreError
+from archive.store import (
+    MutableObject,
+    ObjectInfo,
+    WriteOnce,
+    is_mutable_key,
+    require_mutable_key,
+    require_write_once_key,
+    validate_key,
+    validate_prefix,
+)
+from ltv.clock import Clock, SystemClock
+
+__all__ = ["S3Store"]
+
+_MAX_SINGLE_PUT = 5 * 1024**3
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject"}
+
+
+class S3Store:
+    """Objects in ``bucket`` under ``prefix`` on an S3-compatible server."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        prefix: str = "",
+        region: str | None = None,
+        default_retention: timedelta | None = None,
+        clock: Clock | None = None,
+        create_bucket: bool = True,
+        timeout: float = 60.0,
+    ) -> None:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ArchiveInputError(
+                f"bad S3 endpoint {endpoint!r} (use http://host:port or https://host)"
+            )
+        if prefix:
+            if not prefix.endswith("/"):
+                prefix += "/"
+            validate_key(prefix[:-1])
+        if default_retention is not None and default_retention <= timedelta(0):
+            raise ArchiveInputError("default_retention must be positive")
+        self._bucket = bucket
+        self._prefix = prefix
+        self._url = f"s3://{bucket}/{prefix}"
+        self._default_retention = default_retention
+        self._clock = clock or SystemClock()
+        self._create_bucket = create_bucket
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=10.0, read=timeout),
+            maxsize=16,
+            retries=urllib3.Retry(
+                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
+        try:
+            self._client = Minio(
+                parts.netloc,
+                access_key=access_key,
+                secret_key=secret_key,
+                secure=parts.scheme == "https",
+                region=region,
+                http_client=http,
+            )
+        except ValueError as exc:
+            raise ArchiveInputError(f"bad S3 settings for {self._url}: {exc}") from exc
+        self._ready = False
+        self._mode = WriteOnce.EXCLUSIVE_CREATE
+        self._init_lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"S3Store({self._url!r})"
+
+    # --- bucket ---------------------------------------------------------------------------
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        with self._init_lock:
+            if self._ready:
+                return
+            try:
+                if not self._client.bucket_exists(self._bucket):
+                    if not self._create_bucket:
+                        raise StoreError(f"bucket {self._bucket} does not exist", store=self._url)
+                    try:
+                        self._client.make_bucket(self._bucket, object_lock=True)
+                    except S3Error as exc:
+                        if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                            raise
+                self._mode = self._detect_mode()
+            except StoreError:
+                raise
+            except (MinioException, urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
+                raise self._error("opening the bucket", None, exc) from exc
+            self._ready = True
+
+    def _detect_mode(self) -> WriteOnce:
+        try:
+            self._client.get_object_lock_config(self._bucket)
+            return WriteOnce.OBJECT_LOCK
+        except S3Error as exc:
+            if "ObjectLock" not in (exc.code or "") and exc.code not in (
+                "NotImplemented",
+                "NoSuchKey",
+            ):
+                raise
+        status = self._client.get_bucket_versioning(self._bucket).status
+        return WriteOnce.VERSIONING if status == "Enabled" else WriteOnce.EXCLUSIVE_CREATE
+
+    def write_once_mode(self) -> WriteOnce:
+        self._ensure()
+        return self._mode
+
+    # --- write-once -----------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        retain_until: datetime | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        require_write_once_key(key)
+        body = _bytes(data)
+        self._ensure()
+        headers = self._headers(body, content_type)
+        headers["If-None-Match"] = "*"
+        until = retain_until
+        if until is None and self._default_retention is not None:
+            until = self._clock.now() + self._default_retention
+        if until is not None and self._mode is WriteOnce.OBJECT_LOCK:
+            if until.tzinfo is None:
+                raise ArchiveInputError("retain_until must be an aware UTC datetime")
+            headers["x-amz-object-lock-mode"] = "COMPLIANCE"
+            headers["x-amz-object-lock-retain-until-date"] = (
+                until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            )
+        try:
+            self._client._put_object(self._bucket, self._prefix + key, body, headers)
+        except S3Error as exc:
+            if exc.code == "PreconditionFailed":
+                raise ObjectExistsError(
+                    f"{key} already exists in {self._url}; objects are written once", key=key
+                ) from exc
+            raise self._error("writing", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("writing", key, exc) from exc
+
+    def get(self, key: str) -> bytes:
+        validate_key(key)
+        return self._get(key)[0]
+
+    def exists(self, key: str) -> bool:
+        validate_key(key)
+        self._ensure()
+        try:
+            self._client.stat_object(self._bucket, self._prefix + key)
+            return True
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND or exc.code == "ResourceNotFound":
+                return False
+            raise self._error("checking", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("checking", key, exc) from exc
+
+    def list(
+        self, prefix: str = "", *, start_after: str = "", limit: int | None = None
+    ) -> Iterator[ObjectInfo]:
+        validate_prefix(prefix)
+        if limit is not None and limit < 0:
+            raise ArchiveInputError("limit must be >= 0")
+        self._ensure()
+        entries = self._list(prefix, start_after)
+        return islice(entries, limit) if limit is not None else entries
+
+    def _list(self, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        strip = len(self._prefix)
+        try:
+            for obj in self._client.list_objects(
+                self._bucket,
+                prefix=self._prefix + prefix,
+                recursive=True,
+                start_after=(self._prefix + start_after) if start_after else None,
+            ):
+                name = obj.object_name or ""
+                if obj.is_dir or (start_after and name[strip:] <= start_after):
+                    continue
+                yield ObjectInfo(
+                    key=name[strip:],
+                    size=int(obj.size or 0),
+                    sha256=None,
+                    created=obj.last_modified,
+                )
+        except S3Error as exc:
+            raise self._error("listing", prefix or "/", exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("listing", prefix or "/", exc) from exc
+
+    # --- mutable --------------------------------------------------------------------------
+
+    def put_mutable(self, key: str, data: bytes) -> str:
+        require_mutable_key(key)
+        return self._conditional_put(key, _bytes(data), {}) or ""
+
+    def read_mutable(self, key: str) -> MutableObject:
+        require_mutable_key(key)
+        data, etag = self._get(key)
+        return MutableObject(data=data, etag=etag)
+
+    def create_exclusive(self, key: str, data: bytes) -> str | None:
+        require_mutable_key(key)
+        return self._conditional_put(key, _bytes(data), {"If-None-Match": "*"})
+
+    def replace_if(self, key: str, data: bytes, *, etag: str) -> str | None:
+        require_mutable_key(key)
+        return self._conditional_put(key, _bytes(data), {"If-Match": f'"{etag}"'})
+
+    def delete_if(self, key: str, *, etag: str) -> bool:
+        require_mutable_key(key)
+        return self._delete(key, {"If-Match": f'"{etag}"'})
+
+    def delete(self, key: str) -> None:
+        require_mutable_key(key)
+        self._delete(key, {})
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _headers(self, body: bytes, content_type: str) -> dict[str, Any]:
+        if len(body) > _MAX_SINGLE_PUT:
+            raise ArchiveInputError("objects larger than 5 GiB are not supported")
+        return {
+            "Content-Type": content_type,
+            "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode(),  # noqa: S324 - S3 integrity header
+            "x-amz-meta-sha256": hashlib.sha256(body).hexdigest(),
+        }
+
+    def _conditional_put(self, key: str, body: bytes, conditions: dict[str, str]) -> str | None:
+        self._ensure()
+        headers = {**self._headers(body, "application/octet-stream"), **conditions}
+        try:
+            result = self._client._put_object(self._bucket, self._prefix + key, body, headers)
+        except S3Error as exc:
+            if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
+                return None
+            raise self._error("writing", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("writing", key, exc) from exc
+        return str(result.etag or "").strip('"')
+
+    def _get(self, key: str) -> tuple[bytes, str]:
+        self._ensure()
+        response = None
+        try:
+            response = self._client.get_object(self._bucket, self._prefix + key)
+            data = response.read()
+            etag = str(response.headers.get("etag", "")).strip('"')
+            return data, etag
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key) from exc
+            raise self._error("reading", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("reading", key, exc) from exc
+        finally:
+            if response is not None:
+                response.close()
+                response.release_conn()
+
+    def _delete(self, key: str, conditions: dict[str, str]) -> bool:
+        self._ensure()
+        name = self._prefix + key
+        try:
+            headers: dict[str, str | list[str] | tuple[str]] = dict(conditions)
+            self._client._execute("DELETE", self._bucket, name, headers=headers or None)
+        except S3Error as exc:
+            if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
+                return False
+            if exc.code in _NOT_FOUND:
+                return True
+            raise self._error("deleting", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("deleting", key, exc) from exc
+        if is_mutable_key(key) and self._mode is not WriteOnce.EXCLUSIVE_CREATE:
+            self._purge_history(name)
+        return True
+
+    def _purge_history(self, name: str) -> None:
+        """Remove a mutable key's non-current versions (best effort; never the current one)."""
+        try:
+            for version in self._client.list_objects(
+                self._bucket, prefix=name, recursive=True, include_version=True
+            ):
+                if version.object_name != name or version.is_latest == "true":
+                    continue
+                self._client.remove_object(self._bucket, name, version_id=version.version_id)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError):
+            return
+
+    def _error(self, stage: str, key: str | None, exc: BaseException) -> StoreError:
+        if isinstance(exc, S3Error):
+            detail = f"{exc.code}: {exc.message}"
+        elif isinstance(exc, urllib3.exceptions.MaxRetryError):
+            detail = f"no answer from the server ({exc.reason})"
+        else:
+            detail = str(exc) or type(exc).__name__
+        where = f"{key} {'in' if stage != 'writing' else 'to'} " if key else ""
+        return StoreError(f"while {stage} {where}{self._url}: {detail}", store=self._url, key=key)
+
+
+def _bytes(data: bytes) -> bytes:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ArchiveInputError(f"object data must be bytes, got {type(data).__name__}")
+    return bytes(data)

