@@ -58,22 +58,27 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "samples" / "contracts", tmp_path / "samples" / "contracts")
     workdir = tmp_path / "try"
     workdir.mkdir()
-    port = _free_port()
+    ports = {"8380": str(_free_port()), "8400": str(_free_port())}
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     servers: list[subprocess.Popen[bytes]] = []
     outputs: list[str] = []
     try:
         for command in commands[1:]:
-            command = command.replace("8380", str(port))
+            for documented, free in ports.items():
+                command = command.replace(documented, free)
             if command.endswith("&"):
+                port = re.search(r"--port (\d+)", command) or re.search(
+                    r"127\.0\.0\.1:(\d+)", command)
+                port_no = port.group(1) if port else ports["8380"]
                 servers.append(subprocess.Popen(
                     ["bash", "-c", "exec " + command[:-1]], cwd=workdir, env=env,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
                 deadline = time.monotonic() + 30
                 while True:
                     try:
-                        if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        url = f"http://127.0.0.1:{port_no}/healthz"
+                        if httpx.get(url).status_code == 200:
                             break
                     except httpx.HTTPError:
                         pass
@@ -92,14 +97,16 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "CMS Verification successful" in everything
     assert "phone/cert.pem: revoked" in everything
     assert "Reason: superseded" in everything
-    assert everything.count("PASSED: ") == 4, everything
+    assert everything.count("PASSED: ") == 5, everything
     assert "<svg" in (workdir / "report.html").read_text(encoding="utf-8")
     for name in ("contract-signed.pdf", "contract-signed.xml", "contract.txt.p7s",
-                 "contract-renewed.pdf"):
+                 "contract-renewed.pdf", "contract-api.pdf"):
         assert (workdir / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("command", ["pki", "phone", "sign", "extend", "validate", "tsa", "demo"])
+@pytest.mark.parametrize(
+    "command", ["pki", "phone", "sign", "extend", "validate", "tsa", "serve", "tenant", "demo"]
+)
 def test_readme_names_only_commands_that_exist(command: str) -> None:
     proc = subprocess.run([str(Path(sys.executable).with_name("ltv")), command, "--help"],
                           capture_output=True, text=True, check=False)

@@ -88,6 +88,13 @@ def _pki_server(n: Narrator, pki_dir: str, port: int, *, at: datetime | None = N
     args = ["ltv", "pki", "serve", pki_dir]
     if at is not None:
         args += ["--at", format_time(at)]
+    with _background(n, args, port):
+        yield
+
+
+@contextlib.contextmanager
+def _background(n: Narrator, args: list[str], port: int) -> Iterator[None]:
+    """Run an ``ltv`` server in the background until its /healthz answers; stop it after."""
     click.echo(n._c(_DIM, "   $ " + " ".join(args) + " &"))
     proc = subprocess.Popen(_ltv_executable() + args[1:], cwd=n.workdir,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -97,14 +104,14 @@ def _pki_server(n: Narrator, pki_dir: str, port: int, *, at: datetime | None = N
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
-                raise click.ClickException(f"the sample PKI server did not start: {err.strip()}")
+                raise click.ClickException(f"{args[1]} {args[2]} did not start: {err.strip()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise click.ClickException("the sample PKI server did not answer within 30 s")
+                raise click.ClickException(f"{args[1]} {args[2]} did not answer within 30 s")
             time.sleep(0.1)
         yield
     finally:
@@ -162,11 +169,23 @@ def _sign_contracts(n: Narrator) -> None:
     n.say("(pdfsig cannot check RFC 3161 document timestamps; `ltv validate` does, below)")
 
 
+def _sign_over_api(n: Narrator) -> None:
+    n.step("The same over the HTTP API: the platform prepares, the phone signs, the platform "
+           "finishes")
+    port = _free_port()
+    key = n.run(["ltv", "tenant", "add", "acme", "--store", "api-store"]).stdout.strip()
+    with _background(n, ["ltv", "serve", "--pki", "pki", "--store", "api-store", "--port",
+                         str(port)], port):
+        n.run(["ltv", "phone", "sign-document", "contract.pdf", "--phone", "phone", "--server",
+               f"http://127.0.0.1:{port}", "--api-key", key, "--format", "pades",
+               "--level", "B-LTA", "-o", "contract-api.pdf"])
+
+
 def _validate_after_revocation(n: Narrator) -> None:
     n.step("Validate (ETSI EN 319 102-1): the certificate is revoked now, but the signature "
            "timestamps prove the signatures are older than the revocation")
-    n.run(["ltv", "validate", "contract-renewed.pdf", "contract-signed.xml", "--trust",
-           "pki/root.pem"])
+    n.run(["ltv", "validate", "contract-renewed.pdf", "contract-signed.xml", "contract-api.pdf",
+           "--trust", "pki/root.pem"])
     n.run(["ltv", "validate", "contract.txt.p7s", "--detached", "contract.txt", "--trust",
            "pki/root.pem"])
 
@@ -223,6 +242,7 @@ def demo(workdir: Path, keep: bool) -> None:
                "-CAfile", "pki/root.pem", "-untrusted", "pki/tsa.pem"])
 
         _sign_contracts(n)
+        _sign_over_api(n)
 
         n.step("OCSP says the phone's certificate is good")
         aia = f"http://127.0.0.1:{port}/ocsp/smartphone-ca"
@@ -230,8 +250,11 @@ def demo(workdir: Path, keep: bool) -> None:
                "-url", aia, "-CAfile", "pki/root.pem"])
 
         n.step("The phone is replaced: its certificate is revoked (reason superseded)")
+        # Revocation times are whole seconds (as OCSP and CRLs encode them): revoke a moment
+        # after the last signature so the story is not decided by a sub-second race.
+        revoked_at = SystemClock().now().replace(microsecond=0) + timedelta(seconds=2)
         n.run(["ltv", "pki", "revoke", "pki", "--cert", "phone/cert.pem", "--reason",
-               "superseded"])
+               "superseded", "--at", format_time(revoked_at)])
     later = now + timedelta(minutes=5)
     with _pki_server(n, "pki", port, at=later):
         n.say(f"(servers restarted with their clock at {format_time(later)})")
