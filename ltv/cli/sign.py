@@ -118,12 +118,17 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
               default=None, help="Default: rsassa-pkcs1v15 for RSA keys, ecdsa for EC keys.")
 @click.option("--c14n", "canonicalization", type=click.Choice(["exc-c14n", "c14n", "c14n11"]),
               default=None, help="XAdES canonicalisation (default: exc-c14n).")
+@click.option("--visible", is_flag=True,
+              help="PAdES: draw a stamp with the signer's name and the signing time.")
+@click.option("--reason", default=None, help="PAdES: /Reason of the signature.")
+@click.option("--location", default=None, help="PAdES: /Location of the signature.")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the signed file goes.")
 def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
          cert: Path | None, chain: Path | None, pki: Path | None, tsa: str | None,
          detached: bool, packaging: str | None, digest_algorithm: str, mechanism: str | None,
-         canonicalization: str | None, out: Path) -> None:
+         canonicalization: str | None, visible: bool, reason: str | None, location: str | None,
+         out: Path) -> None:
     """Sign FILE and raise the signature to --level (B-B, B-T, B-LT, B-LTA)."""
     from ltv import signing
 
@@ -136,6 +141,9 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
         packaging=Packaging(packaging) if packaging else None,
         file_name=file.name,
         canonicalization=canonicalization,
+        visible=visible,
+        reason=reason,
+        location=location,
     )
     services = _services(pki, tsa) if target is not SignatureLevel.B_B else SigningServices()
     if target is not SignatureLevel.B_B:
@@ -143,8 +151,13 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
     pending = signing.prepare(file, signer_chain, SignatureFormat(fmt), target, options,
                               clock=services.clock)
     value = signer.sign(pending.data_to_be_signed)
-    signed = signing.finish(pending, value, document=file, services=services)
-    write_atomic(out, signed)
+    if pending.format is SignatureFormat.PADES:
+        from ltv.formats import pades  # file to file: a 200 MB PDF never sits in memory
+
+        pades.finish_to_file(pending, value, document=file, output=out, services=services)
+    else:
+        signed = signing.finish(pending, value, document=file, services=services)
+        write_atomic(out, signed)
     click.echo(f"signed {file} -> {out} ({fmt} {target.value})")
 
 
@@ -168,15 +181,22 @@ def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None
     """Raise an existing signature (ours or another tool's) to --level."""
     from ltv import signing
 
-    data = signed_file.read_bytes()
-    if not data:
+    with signed_file.open("rb") as stream:
+        head = stream.read(1024)
+    if not head:
         raise InputError(f"{signed_file} is empty")
-    chosen = SignatureFormat(fmt) if fmt else detect_format(data)
+    chosen = SignatureFormat(fmt) if fmt else detect_format(head)
     target = SignatureLevel.parse(level)
     services = _services(pki, tsa)
     if timestamp_digest:
         services = replace(services,
                            timestamp_digest=DigestAlgorithm.from_name(timestamp_digest))
-    result = signing.extend(data, chosen, target, detached_content=detached, services=services)
-    write_atomic(out, result)
+    if chosen is SignatureFormat.PADES:
+        from ltv.formats import pades  # file to file, as for signing
+
+        pades.extend_file(signed_file, target, output=out, services=services)
+    else:
+        result = signing.extend(signed_file.read_bytes(), chosen, target,
+                                detached_content=detached, services=services)
+        write_atomic(out, result)
     click.echo(f"extended {signed_file} -> {out} ({chosen.value} {target.value})")
