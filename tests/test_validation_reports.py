@@ -4,13 +4,17 @@ and ``ltv validate`` on the command line (exit codes, one line per signature).""
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timedelta
+import shutil
+import struct
+import subprocess
+import zlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import PkiServer, ltv_cli
+from jsonschema import Draft202012Validator
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 from test_validation_cades import CONTRACT, SIGNED_AT, _services
 
@@ -26,48 +30,19 @@ from samples.pki import SamplePki
 AT = SIGNED_AT + timedelta(minutes=10)
 
 
-# -- a small JSON Schema checker (the subset report.schema.json uses; jsonschema is not a dep) --
+# -- the JSON Schema, checked by the jsonschema package (draft 2020-12) ----------------------
 
 
-def check_schema(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str = "$"
-                 ) -> list[str]:
-    if "$ref" in schema:
-        ref = schema["$ref"].removeprefix("#/$defs/")
-        return check_schema(value, root["$defs"][ref], root, path)
-    errors: list[str] = []
-    if "const" in schema and value != schema["const"]:
-        errors.append(f"{path}: {value!r} != {schema['const']!r}")
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path}: {value!r} not in {schema['enum']}")
-    types = schema.get("type")
-    if types is not None:
-        allowed = types if isinstance(types, list) else [types]
-        kinds = {"string": str, "boolean": bool, "object": dict, "array": list,
-                 "integer": int, "null": type(None)}
-        if not any(isinstance(value, kinds[t]) and not (t == "integer" and isinstance(value, bool))
-                   for t in allowed):
-            return [*errors, f"{path}: {type(value).__name__} is not {allowed}"]
-    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
-        errors.append(f"{path}: {value!r} does not match {schema['pattern']}")
-    if isinstance(value, str) and schema.get("format") == "date-time":
-        try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            errors.append(f"{path}: {value!r} is not a date-time")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{path}: missing {key}")
-        props = schema.get("properties", {})
-        for key, item in value.items():
-            if key in props:
-                errors += check_schema(item, props[key], root, f"{path}.{key}")
-            elif schema.get("additionalProperties") is False:
-                errors.append(f"{path}: unexpected {key}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            errors += check_schema(item, schema["items"], root, f"{path}[{i}]")
-    return errors
+def schema_errors(doc: Any) -> list[str]:
+    """Every violation of report.schema.json, as "path: message" lines (empty: valid)."""
+    validator = Draft202012Validator(json_schema(),
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [f"{error.json_path}: {error.message}"
+            for error in sorted(validator.iter_errors(doc), key=lambda e: e.json_path)]
+
+
+def test_published_schema_is_a_valid_draft_2020_12_schema() -> None:
+    Draft202012Validator.check_schema(json_schema())
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +59,7 @@ def report(signed_lta: bytes, pki: SamplePki) -> ValidationReport:
 
 def test_json_report_matches_schema(report: ValidationReport) -> None:
     doc = to_json(report)
-    assert check_schema(doc, json_schema(), json_schema()) == []
+    assert schema_errors(doc) == []
     assert doc["schema"] == "ltv.validation-report/1"
     sig = doc["signatures"][0]
     assert sig["indication"] == "TOTAL-PASSED"
@@ -94,13 +69,13 @@ def test_json_report_matches_schema(report: ValidationReport) -> None:
     assert json.loads(json.dumps(doc)) == doc
 
 
-def test_schema_checker_catches_problems(report: ValidationReport) -> None:
+def test_schema_catches_problems(report: ValidationReport) -> None:
     doc = to_json(report)
     doc["signatures"][0]["indication"] = "MAYBE"
     del doc["signatures"][0]["signer"]
-    problems = check_schema(doc, json_schema(), json_schema())
-    assert any("MAYBE" in p for p in problems)
-    assert any("signer" in p for p in problems)
+    problems = schema_errors(doc)
+    assert any("MAYBE" in p for p in problems), problems
+    assert any("signer" in p for p in problems), problems
 
 
 def test_xml_report_is_ts_119_102_2(report: ValidationReport) -> None:
@@ -141,6 +116,119 @@ def test_html_report_has_timeline(report: ValidationReport) -> None:
     assert "carried the verdict" in page
 
 
+# -- the HTML report as Chromium draws it ---------------------------------------------------------
+
+
+def decode_png(data: bytes) -> tuple[int, int, int, bytes]:
+    """A small PNG decoder (8-bit RGB/RGBA, not interlaced): ``(width, height, channels,
+    pixels)``, the pixel rows unfiltered (PNG spec §9: None, Sub, Up, Average, Paeth)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, []
+    width = height = channels = 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert (depth, interlace) == (8, 0), (depth, interlace)
+            assert color in (2, 6), color
+            channels = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    raw = zlib.decompress(b"".join(idat))
+    stride = width * channels
+    out = bytearray()
+    prev = bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind = raw[start]
+        line = bytearray(raw[start + 1:start + 1 + stride])
+        if kind == 1:
+            for i in range(channels, stride):
+                line[i] = (line[i] + line[i - channels]) & 0xFF
+        elif kind == 2:
+            line = bytearray((a + b) & 0xFF for a, b in zip(line, prev, strict=True))
+        elif kind == 3:
+            for i in range(stride):
+                left = line[i - channels] if i >= channels else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 0xFF
+        elif kind == 4:
+            for i in range(stride):
+                a = line[i - channels] if i >= channels else 0
+                b = prev[i]
+                c = prev[i - channels] if i >= channels else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pred) & 0xFF
+        else:
+            assert kind == 0, f"unknown PNG filter {kind}"
+        out += line
+        prev = line
+    return width, height, channels, bytes(out)
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def _chromium() -> str | None:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and shutil.which("apt-get") is not None:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True,
+                       check=False, timeout=600)
+        found = shutil.which("chromium")
+    return found
+
+
+def test_html_timeline_drawn_by_headless_chromium(report: ValidationReport,
+                                                  tmp_path: Path) -> None:
+    from ltv.validation.report_html import _ROLE_COLORS
+
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium is not installed and apt-get could not install it")
+    page = tmp_path / "report.html"
+    page.write_text(to_html(report, title="contract.p7s"), encoding="utf-8")
+    png = tmp_path / "report.png"
+    done = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--hide-scrollbars", "--force-color-profile=srgb",
+         f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
+         "--window-size=1200,900", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert png.is_file(), (done.returncode, done.stderr[-2000:])
+    width, height, channels, pixels = decode_png(png.read_bytes())
+    assert (width, height) == (1200, 900)
+
+    def at(x: int, y: int) -> tuple[int, int, int]:
+        i = (y * width + x) * channels
+        return pixels[i], pixels[i + 1], pixels[i + 2]
+
+    # The timeline region: the bounding box of the SVG's background colour (#fcfcfd).
+    background = _rgb("#fcfcfd")
+    box = [(x, y) for y in range(0, height, 2) for x in range(0, width, 4)
+           if at(x, y) == background]
+    assert box, "no timeline background in the screenshot"
+    x0, x1 = min(x for x, _ in box), max(x for x, _ in box)
+    y0, y1 = min(y for _, y in box), max(y for _, y in box)
+    assert x1 - x0 > 600, (x0, x1)
+    assert y1 - y0 > 60, (y0, y1)
+    seen = {at(x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)}
+    roles = {c.role for c in report.signatures[0].certificates}
+    assert {"signer", "tsa"} <= roles
+    for role in ("signer", "tsa"):
+        assert _rgb(_ROLE_COLORS[role]) in seen, f"no {role} validity bar drawn"
+    # and nowhere above the timeline (it is the timeline that carries them)
+    above = {at(x, y) for y in range(0, y0, 2) for x in range(0, width, 2)}
+    assert _rgb(_ROLE_COLORS["signer"]) not in above
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
@@ -156,7 +244,7 @@ def test_cli_passed_and_reports(signed_lta: bytes, pki: SamplePki, tmp_path: Pat
     assert len(lines) == 1
     assert lines[0].startswith(f"PASSED: {file} (B-LTA"), lines
     doc = json.loads(Path(f"{out}.json").read_text())
-    assert check_schema(doc, json_schema(), json_schema()) == []
+    assert schema_errors(doc) == []
     etree.fromstring(Path(f"{out}.xml").read_bytes())
     assert "<svg" in Path(f"{out}.html").read_text()
 

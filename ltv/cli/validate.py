@@ -27,6 +27,8 @@ from ltv.cli._common import (
 )
 from ltv.clock import SystemClock, format_time
 from ltv.errors import ConfigurationError, LtvError
+from ltv.ers import EvidenceRecord
+from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind
 from ltv.signing import SignatureLevel
 from ltv.validation import (
@@ -159,13 +161,20 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
 @click.option("--policy", "policy_file",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON policy file (minimum_level, refuse_key_kinds, ...).")
+@click.option("--evidence-record", "evidence_records", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="RFC 4998 evidence record over the signed file, a proof of existence: the "
+                   "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
+                   "and objects/, whose certificates, CRLs and OCSP responses join the "
+                   "validation material). Repeatable.")
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help="Do not accept signatures made with this kind of key (repeatable).")
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
-             policy_file: Path | None, refuse: tuple[str, ...]) -> None:
+             policy_file: Path | None, refuse: tuple[str, ...],
+             evidence_records: tuple[Path, ...]) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
@@ -177,8 +186,10 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
     for file in files:
         try:
             data = file.read_bytes()
+            records, archived = _evidence_records(evidence_records)
             report = validate_data(data, policy=policy, at=when, offline=offline,
-                                   fetchers=fetchers, detached_content=detached_bytes)
+                                   fetchers=fetchers, detached_content=detached_bytes,
+                                   evidence_records=records, extra_evidence=archived)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
             click.echo(f"ltv: error: {file}: {message}", err=True)
@@ -203,6 +214,26 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _evidence_records(paths: tuple[Path, ...]
+                      ) -> tuple[list[EvidenceRecord], EvidenceSet | None]:
+    """``--evidence-record`` values: DER files, or export-er directories (the record and the
+    data objects it protects; certificates, CRLs and OCSP responses among them are returned
+    as archived validation material)."""
+    from ltv.validation.records import material_from_objects
+
+    records: list[EvidenceRecord] = []
+    objects: list[bytes] = []
+    for path in paths:
+        if path.is_dir():
+            records.append(EvidenceRecord.from_der((path / "evidence-record.ers").read_bytes()))
+            folder = path / "objects"
+            if folder.is_dir():
+                objects.extend(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+        else:
+            records.append(EvidenceRecord.from_der(path.read_bytes()))
+    return records, (material_from_objects(objects) if objects else None)
 
 
 def _render(report: ValidationReport, file: Path, json_out: Path | None, xml_out: Path | None,

@@ -18,9 +18,11 @@ day, decades later.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from asn1crypto import algos, keys
 from asn1crypto import crl as asn1_crl
@@ -99,12 +101,15 @@ PAST_VALIDATION_CANDIDATES = frozenset({
 })
 
 
+_V = TypeVar("_V")
+
+
 def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(der(cert))
+    return _load_asn1_cert(der(cert))
 
 
 def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
@@ -341,6 +346,65 @@ class _Pool:
     problems: list[str] = field(default_factory=list)
 
 
+class _ParseCache:
+    """Parsed objects shared across validations, keyed by their exact DER (bounded, LRU-ish).
+
+    asn1crypto objects cache their decoded parts (names prepared for comparison, extension
+    values, ...) on first use; sharing them between documents that carry the same CA, TSA and
+    responder certificates or the same OCSP responses and CRLs saves most of that work. The
+    objects are immutable values: DER in, the same parse out, whoever asks.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._items: dict[tuple[str, bytes], object] = {}
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, data: bytes, parse: Callable[[bytes], _V]) -> _V:
+        key = (kind, data)
+        with self._lock:
+            found = self._items.get(key)
+        if found is not None:
+            return found  # type: ignore[return-value]
+        value = parse(data)
+        with self._lock:
+            if len(self._items) >= self._limit:
+                for old in list(self._items)[: self._limit // 4]:
+                    del self._items[old]
+            self._items[key] = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+PARSED = _ParseCache()
+
+
+def _load_asn1_cert(data: bytes) -> asn1_x509.Certificate:
+    return PARSED.get("cert", data, asn1_x509.Certificate.load)
+
+
+def _load_crl(data: bytes) -> CRLContainer:
+    def parse(raw: bytes) -> CRLContainer:
+        parsed = asn1_crl.CertificateList.load(raw)
+        _ = parsed["tbs_cert_list"]["issuer"].native
+        return CRLContainer(parsed)
+
+    return PARSED.get("crl", data, parse)
+
+
+def _load_ocsp(data: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.Certificate, ...]]:
+    def parse(raw: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.Certificate, ...]]:
+        parsed = asn1_ocsp.OCSPResponse.load(raw)
+        containers = tuple(OCSPContainer.load_multi(parsed))
+        certs = tuple(parsed.basic_ocsp_response["certs"] or ())
+        return containers, certs
+
+    return PARSED.get("ocsp", data, parse)
+
+
 def _pool(evidence: EvidenceSet, extra_certs: Iterable[x509.Certificate]) -> _Pool:
     pool = _Pool()
     seen: set[bytes] = set()
@@ -348,20 +412,17 @@ def _pool(evidence: EvidenceSet, extra_certs: Iterable[x509.Certificate]) -> _Po
         data = der(cert)
         if data not in seen:
             seen.add(data)
-            pool.certs.append(asn1_x509.Certificate.load(data))
+            pool.certs.append(_load_asn1_cert(data))
     for data in evidence.crls:
         try:
-            parsed = asn1_crl.CertificateList.load(data)
-            _ = parsed["tbs_cert_list"]["issuer"].native
-            pool.crls.append(CRLContainer(parsed))
+            pool.crls.append(_load_crl(data))
         except (ValueError, TypeError, KeyError) as exc:
             pool.problems.append(f"an embedded CRL is unreadable and was ignored: {exc}")
     for data in evidence.ocsp_responses:
         try:
-            parsed_ocsp = asn1_ocsp.OCSPResponse.load(data)
-            pool.ocsps.extend(OCSPContainer.load_multi(parsed_ocsp))
-            for cert in parsed_ocsp.basic_ocsp_response["certs"] or ():
-                pool.certs.append(cert)
+            containers, certs = _load_ocsp(data)
+            pool.ocsps.extend(containers)
+            pool.certs.extend(certs)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             pool.problems.append(f"an embedded OCSP response is unreadable and was ignored: {exc}")
     return pool

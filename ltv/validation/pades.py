@@ -77,6 +77,10 @@ def _content_info(signed_data: Any) -> bytes:
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from ltv.validation._speedups import install
+
+    install()
+
     if detached_content is not None:
         raise InputError("a PDF signature covers the PDF itself: --detached does not apply")
     with _pdf_errors("cannot read the PDF"):

@@ -33,6 +33,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from ltv.errors import InputError, LtvError, MalformedError, RevocationError
+from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind, key_kind_for_policies
 from ltv.revocation import (
@@ -146,15 +147,17 @@ def validate(
     detached_content: bytes | None = None,
     offline: bool = False,
     fetchers: RevocationFetchers | None = None,
-    evidence_records: Sequence[TimestampFacts] = (),
+    evidence_records: Sequence[TimestampFacts | EvidenceRecord] = (),
     extra_evidence: EvidenceSet | None = None,
 ) -> ValidationReport:
     """Validate every signature in ``data`` at ``at`` (EN 319 102-1 §5.6.3 for each).
 
     ``offline`` forbids any fetching; otherwise missing OCSP responses, CRLs and issuer
     certificates are fetched through ``fetchers`` (none given: nothing is fetched) before the
-    processes run. ``evidence_records`` are POE sources for the whole file (e.g. from an
-    archive's RFC 4998 record); ``extra_evidence`` adds archived validation material.
+    processes run. ``evidence_records`` are POE sources for the whole file: RFC 4998 records
+    over ``data`` (checked and turned into facts by
+    :func:`ltv.validation.records.evidence_record_facts`) or facts made beforehand;
+    ``extra_evidence`` adds archived validation material.
     Malformed input raises :class:`~ltv.errors.MalformedError`.
     """
     if at.tzinfo is None or at.utcoffset() is None:
@@ -170,7 +173,23 @@ def validate(
     if not facts:
         raise MalformedError(f"the {fmt.value} input holds no signature")
     if evidence_records:
-        facts = [_with_records(f, evidence_records) for f in facts]
+        from ltv.validation.records import evidence_record_facts, objects_in
+
+        record_facts: list[TimestampFacts] = []
+        inside = objects_in(facts)
+        archived: list[bytes] = []
+        if extra_evidence is not None:
+            archived = [*(der(c) for c in extra_evidence.certificates), *extra_evidence.crls,
+                        *extra_evidence.ocsp_responses]
+        for n, record in enumerate(evidence_records, start=1):
+            if isinstance(record, TimestampFacts):
+                record_facts.append(record)
+                continue
+            label = "evidence record" if len(evidence_records) == 1 else f"evidence record {n}"
+            record_facts.extend(evidence_record_facts(record, data_objects=[data],
+                                                      covers=inside, candidates=archived,
+                                                      label=label))
+        facts = [_with_records(f, record_facts) for f in facts]
     return validate_facts(facts, policy=policy, at=at, offline=offline, fetchers=fetchers,
                           extra_evidence=extra_evidence,
                           document_sha256=hashlib.sha256(data).hexdigest())
