@@ -15,8 +15,10 @@ def test_demo_runs_and_narrates(tmp_path: Path) -> None:
     assert proc.returncode == 0, out
     for expected in ("Verification: OK", "Certificate is Trusted", "CMS Verification successful",
                      "phone/cert.pem: revoked", "Reason: superseded", "PASSED: contract-api.pdf",
-                     "Done."):
+                     "renewed 3 by timestamp", "3 by hash tree", "bytes proven",
+                     "evidence-record.ers", "Done."):
         assert expected in out, expected
     assert "FAILED:" not in out
+    assert out.count("evidence record: 3 archive timestamps") >= 3  # year 12, all three formats
     assert "INDETERMINATE:" not in out
     assert "Traceback" not in out

@@ -97,7 +97,7 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert "CMS Verification successful" in everything
     assert "phone/cert.pem: revoked" in everything
     assert "Reason: superseded" in everything
-    assert everything.count("PASSED: ") == 5, everything
+    assert everything.count("PASSED: ") == 6, everything
     assert "<svg" in (workdir / "report.html").read_text(encoding="utf-8")
     for name in ("contract-signed.pdf", "contract-signed.xml", "contract.txt.p7s",
                  "contract-renewed.pdf", "contract-api.pdf"):
@@ -105,7 +105,8 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["pki", "phone", "sign", "extend", "validate", "tsa", "serve", "tenant", "demo"]
+    "command",
+    ["pki", "phone", "sign", "extend", "validate", "archive", "tsa", "serve", "tenant", "demo"],
 )
 def test_readme_names_only_commands_that_exist(command: str) -> None:
     proc = subprocess.run([str(Path(sys.executable).with_name("ltv")), command, "--help"],

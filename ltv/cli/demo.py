@@ -7,6 +7,7 @@ The servers run on 127.0.0.1 only and are stopped at the end, whatever happens.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -202,6 +203,66 @@ def _validate_years_later(n: Narrator, now: datetime) -> None:
           "(OUT_OF_BOUNDS_NO_POE): that is why ltv signs at B-T or higher.")
 
 
+_ARCHIVED = (("contract-signed.pdf", "PDF-2026-001", ()),
+             ("contract-signed.xml", "XML-2026-002", ()),
+             ("contract.txt.p7s", "TXT-2026-003", ("--detached", "contract.txt")))
+
+
+def _archive_contracts(n: Narrator) -> dict[str, str]:
+    n.step("Archive the three signed contracts: evidence packages with an RFC 4998 evidence "
+           "record (one timestamp for the batch)")
+    n.say("Each package keeps the signed file, every certificate, CRL, OCSP response and "
+          "timestamp, the validation report at ingest and metadata; the id is printed.")
+    ids: dict[str, str] = {}
+    for name, contract_id, extra in _ARCHIVED:
+        proc = n.run(["ltv", "archive", "put", name, *extra, "--meta",
+                      f"contract-id={contract_id}", "--meta", "parties=Seller KK; Buyer",
+                      "--pki", "pki"])
+        ids[name] = proc.stdout.strip().splitlines()[-1]
+    n.run(["ltv", "archive", "ls"])
+    return ids
+
+
+def _ten_years(n: Narrator, port: int, now: datetime, ids: dict[str, str]) -> None:
+    year = timedelta(days=365)
+    y4, y8, y12 = now + 4 * year, now + 8 * year, now + 12 * year
+    n.step(f"Year 4 ({y4.date()}): the TSA rolls its key over; the nightly archive job renews "
+           "the evidence records before the first TSA certificate (6 years) weakens")
+    n.run(["ltv", "pki", "rollover-tsa", "pki", "--at", format_time(y4)])
+    with _pki_server(n, "pki", port, at=y4):
+        n.say("--margin 1095: renew once a TSA certificate has less than three years left.")
+        n.run(["ltv", "archive", "renew", "--dry-run", "--margin", "1095", "--at",
+               format_time(y4)])
+        n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "1095", "--at",
+               format_time(y4)])
+        n.say("Run it again: idempotent, nothing left to do.")
+        n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "1095", "--at",
+               format_time(y4)])
+
+    n.step(f"Year 8 ({y8.date()}): a new TSA key again, and the archive moves from SHA-256 to "
+           "SHA-512 (hash-tree renewal, RFC 4998 §5.2)")
+    n.run(["ltv", "pki", "rollover-tsa", "pki", "--at", format_time(y8)])
+    with _pki_server(n, "pki", port, at=y8):
+        n.run(["ltv", "archive", "renew", "--pki", "pki", "--hash-algorithm", "sha512", "--at",
+               format_time(y8)])
+
+    n.step(f"Year 12 ({y12.date()}): every original certificate has expired, no server runs; "
+           "prove each package offline from the archive alone")
+    for name, _, _ in _ARCHIVED:
+        n.run(["ltv", "archive", "verify", ids[name], "--at", format_time(y12), "--trust",
+               "pki/root.pem"])
+    pdf = ids["contract-signed.pdf"]
+    n.run(["ltv", "archive", "verify", pdf, "--at", format_time(y12), "--trust", "pki/root.pem",
+           "--json", "archive-report.json"], show=False)
+    report = json.loads((n.workdir / "archive-report.json").read_text("utf-8"))
+    for ts in report["signatures"][0]["timestamps"]:
+        n.say(f"  {ts['kind']:<16} {ts['gen_time']}  {ts.get('tsa') or '':<40} "
+              f"{ts['indication']}")
+    n.say("Export the PDF's RFC 4998 evidence record and exactly the data objects it protects, "
+          "for any other verifier:")
+    n.run(["ltv", "archive", "export-er", pdf, "--dir", "evidence-record"])
+
+
 @click.command()
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
               show_default=True, help="Where the demo writes its PKI, phone and files.")
@@ -243,6 +304,7 @@ def demo(workdir: Path, keep: bool) -> None:
 
         _sign_contracts(n)
         _sign_over_api(n)
+        archived = _archive_contracts(n)
 
         n.step("OCSP says the phone's certificate is good")
         aia = f"http://127.0.0.1:{port}/ocsp/smartphone-ca"
@@ -263,6 +325,7 @@ def demo(workdir: Path, keep: bool) -> None:
 
         _validate_after_revocation(n)
     _validate_years_later(n, now)
+    _ten_years(n, port, now, archived)
 
     click.echo("")
     click.echo(f"Done. Everything the demo made is in {workdir.resolve()}.")
