@@ -30,8 +30,9 @@ from cryptography.x509.oid import NameOID
 
 from ltv.algorithms import SignatureMechanism, pss_padding
 from ltv.errors import ConfigurationError, UnsupportedAlgorithmError
+from ltv.files import write_atomic
 from ltv.tbs import DataToBeSigned, TbsForm
-from samples.pki import Holder, PrivateKey, SamplePki, generate_key, write_atomic
+from samples.pki import Holder, PrivateKey, SamplePki, generate_key
 
 __all__ = ["Phone"]
 

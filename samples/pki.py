@@ -37,9 +37,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +52,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from ltv.clock import SystemClock, format_time, parse_time
 from ltv.errors import ConfigurationError, InputError, UnsupportedAlgorithmError
+from ltv.files import write_atomic
 from ltv.jpki import HOLDER_OIDS, JPKI_SIGN_POLICY_TEST, SAMPLE_SMARTPHONE_POLICY
 from ltv.revocation import CertStatus, RevocationReason
 
@@ -129,22 +128,6 @@ def generate_key(kind: str) -> PrivateKey:
     if kind == "p256":
         return ec.generate_private_key(ec.SECP256R1())
     raise UnsupportedAlgorithmError(f"unsupported key type {kind!r} (use rsa2048 or p256)")
-
-
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _pem(cert: x509.Certificate) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ltv.cli.sign import write_atomic
+from ltv.files import write_atomic
 
 __all__ = ["sign_document"]
 

@@ -7,9 +7,6 @@ same directory, then rename); any failure prints one line and exits 4.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from cryptography import x509
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.cli._services import ENV_PKI, ENV_TSA, build_services
 from ltv.errors import ConfigurationError, InputError
+from ltv.files import write_atomic
 from ltv.signing import (
     Packaging,
     SignatureFormat,
@@ -34,22 +32,6 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _LEVELS = [level.value for level in SignatureLevel]
 _FORMATS = [fmt.value for fmt in SignatureFormat]
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:

@@ -39,7 +39,6 @@ Large documents: a :class:`~pathlib.Path` is read as a stream and written to a f
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -48,7 +47,7 @@ import shutil
 import tempfile
 import threading
 import zlib
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,6 +59,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ltv import evidence as _evidence
+from ltv._aio import run_sync
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import InputError, LtvError, MalformedError, SessionError
 from ltv.signing import (
@@ -115,29 +115,6 @@ def _pdf_errors(stage: str) -> Iterator[None]:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run a pyHanko coroutine from synchronous code (also when a loop runs in this thread)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    result: list[_T] = []
-    failure: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            result.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
 
 
 def _open_reader(stream: BinaryIO, *, for_new_signature: bool) -> Any:
@@ -455,7 +432,7 @@ def _prepare_update(
         validation_info=None, bytes_reserved=reserved, appearance_text_params=text_params
     )
     prepared, _ = tbs_document.digest_tbs_document(output=out)
-    attrs = _run(signer.signed_attrs(prepared.document_digest, digest.value, use_pades=True))
+    attrs = run_sync(signer.signed_attrs(prepared.document_digest, digest.value, use_pades=True))
     return prepared, attrs.dump(), field
 
 
@@ -499,7 +476,7 @@ def _assemble_into(
         mechanism=pending.data_to_be_signed.mechanism, digest=digest,
     )
     signed_attrs = cms.CMSAttributes.load(attrs_der)
-    content = _run(signer.async_sign_prescribed_attributes(digest.value, signed_attrs))
+    content = run_sync(signer.async_sign_prescribed_attributes(digest.value, signed_attrs))
     with _pdf_errors("cannot embed the signature"):
         PreparedByteRangeDigest(
             document_digest=expected, reserved_region_start=start, reserved_region_end=end
@@ -765,7 +742,7 @@ def _add_document_timestamp(
     with _pdf_errors("cannot add a document time-stamp"):
         stream.seek(0)
         writer = IncrementalPdfFileWriter(stream)
-        _run(PdfTimeStamper(timestamper, field_name=f"DocTimeStamp-{secrets.token_hex(6)}")
+        run_sync(PdfTimeStamper(timestamper, field_name=f"DocTimeStamp-{secrets.token_hex(6)}")
              .async_timestamp_pdf(writer, digest.value, in_place=True))
     stream.seek(0, io.SEEK_END)
     token: TimestampToken = timestamper.tokens[-1]

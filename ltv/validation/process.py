@@ -20,18 +20,17 @@ processes then run over that fixed evidence set. Time is always the explicit ``a
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
-import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
+from ltv._aio import run_sync
 from ltv.errors import InputError, LtvError, MalformedError, RevocationError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
@@ -222,34 +221,11 @@ def validate_facts(
     notes: list[str] = []
     if not offline and fetchers is not None:
         evidence = evidence.merge(gather_online(facts, evidence, policy, fetchers, notes))
-    reports = _run(_validate_all(facts, policy=policy, at=at, evidence=evidence))
+    reports = run_sync(_validate_all(facts, policy=policy, at=at, evidence=evidence))
     return ValidationReport(
         validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
         document_sha256=document_sha256, signatures=tuple(reports), warnings=tuple(notes),
     )
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run the (certvalidator-async) processes from sync code, also under a running loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: list[_T] = []
-    failure: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            box.append(asyncio.run(coro))
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return box[0]
 
 
 async def _validate_all(facts: Sequence[SignatureFacts], *, policy: ValidationPolicy,
