@@ -434,10 +434,14 @@ def _write_package(store: ObjectStore, item: IngestItem, *, tenant: str, batch: 
                         metadata=dict(item.metadata), retain_until=retain)
     raw = manifest.to_bytes()
     package_id = hashlib.sha256(raw).hexdigest()
-    with contextlib.suppress(ObjectExistsError):  # the same bytes: the same package
-        store.put(manifest_key(tenant, package_id), raw, retain_until=retain,
-                  content_type="application/json")
     return Package(id=package_id, manifest_bytes=raw, manifest=manifest, blobs=blobs)
+
+
+def _publish(store: ObjectStore, package: Package, *, tenant: str) -> None:
+    """Write the manifest: from here on the package is visible (listed, readable)."""
+    with contextlib.suppress(ObjectExistsError):  # the same bytes: the same package
+        store.put(manifest_key(tenant, package.id), package.manifest_bytes,
+                  retain_until=package.manifest.retain_until, content_type="application/json")
 
 
 def ingest(
@@ -450,10 +454,12 @@ def ingest(
     algorithm: DigestAlgorithm = DigestAlgorithm.SHA256,
     material: MaterialSource | None = None,
 ) -> list[str]:
-    """Write one package per item, then seal them as one batch under one timestamp.
+    """Write one package per item, seal them as one batch under one timestamp, publish them.
 
-    Order: blobs, manifests (each after its blobs), then the batch's ingest entry with the
-    timestamp. Returns the package ids in item order.
+    Order: blobs (content-addressed, invisible on their own), then the timestamp and the batch's
+    ingest entry, and only then the manifests. A TSA that fails, a fetch that fails or a crash
+    before the end leaves no visible package, never an unsealed one. Returns the package ids in
+    item order.
     """
     if not items:
         raise ArchiveInputError("nothing to ingest")
@@ -461,8 +467,11 @@ def ingest(
     batch = new_batch_id(now)
     packages = [_write_package(store, item, tenant=tenant, batch=batch, created=now)
                 for item in items]
-    return seal_batch(store, packages, batch=batch, timestamps=timestamps, tenant=tenant,
-                      algorithm=algorithm, material=material, created=now)
+    ids = seal_batch(store, packages, batch=batch, timestamps=timestamps, tenant=tenant,
+                     algorithm=algorithm, material=material, created=now)
+    for package in packages:
+        _publish(store, package, tenant=tenant)
+    return ids
 
 
 def seal_batch(store: ObjectStore, packages: Sequence[Package], *, batch: str,

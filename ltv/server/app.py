@@ -1,9 +1,10 @@
 """The FastAPI application: :func:`create_app` wires ports, routes, error handlers, middleware.
 
 Routes: ``/v1/signing-sessions`` (:mod:`.routes_signing`), ``/v1/validations`` and
-``/v1/extensions`` (:mod:`.routes_files`), ``/healthz``, ``/metrics`` (Prometheus text, per
-worker process), ``/`` (web page, :mod:`.web`), ``/tsa`` (our RFC 3161 TSA, when configured),
-OpenAPI at ``/openapi.json`` and ``/docs``. Errors: :mod:`.problems`.
+``/v1/extensions`` (:mod:`.routes_files`), ``/v1/archive`` (:mod:`.routes_archive`),
+``/healthz``, ``/metrics`` (Prometheus text, per worker process), ``/`` (web page,
+:mod:`.web`), ``/tsa`` (our RFC 3161 TSA, when configured), OpenAPI at ``/openapi.json``
+and ``/docs``. Errors: :mod:`.problems`.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def create_app(
     """The API over the given ports (``clock`` defaults to ``services.clock``; ``policy`` to the
     default policy with ``settings.trust`` as trust anchors; ``fetchers`` None: validation
     fetches nothing beyond what the file carries)."""
-    from ltv.server import routes_files, routes_signing, web
+    from ltv.server import routes_archive, routes_files, routes_signing, web
 
     if policy is None:
         policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(settings.trust)))
@@ -60,6 +61,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(routes_signing.router)
     app.include_router(routes_files.router)
+    app.include_router(routes_archive.router)
     app.include_router(web.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

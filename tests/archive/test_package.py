@@ -36,6 +36,7 @@ from archive.store import ObjectStore
 from archive.verify import verify_package
 from ltv.cli._services import build_services
 from ltv.clock import OffsetClock
+from ltv.errors import TimestampError
 from ltv.ers import EvidenceRecord, verify_evidence_record
 from ltv.evidence import EvidenceSet
 from ltv.signing import SignatureFormat, SignatureLevel, SigningServices, sign
@@ -165,6 +166,18 @@ def test_manifest_is_written_last(item: IngestItem, pki: SamplePki) -> None:
     with pytest.raises(OSError, match="disk full"):
         _ingest(store, [item], pki)
     assert package_ids(store) == []  # blobs may exist, no visible package
+
+
+def test_a_failing_tsa_leaves_no_visible_package(item: IngestItem) -> None:
+    class DownTsa:
+        def timestamp(self, digest: bytes, algorithm: object) -> object:
+            raise TimestampError("while asking the TSA at http://127.0.0.1:9/tsa: refused")
+
+    store = MemoryStore()
+    with pytest.raises(TimestampError, match="refused"):
+        ingest(store, [item], timestamps=DownTsa(), clock=OffsetClock(SIGNED_AT))
+    assert package_ids(store) == []  # nothing listed, nothing half-sealed to verify
+    assert not [i for i in store.list("") if "/packages/" in i.key or "/batches/" in i.key]
 
 
 def test_bad_ids_and_missing_packages() -> None:
