@@ -10,7 +10,7 @@ and ``/docs``. Errors: :mod:`.problems`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -79,13 +79,28 @@ def create_app(
 
         tsa_settings = ServeSettings(key=settings.tsa_key, cert=settings.tsa_cert,
                                      chain=settings.tsa_chain, state_dir=settings.tsa_state_dir)
-        app.mount("/tsa", create_tsa_app(build_authority(tsa_settings)))
+        # A route, not a mount: a mount answers POST /tsa with a 307 to /tsa/, and RFC 3161
+        # clients (openssl, pyHanko, ours) do not follow redirects on POST.
+        from starlette.routing import Route
+
+        app.router.routes.insert(0, Route("/tsa", methods=["POST"], endpoint=_AsgiEndpoint(
+            create_tsa_app(build_authority(tsa_settings)))))
 
     # outermost last: metrics see every answer, including 413 and 504
     app.add_middleware(BodyLimit, limit=settings.max_upload)
     app.add_middleware(Timeout, seconds=settings.request_timeout)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
+
+
+class _AsgiEndpoint:
+    """Wrap a plain ASGI function so Starlette routes to it as an app, not as a handler."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
 
 
 def build_app(settings: ServerSettings) -> FastAPI:
