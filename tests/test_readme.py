@@ -89,6 +89,17 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
                                   capture_output=True, text=True, timeout=300, check=False)
             assert proc.returncode == 0, f"{command}\n{proc.stdout}\n{proc.stderr}"
             outputs.append(proc.stdout + proc.stderr)
+        # The Library section's Python runs next, in the same directory, servers still up.
+        library = re.search(r"## Library.*?```python\n(.*?)```",
+                            (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+        assert library, "README Library section has no python block"
+        code = library.group(1)
+        for documented, free in ports.items():
+            code = code.replace(documented, free)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=env,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert b"ArchiveTimeStamp" in (workdir / "contract-library.xml").read_bytes()
     finally:
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
