@@ -1,6 +1,6 @@
 """HTTP API: validation requests per second for a 1 MB PAdES B-LTA, ``ltv serve --workers 2``.
 
-Setup: a fresh sample PKI served on loopback (``bench.bench_pades._served_pki``), a software
+Setup: a fresh sample PKI served on loopback (``bench.harness.served_pki``), a software
 signer from the card CA, a 1 MiB PDF signed at B-LTA with ``ltv sign``, a tenant from
 ``ltv tenant add``, and ``ltv serve --workers 2`` over a ``file:`` store. Clients: httpx
 AsyncClient, 8 requests in flight, multipart upload of the whole file each time.
@@ -23,8 +23,10 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_pades import _free_port, _served_pki, write_pdf
+from bench.bench_pades import write_pdf
+from bench.harness import free_port as _free_port
 from bench.harness import record
+from bench.harness import served_pki as _served_pki
 
 LTV = Path(sys.executable).with_name("ltv")
 REQUESTS = 80
