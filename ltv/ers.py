@@ -28,7 +28,7 @@ Errors: :class:`~ltv.errors.MalformedError` for undecodable input,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -602,6 +602,25 @@ def renew_timestamps(
         leaf = hashlib.new(algorithm.value, last.timestamp_der).digest()
         by_algorithm.setdefault(algorithm, {}).setdefault(leaf, []).append(index)
     renewed: list[EvidenceRecord | None] = [None] * len(records)
+    for indices, ats in _stamp_leaf_groups(by_algorithm, max_leaves, timestamper):
+        for index in indices:
+            record = records[index]
+            renewed[index] = EvidenceRecord(
+                digest_algorithms=record.digest_algorithms,
+                chains=(*record.chains[:-1], (*record.chains[-1], ats)),
+                crypto_infos=record.crypto_infos,
+                encryption_info=record.encryption_info,
+            )
+    return [r for r in renewed if r is not None]
+
+
+def _stamp_leaf_groups(
+    by_algorithm: dict[DigestAlgorithm, dict[bytes, list[int]]],
+    max_leaves: int,
+    timestamper: Timestamper,
+) -> Iterator[tuple[list[int], ArchiveTimestamp]]:
+    """One hash tree and one timestamp per algorithm and chunk of leaves (RFC 4998 §4.2/§5.2);
+    yields, per leaf, the record indices sharing it and their new ArchiveTimestamp."""
     for algorithm, groups in by_algorithm.items():
         leaves = list(groups)
         for chunk in _chunks(len(leaves), max_leaves):
@@ -609,20 +628,11 @@ def renew_timestamps(
             tree = build_hash_tree(part, algorithm)
             token = _stamp(tree.root, algorithm, timestamper)
             for offset, leaf in enumerate(part):
-                ats = ArchiveTimestamp(
+                yield groups[leaf], ArchiveTimestamp(
                     digest_algorithm=algorithm,
                     reduced_hash_tree=tree.reduced_for(offset),
                     timestamp_der=token,
                 )
-                for index in groups[leaf]:
-                    record = records[index]
-                    renewed[index] = EvidenceRecord(
-                        digest_algorithms=record.digest_algorithms,
-                        chains=(*record.chains[:-1], (*record.chains[-1], ats)),
-                        crypto_infos=record.crypto_infos,
-                        encryption_info=record.encryption_info,
-                    )
-    return [r for r in renewed if r is not None]
 
 
 def _header(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
@@ -714,23 +724,13 @@ def renew_timestamps_der(
         by_algorithm.setdefault(algorithm, {}).setdefault(leaf, []).append(index)
         walked.append((der, s, seq_h, seq_s, chain_h, chain_s, chain_e))
     renewed: list[bytes] = [b""] * len(walked)
-    for algorithm, groups in by_algorithm.items():
-        leaves = list(groups)
-        for chunk in _chunks(len(leaves), max_leaves):
-            part = [leaves[i] for i in chunk]
-            tree = build_hash_tree(part, algorithm)
-            token = _stamp(tree.root, algorithm, timestamper)
-            for offset, leaf in enumerate(part):
-                ats = ArchiveTimestamp(
-                    digest_algorithm=algorithm,
-                    reduced_hash_tree=tree.reduced_for(offset),
-                    timestamp_der=token,
-                ).to_der()
-                for index in groups[leaf]:
-                    der, s, seq_h, seq_s, chain_h, chain_s, chain_e = walked[index]
-                    chain = _tlv(0x30, der[chain_s:chain_e] + ats)
-                    sequence = _tlv(0x30, der[seq_s:chain_h] + chain)
-                    renewed[index] = _tlv(0x30, der[s:seq_h] + sequence)
+    for indices, stamp in _stamp_leaf_groups(by_algorithm, max_leaves, timestamper):
+        ats = stamp.to_der()
+        for index in indices:
+            der, s, seq_h, seq_s, chain_h, chain_s, chain_e = walked[index]
+            chain = _tlv(0x30, der[chain_s:chain_e] + ats)
+            sequence = _tlv(0x30, der[seq_s:chain_h] + chain)
+            renewed[index] = _tlv(0x30, der[s:seq_h] + sequence)
     return renewed
 
 
