@@ -41,6 +41,8 @@ from archive.package import (
     PackageObject,
     data_objects,
     manifest_key,
+    pending_manifest_key,
+    publish_pending,
     put_blob,
     tenant_prefix,
 )
@@ -158,6 +160,38 @@ def batch_ids(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> list[str]:
         if rest.endswith("/ats/000-0000.json"):
             out.append(rest.split("/", 1)[0])
     return out
+
+
+def published_marker_key(tenant: str, batch: str) -> str:
+    """Written once every package of the batch is visible (the last step of ingest)."""
+    return f"{tenant_prefix(tenant)}batches/{batch}/published"
+
+
+def finish_publication(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> int:
+    """Publish the packages of sealed batches whose ingest crashed before publishing them.
+
+    Cheap when nothing was interrupted: one listing of ``batches/``. Returns how many packages
+    became visible.
+    """
+    prefix = f"{tenant_prefix(tenant)}batches/"
+    sealed: set[str] = set()
+    done: set[str] = set()
+    for info in store.list(prefix):
+        batch, _, rest = info.key[len(prefix):].partition("/")
+        if rest == "ats/000-0000.json":
+            sealed.add(batch)
+        elif rest == "published":
+            done.add(batch)
+    published = 0
+    for batch in sorted(sealed - done):
+        entry = read_entries(store, batch, tenant=tenant)[0]
+        for package_id in entry.packages:
+            if not store.exists(manifest_key(tenant, package_id)) and publish_pending(
+                    store, package_id, tenant=tenant):
+                published += 1
+        with contextlib.suppress(ObjectExistsError):
+            store.put(published_marker_key(tenant, batch), b"", content_type="text/plain")
+    return published
 
 
 def read_entries(store: ObjectStore, batch: str, *, tenant: str = DEFAULT_TENANT
@@ -456,10 +490,11 @@ def ingest(
 ) -> list[str]:
     """Write one package per item, seal them as one batch under one timestamp, publish them.
 
-    Order: blobs (content-addressed, invisible on their own), then the timestamp and the batch's
-    ingest entry, and only then the manifests. A TSA that fails, a fetch that fails or a crash
-    before the end leaves no visible package, never an unsealed one. Returns the package ids in
-    item order.
+    Order: blobs (content-addressed, invisible on their own) and parked manifests, then the
+    timestamp and the batch's ingest entry, and only then the manifests at their visible keys.
+    A TSA that fails, a fetch that fails or a crash before the end leaves no visible package,
+    never an unsealed one; a crash after sealing is finished by the next ``renew``
+    (:func:`archive.package.publish_pending`). Returns the package ids in item order.
     """
     if not items:
         raise ArchiveInputError("nothing to ingest")
@@ -467,10 +502,17 @@ def ingest(
     batch = new_batch_id(now)
     packages = [_write_package(store, item, tenant=tenant, batch=batch, created=now)
                 for item in items]
+    for package in packages:  # parked, not listed: renew publishes them if we crash below
+        with contextlib.suppress(ObjectExistsError):
+            store.put(pending_manifest_key(tenant, package.id), package.manifest_bytes,
+                      retain_until=package.manifest.retain_until,
+                      content_type="application/json")
     ids = seal_batch(store, packages, batch=batch, timestamps=timestamps, tenant=tenant,
                      algorithm=algorithm, material=material, created=now)
     for package in packages:
         _publish(store, package, tenant=tenant)
+    with contextlib.suppress(ObjectExistsError):
+        store.put(published_marker_key(tenant, batch), b"", content_type="text/plain")
     return ids
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from archive.errors import ArchiveInputError, ObjectExistsError
+from archive.errors import ArchiveInputError, ObjectExistsError, ObjectNotFoundError
 from archive.store import ObjectStore
 from ltv.clock import format_time
 
@@ -76,6 +76,31 @@ def blob_key(tenant: str, sha256_hex: str) -> str:
 
 def manifest_key(tenant: str, package_id: str) -> str:
     return f"{tenant_prefix(tenant)}packages/{check_id(package_id)}.json"
+
+
+def pending_manifest_key(tenant: str, package_id: str) -> str:
+    """Where ingest parks a manifest until its batch is sealed (never listed as a package)."""
+    return f"{tenant_prefix(tenant)}pending/{check_id(package_id)}.json"
+
+
+def publish_pending(store: ObjectStore, package_id: str, *, tenant: str = DEFAULT_TENANT
+                    ) -> bool:
+    """Finish a publication a crash interrupted: copy the parked manifest of a sealed package
+    to its visible key. True when the package is visible afterwards."""
+    if store.exists(manifest_key(tenant, package_id)):
+        return True
+    try:
+        data = store.get(pending_manifest_key(tenant, package_id))
+    except ObjectNotFoundError:
+        return False
+    if hashlib.sha256(data).hexdigest() != package_id:
+        raise ArchiveInputError(
+            f"package {package_id}: the parked manifest does not hash to its id")
+    retain = Manifest.from_bytes(data).retain_until
+    with contextlib.suppress(ObjectExistsError):
+        store.put(manifest_key(tenant, package_id), data, retain_until=retain,
+                  content_type="application/json")
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -39,6 +39,7 @@ from archive.ingest import (
     assemble_records,
     batch_ids,
     entry_key,
+    finish_publication,
     last_entry,
     material_bytes,
     read_entries,
@@ -79,6 +80,7 @@ class RenewSummary:
     skipped: int = 0  # already renewed by an earlier (interrupted) run or another writer
     tsa_calls: int = 0
     dry_run: bool = False
+    published: int = 0  # packages of a crashed ingest made visible by this run
     plans: tuple[RenewalPlan, ...] = field(default=(), repr=False)
 
     def line(self) -> str:
@@ -88,8 +90,10 @@ class RenewSummary:
             h = len(self.plans) - t
         else:
             t, h = self.timestamp_renewed, self.hash_tree_renewed
+        recovered = (f"published {self.published} packages of an interrupted ingest; "
+                     if self.published else "")
         return (f"{self.batches} batches checked; {verb} {t} by timestamp, {h} by hash tree; "
-                f"{self.skipped} already done; {self.tsa_calls} TSA calls")
+                f"{self.skipped} already done; {recovered}{self.tsa_calls} TSA calls")
 
 
 def _tsa_not_after(token: bytes, cache: dict[bytes, x509.Certificate]) -> datetime:
@@ -161,10 +165,14 @@ def renew(
     """Renew every batch that needs it (see the module docstring); idempotent and resumable."""
     clock = clock or SystemClock()
     now = clock.now()
+    # An ingest that crashed after sealing its batch left its packages parked: publish them
+    # (idempotent, write-once) before anything else, so renewal sees every sealed package.
+    published = 0 if dry_run else finish_publication(store, tenant=tenant)
     total, plans = plan(store, tenant=tenant, at=now, margin=margin,
                         hash_algorithm=hash_algorithm, sunsets=sunsets)
     if dry_run or not plans:
-        return RenewSummary(batches=total, dry_run=dry_run, plans=tuple(plans))
+        return RenewSummary(batches=total, dry_run=dry_run, plans=tuple(plans),
+                            published=published)
     lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     lease_clock = FixedClock(now) if isinstance(clock, FixedClock) else None
@@ -195,7 +203,7 @@ def renew(
         release_lease(store, lease)
     return RenewSummary(batches=total, timestamp_renewed=counts["timestamp"],
                         hash_tree_renewed=counts["hash-tree"], skipped=counts["skipped"],
-                        tsa_calls=client.calls, plans=tuple(plans))
+                        tsa_calls=client.calls, plans=tuple(plans), published=published)
 
 
 def _holder_is_dead(store: ObjectStore, key: str) -> bool:

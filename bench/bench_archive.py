@@ -29,6 +29,7 @@ from archive.ingest import (
     IngestItem,
     entry_key,
     ingest,
+    published_marker_key,
     read_entries,
 )
 from archive.local import LocalStore
@@ -71,6 +72,7 @@ def _synthetic_batch(store: LocalStore, stamp: CountingTimestamper, n: int,
     entry = BatchEntry(batch=batch, chain=0, index=0, kind="ingest", algorithm=ALG, token=token,
                        created=created, packages=tuple(i.hex() for i in ids), leaves=tuple(ids))
     store.put(entry_key("default", batch, 0, 0), entry.to_bytes())
+    store.put(published_marker_key("default", batch), b"")  # as ingest's last step does
 
 
 def main() -> None:

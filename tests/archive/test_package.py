@@ -32,6 +32,7 @@ from archive.package import (
     package_ids,
     read_package,
 )
+from archive.renew import renew
 from archive.store import ObjectStore
 from archive.verify import verify_package
 from ltv.cli._services import build_services
@@ -166,6 +167,34 @@ def test_manifest_is_written_last(item: IngestItem, pki: SamplePki) -> None:
     with pytest.raises(OSError, match="disk full"):
         _ingest(store, [item], pki)
     assert package_ids(store) == []  # blobs may exist, no visible package
+
+
+def test_a_crash_after_sealing_is_finished_by_the_next_renew(item: IngestItem,
+                                                             pki: SamplePki) -> None:
+    class CrashBeforePublishing(MemoryStore):
+        crashing = True
+
+        def put(self, key: str, data: bytes, **kwargs: Any) -> None:
+            if self.crashing and "/packages/" in key:
+                raise OSError("killed")
+            super().put(key, data, **kwargs)
+
+    store = CrashBeforePublishing()
+    with pytest.raises(OSError, match="killed"):
+        _ingest(store, [item], pki)
+    assert package_ids(store) == []  # sealed but not yet visible: never half-visible
+    store.crashing = False
+    services = _services(pki)
+    assert services.timestamp_client is not None
+    summary = renew(store, timestamps=services.timestamp_client,
+                    clock=OffsetClock(SIGNED_AT + timedelta(days=1)))
+    assert summary.published == 1
+    assert "published 1 packages of an interrupted ingest" in summary.line()
+    [pid] = package_ids(store)
+    assert verify_package(store, pid, at=SIGNED_AT + timedelta(days=1)).times
+    again = renew(store, timestamps=services.timestamp_client,
+                  clock=OffsetClock(SIGNED_AT + timedelta(days=1)))
+    assert again.published == 0
 
 
 def test_a_failing_tsa_leaves_no_visible_package(item: IngestItem) -> None:
