@@ -68,6 +68,19 @@ class SignatureFormat(enum.Enum):
     PADES = "pades"
     XADES = "xades"
 
+    @classmethod
+    def sniff(cls, data: bytes) -> SignatureFormat | None:
+        """From the first bytes: PDF header → PAdES, XML → XAdES, DER or PEM → CAdES, else None."""
+        head = data[:1024]
+        if b"%PDF-" in head:
+            return cls.PADES
+        stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if stripped.startswith(b"<"):
+            return cls.XADES
+        if stripped.startswith((b"\x30", b"-----BEGIN")):
+            return cls.CADES
+        return None
+
 
 class SignatureLevel(enum.Enum):
     """ETSI baseline levels, ordered: ``B_B < B_T < B_LT < B_LTA``."""

@@ -26,7 +26,7 @@ from ltv.signing import (
 )
 from ltv.tbs import Signer
 
-__all__ = ["detect_format", "extend", "load_certificates", "sign", "write_atomic"]
+__all__ = ["extend", "load_certificates", "sign", "write_atomic"]
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -43,17 +43,6 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
         raise ConfigurationError(f"{path}: not a certificate file: {exc}") from exc
-
-
-def detect_format(data: bytes) -> SignatureFormat:
-    """PDF header -> PAdES, XML -> XAdES, anything else -> CAdES."""
-    head = data[:1024]
-    if b"%PDF-" in head:
-        return SignatureFormat.PADES
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"<"):
-        return SignatureFormat.XADES
-    return SignatureFormat.CADES
 
 
 def _services(pki: Path | None, tsa: str | None) -> SigningServices:
@@ -167,7 +156,9 @@ def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None
         head = stream.read(1024)
     if not head:
         raise InputError(f"{signed_file} is empty")
-    chosen = SignatureFormat(fmt) if fmt else detect_format(head)
+    # Anything not recognised goes to CAdES, whose parser names what is wrong with it.
+    chosen = SignatureFormat(fmt) if fmt else (SignatureFormat.sniff(head)
+                                               or SignatureFormat.CADES)
     target = SignatureLevel.parse(level)
     services = _services(pki, tsa)
     if timestamp_digest:

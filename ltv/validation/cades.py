@@ -36,6 +36,18 @@ from ltv.algorithms import DigestAlgorithm
 from ltv.errors import LtvError, MalformedError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet
 from ltv.formats import cms
+from ltv.formats.cades import (
+    OID_ARCHIVE_TIME_STAMP_V2,
+    OID_ARCHIVE_TIME_STAMP_V3,
+    OID_ATS_HASH_INDEX_V3,
+    OID_CONTENT_TIME_STAMP,
+    OID_CONTENT_TYPE,
+    OID_MESSAGE_DIGEST,
+    OID_RI_OCSP_RESPONSE,
+    OID_SIGNATURE_TIME_STAMP,
+    OID_SIGNING_CERTIFICATE_V2,
+    OID_SIGNING_TIME,
+)
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.facts import (
     IntegrityResult,
@@ -50,17 +62,8 @@ __all__ = ["extract"]
 
 _DER = Encoding.DER
 
-OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
-OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"
-OID_SIGNING_CERTIFICATE_V2 = "1.2.840.113549.1.9.16.2.47"
-OID_CONTENT_TIME_STAMP = "1.2.840.113549.1.9.16.2.20"
-OID_SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14"
-OID_ARCHIVE_TIME_STAMP_V2 = "1.2.840.113549.1.9.16.2.48"
-OID_ARCHIVE_TIME_STAMP_V3 = "0.4.0.1733.2.4"
-OID_ATS_HASH_INDEX_V3 = "0.4.0.19122.1.5"
-OID_RI_OCSP_RESPONSE = "1.3.6.1.5.5.7.16.2"
+# The attribute OIDs are the builder's (one vocabulary for what we write and what we read).
+OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS v1: read only (SHA-1 era)
 OID_ID_DATA = "1.2.840.113549.1.7.1"
 
 

@@ -111,14 +111,9 @@ class RevocationFetchers:
 
 def detect_format(data: bytes) -> SignatureFormat:
     """PDF header → PAdES, XML → XAdES, else CMS → CAdES; anything else is malformed."""
-    head = data[:1024]
-    if b"%PDF-" in head:
-        return SignatureFormat.PADES
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"<"):
-        return SignatureFormat.XADES
-    if stripped.startswith(b"\x30") or stripped.startswith(b"-----BEGIN"):
-        return SignatureFormat.CADES
+    fmt = SignatureFormat.sniff(data)
+    if fmt is not None:
+        return fmt
     if not data:
         raise MalformedError("empty input: not a signature")
     raise MalformedError("not a signature: neither a PDF, an XML document nor CMS (DER or PEM)")
