@@ -76,7 +76,16 @@ from ltv.tbs import DataToBeSigned, TbsForm
 if TYPE_CHECKING:
     from ltv.timestamps import TimestampClient, TimestampToken
 
-__all__ = ["BACKEND", "PadesBackend", "extend_file", "finish_to_file", "to_lt", "to_lta", "to_t"]
+__all__ = [
+    "BACKEND",
+    "PadesBackend",
+    "extend_file",
+    "finish_to_file",
+    "pdf_errors",
+    "to_lt",
+    "to_lta",
+    "to_t",
+]
 
 STATE_SCHEMA = "ltv.pades-state/1"
 
@@ -94,7 +103,7 @@ _T = TypeVar("_T")
 
 
 @contextmanager
-def _pdf_errors(stage: str) -> Iterator[None]:
+def pdf_errors(stage: str) -> Iterator[None]:
     """Map pyHanko's exceptions (and the raw ones it lets through) to our InputErrors."""
     from pyhanko.pdf_utils.misc import PdfError
     from pyhanko.sign.general import SigningError
@@ -108,7 +117,7 @@ def _pdf_errors(stage: str) -> Iterator[None]:
     except RecursionError as exc:
         raise MalformedError(f"{stage}: the PDF nests objects too deeply") from exc
     except (PdfError, ValueError, AssertionError, KeyError, IndexError, TypeError,
-            AttributeError, EOFError, zlib.error) as exc:
+            AttributeError, EOFError, OverflowError, zlib.error) as exc:
         raise MalformedError(f"{stage}: the PDF is damaged ({_one_line(exc)})") from exc
 
 
@@ -126,7 +135,7 @@ def _open_reader(stream: BinaryIO, *, for_new_signature: bool) -> Any:
     stream.seek(0)
     if b"%PDF-" not in head:
         raise MalformedError("not a PDF: no %PDF- header in the first 1024 bytes")
-    with _pdf_errors("cannot read the PDF"):
+    with pdf_errors("cannot read the PDF"):
         reader = PdfFileReader(stream)
         if reader.encrypted:
             raise InputError(
@@ -312,7 +321,7 @@ class PadesBackend:
         ) as out:
             reader = _open_reader(src, for_new_signature=True)
             original_length = src.seek(0, io.SEEK_END)
-            with _pdf_errors("cannot prepare the PDF for signing"):
+            with pdf_errors("cannot prepare the PDF for signing"):
                 prepared, attrs_der, field = _prepare_update(
                     reader, out, signer_chain, level=level, options=options,
                     mechanism=mechanism, signing_time=signing_time,
@@ -477,7 +486,7 @@ def _assemble_into(
     )
     signed_attrs = cms.CMSAttributes.load(attrs_der)
     content = run_sync(signer.async_sign_prescribed_attributes(digest.value, signed_attrs))
-    with _pdf_errors("cannot embed the signature"):
+    with pdf_errors("cannot embed the signature"):
         PreparedByteRangeDigest(
             document_digest=expected, reserved_region_start=start, reserved_region_end=end
         ).fill_with_cms(out, content)
@@ -491,7 +500,7 @@ def _assemble_into(
 def _signatures(stream: BinaryIO) -> tuple[Any, list[Any], list[Any]]:
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    with _pdf_errors("cannot read the signatures of the PDF"):
+    with pdf_errors("cannot read the signatures of the PDF"):
         reader = PdfFileReader(stream)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; ltv takes no PDF passwords")
@@ -561,7 +570,7 @@ def _read_view(stream: BinaryIO) -> _View:
     reader, regular, timestamps = _signatures(stream)
     if not regular:
         raise InputError("the PDF has no signature to extend")
-    with _pdf_errors("cannot read the signatures of the PDF"):
+    with pdf_errors("cannot read the signatures of the PDF"):
         known = _dss_certificates(reader)
         tokens = [t["content"] for sig in regular for t in _signature_tokens(sig)]
         for signed_data in (*(s.signed_data for s in (*regular, *timestamps)), *tokens):
@@ -739,7 +748,7 @@ def _add_document_timestamp(
     from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 
     timestamper = _timestamper(services.require_timestamps())
-    with _pdf_errors("cannot add a document time-stamp"):
+    with pdf_errors("cannot add a document time-stamp"):
         stream.seek(0)
         writer = IncrementalPdfFileWriter(stream)
         run_sync(PdfTimeStamper(timestamper, field_name=f"DocTimeStamp-{secrets.token_hex(6)}")
@@ -793,7 +802,7 @@ def _write_dss(stream: BinaryIO, collected: _evidence.EvidenceSet) -> None:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
-    with _pdf_errors("cannot write the document security store"):
+    with pdf_errors("cannot write the document security store"):
         stream.seek(0)
         writer = IncrementalPdfFileWriter(stream)
         DocumentSecurityStore.supply_dss_in_writer(

@@ -19,9 +19,6 @@ index says its revision contains (earlier signatures' values and certificates, D
 from __future__ import annotations
 
 import io
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC
 from typing import Any
@@ -30,8 +27,9 @@ from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ltv.errors import InputError, LtvError, MalformedError
+from ltv.errors import InputError, MalformedError
 from ltv.evidence import EvidenceSet
+from ltv.formats.pades import pdf_errors
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.cades import timestamp_facts
 from ltv.validation.facts import (
@@ -46,22 +44,6 @@ from ltv.validation.model import TimestampKind
 __all__ = ["extract"]
 
 _DER = Encoding.DER
-
-
-@contextmanager
-def _pdf_errors(stage: str) -> Iterator[None]:
-    from pyhanko.pdf_utils.misc import PdfError
-
-    try:
-        yield
-    except LtvError:
-        raise
-    except RecursionError as exc:
-        raise MalformedError(f"{stage}: the PDF nests objects too deeply") from exc
-    except (PdfError, ValueError, AssertionError, KeyError, IndexError, TypeError,
-            AttributeError, EOFError, OverflowError, zlib.error) as exc:
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise MalformedError(f"{stage}: the PDF is damaged ({text})") from exc
 
 
 def _crypto(cert: Any) -> x509.Certificate:
@@ -83,7 +65,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
 
     if detached_content is not None:
         raise InputError("a PDF signature covers the PDF itself: --detached does not apply")
-    with _pdf_errors("cannot read the PDF"):
+    with pdf_errors("cannot read the PDF"):
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
