@@ -96,7 +96,8 @@ def _policy(trust: tuple[Path, ...], policy_file: Path | None,
 
 def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
     """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
-    ``trust`` (more PEM paths, relative to the file)."""
+    ``trust`` (more PEM paths, relative to the file), ``refuse_unsigned_content`` (XAdES,
+    default true)."""
     from dataclasses import replace
     from datetime import timedelta
 
@@ -106,7 +107,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
         raise ConfigurationError(f"cannot read policy file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
-    known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust"}
+    known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
+             "refuse_unsigned_content"}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -118,6 +120,10 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
         if "revocation_freshness_hours" in data:
             policy = replace(policy, revocation_freshness=timedelta(
                 hours=float(data["revocation_freshness_hours"])))
+        if "refuse_unsigned_content" in data:
+            if not isinstance(data["refuse_unsigned_content"], bool):
+                raise ConfigurationError(f"{path}: refuse_unsigned_content is true or false")
+            policy = replace(policy, refuse_unsigned_content=data["refuse_unsigned_content"])
         if "refuse_key_kinds" in data:
             policy = policy.refusing(*(KeyKind(k) for k in data["refuse_key_kinds"]))
         if "trust" in data:

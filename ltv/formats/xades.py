@@ -93,10 +93,13 @@ __all__ = [
     "EmbeddedTimestamp",
     "HashFailureError",
     "ReferenceInfo",
+    "SignedObject",
+    "UnsignedNode",
     "XadesBackend",
     "XadesInfo",
     "archive_timestamp_input",
     "detect_level",
+    "signed_data_objects",
     "to_lt",
     "to_lta",
     "to_t",
@@ -140,6 +143,52 @@ class ReferenceInfo:
     digest_algorithm: DigestAlgorithm
     mime_type: str | None  # from the signed DataObjectFormat (EN 319 132-1 §5.2.4)
     is_signed_properties: bool
+    #: "document" (URI=""), "element" (#id), "detached" (an external file), "octets"
+    kind: str = ""
+    element: str | None = None  # the resolved element's name as written ("ds:Object")
+    element_id: str | None = None  # its Id/ID/id
+    path: str | None = None  # where it sits ("/ds:Signature/ds:Object[2]")
+    transforms: tuple[str, ...] = ()  # the ds:Transform Algorithm URIs, in order
+    digest_method: str = ""  # the ds:DigestMethod Algorithm URI
+    digest_value: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsignedNode:
+    """Content of the signature's file that no ``ds:Reference`` covers (EN 319 102-1 §5.2.8).
+
+    ``what``: "element" (the element and everything in it is unsigned), "text" (character
+    data directly in ``element``, outside the signed nodes), "attributes" (the attributes of a
+    wrapper ``element`` whose content is signed only in part), or "more" (a count of further
+    unsigned elements not listed one by one).
+    """
+
+    what: str
+    element: str | None
+    element_id: str | None
+    path: str | None
+    count: int = 1
+
+    @property
+    def description(self) -> str:
+        if self.what == "more":
+            return f"{self.count} more unsigned element(s) not listed"
+        ident = f" Id={self.element_id}" if self.element_id else ""
+        label = {"element": "element", "text": "text in element",
+                 "attributes": "attributes of element"}.get(self.what, self.what)
+        return f"{label} {self.element}{ident} at {self.path}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedObject:
+    """One signed data object and the octets its ``ds:Reference`` digests (XMLDSIG §4.4.3.2):
+    the document without the enveloped signature (canonicalised), the canonical ``ds:Object``,
+    the decoded bytes of a base64 ``ds:Object``, or the detached file."""
+
+    uri: str | None
+    resolved_to: str
+    mime_type: str | None
+    octets: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -176,6 +225,9 @@ class XadesInfo:
     #: Validation material embedded at B-LT/B-LTA (CertificateValues, RevocationValues and every
     #: TimeStampValidationData), plus the KeyInfo certificates.
     evidence: EvidenceSet
+    #: Content of the file outside every reference (an extra ds:Object, elements beside the
+    #: signed one); empty when everything but the signature's own structure is signed.
+    unsigned_content: tuple[UnsignedNode, ...] = ()
 
 
 # -- the backend ------------------------------------------------------------------------------
@@ -913,6 +965,32 @@ def verify_xades_core(
     return _verify_core(tree, signature, detached_content=detached_content).info
 
 
+def signed_data_objects(
+    signature_xml: bytes,
+    *,
+    detached_content: Document | Mapping[str, Document] | None = None,
+    signature_id: str | None = None,
+) -> tuple[SignedObject, ...]:
+    """What a XAdES signature signs: each data object's signed octets, in SignedInfo order.
+
+    Use this, not the file, when you need "the signed document": an enveloping or enveloped
+    file may hold content that no reference covers (:attr:`XadesInfo.unsigned_content`), and
+    only the octets returned here are signed. The core is verified first
+    (:class:`HashFailureError`, :class:`~ltv.errors.SignatureValueError`); the certificate path
+    and time-stamps are not: run :func:`ltv.validation.validate` for the verdict. The
+    SignedProperties reference is not a data object and is left out.
+    """
+    tree = parse_xml(signature_xml, what="the XAdES signature")
+    signature = _single_signature(tree, signature_id)
+    core = _verify_core(tree, signature, detached_content=detached_content)
+    return tuple(
+        SignedObject(uri=info.uri, resolved_to=info.resolved_to, mime_type=info.mime_type,
+                     octets=ref.octets)
+        for info, ref in zip(core.info.references, core.processed, strict=True)
+        if not info.is_signed_properties
+    )
+
+
 def _external_resolver(detached: Document | Mapping[str, Document] | None) -> Any:
     if detached is None:
         return None
@@ -971,12 +1049,8 @@ def _verify_core(tree: Any, signature: Any, *,
             )
         signed_props_refs += is_sp
         processed.append(ref)
-        infos.append(ReferenceInfo(
-            uri=ref.uri, type=ref.type, resolved_to=_describe(ref),
-            digest_algorithm=ref.digest_algorithm,
-            mime_type=formats.get(ref.id or "") if ref.id else None,
-            is_signed_properties=is_sp,
-        ))
+        infos.append(_reference_info(reference, ref, is_sp=is_sp,
+                                     mime_type=formats.get(ref.id or "") if ref.id else None))
     if signed_props_refs != 1:
         raise MalformedError(
             "exactly one ds:Reference must cover this signature's SignedProperties "
@@ -1029,8 +1103,171 @@ def _verify_core(tree: Any, signature: Any, *,
         references=tuple(infos),
         timestamps=tuple(timestamps),
         evidence=_embedded(signature),
+        unsigned_content=_unsigned_content(signature, processed, qp),
     )
     return _Core(info=info, processed=tuple(processed))
+
+
+def _reference_info(reference: Any, ref: ProcessedReference, *, is_sp: bool,
+                    mime_type: str | None) -> ReferenceInfo:
+    node = ref.node
+    element = element_id = path = None
+    if node is None:
+        kind = "detached" if ref.uri and not ref.uri.startswith("#") else "octets"
+    elif isinstance(node, etree._ElementTree):
+        kind = "document"
+        path = "/"
+    else:
+        kind = "element"
+        element, element_id, path = _qname(node), _element_id(node), _path(node)
+    dm = reference.find(_q(DS, "DigestMethod"))
+    return ReferenceInfo(
+        uri=ref.uri, type=ref.type, resolved_to=_describe(ref),
+        digest_algorithm=ref.digest_algorithm, mime_type=mime_type, is_signed_properties=is_sp,
+        kind=kind, element=element, element_id=element_id, path=path,
+        transforms=tuple(t.get("Algorithm") or "" for t in reference.iterfind(
+            f"{_q(DS, 'Transforms')}/{_q(DS, 'Transform')}")),
+        digest_method=(dm.get("Algorithm") or "") if dm is not None else "",
+        digest_value=ref.digest_value,
+    )
+
+
+# -- what is not signed -----------------------------------------------------------------------
+
+#: At most this many unsigned nodes are listed one by one (then one "more" entry counts the rest).
+MAX_UNSIGNED_LISTED = 50
+
+
+def _qname(element: Any) -> str:
+    local = etree.QName(element).localname
+    return f"{element.prefix}:{local}" if element.prefix else str(local)
+
+
+def _element_id(element: Any) -> str | None:
+    for name in ("Id", "ID", "id"):
+        value = element.get(name)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _path(element: Any) -> str:
+    """An XPath-like location, "/ds:Signature/ds:Object[2]" (position among same-name siblings)."""
+    parts: list[str] = []
+    current = element
+    while current is not None:
+        name = _qname(current)
+        if current.getparent() is not None:
+            before = sum(1 for _ in current.itersiblings(current.tag, preceding=True))
+            after = next(current.itersiblings(current.tag), None) is not None
+            if before or after:
+                name += f"[{before + 1}]"
+        parts.append(name)
+        current = current.getparent()
+    return "/" + "/".join(reversed(parts))
+
+
+def _within(element: Any, ancestor: Any) -> bool:
+    """``ancestor`` is ``element`` or one of its ancestors."""
+    current = element
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.getparent()
+    return False
+
+
+def _elements(element: Any) -> list[Any]:
+    return [child for child in element if isinstance(child.tag, str)]
+
+
+def _has_text(element: Any) -> bool:
+    return bool((element.text or "").strip()) or any((c.tail or "").strip() for c in element)
+
+
+def _unsigned_content(signature: Any, processed: Sequence[ProcessedReference],
+                      qp: Any | None) -> tuple[UnsignedNode, ...]:
+    """The content of the file no reference covers (EN 319 102-1 §5.2.8 signature constraints;
+    security review finding 9).
+
+    A reference covers the subtree it resolved to (the whole document for URI=""), minus the
+    signature when the enveloped-signature transform excluded it. Not content: ``ds:SignedInfo``,
+    ``ds:SignatureValue``, ``ds:KeyInfo`` and the unsigned properties of this signature (they
+    are the signature itself); comments and processing instructions (same-document references
+    never sign comments, XMLDSIG §4.4.3.3). Everything else outside every reference is
+    reported: an extra ``ds:Object`` in an enveloping signature, the siblings of the signed
+    element in an enveloped one whose reference is not URI="", wrapper attributes and text.
+    References into a ``ds:Manifest`` are not followed (manifests are not verified), so what
+    only a manifest covers is unsigned here too.
+    """
+    spans: list[tuple[Any, Any | None]] = []
+    for ref in processed:
+        if ref.node is None:
+            continue
+        node = ref.node.getroot() if isinstance(ref.node, etree._ElementTree) else ref.node
+        spans.append((node, ref.exclude))
+    found: list[UnsignedNode] = []
+    more = 0
+
+    def add(what: str, element: Any) -> None:
+        nonlocal more
+        if len(found) >= MAX_UNSIGNED_LISTED:
+            more += 1
+            return
+        found.append(UnsignedNode(what=what, element=_qname(element),
+                                  element_id=_element_id(element), path=_path(element)))
+
+    def covered(element: Any) -> bool:
+        return any(_within(element, top) and (skip is None or not _within(element, skip))
+                   for top, skip in spans)
+
+    def holds_covered(element: Any) -> bool:
+        return any(top is not element and _within(top, element) for top, _ in spans)
+
+    def visit(element: Any) -> None:
+        if element is signature:
+            visit_signature()
+            return
+        if covered(element):
+            for child in _elements(element):
+                if _within(signature, child):
+                    visit(child)  # towards the enveloped signature, whose parts are checked
+            return
+        if not holds_covered(element) and not _within(signature, element):
+            add("element", element)
+            return
+        if element.attrib:
+            add("attributes", element)
+        if _has_text(element):
+            add("text", element)
+        for child in _elements(element):
+            visit(child)
+
+    def visit_signature() -> None:
+        if _has_text(signature):
+            add("text", signature)
+        holder = qp.getparent() if qp is not None else None
+        for child in _elements(signature):
+            if child.tag in (_q(DS, "SignedInfo"), _q(DS, "SignatureValue"), _q(DS, "KeyInfo")):
+                continue
+            if child is not holder:
+                visit(child)
+                continue
+            if _has_text(child):
+                add("text", child)
+            for part in _elements(child):
+                if part is not qp:
+                    visit(part)
+                    continue
+                for prop in _elements(qp):
+                    if prop.tag != _q(XADES, "UnsignedProperties"):
+                        visit(prop)
+
+    visit(signature.getroottree().getroot())
+    if more:
+        found.append(UnsignedNode(what="more", element=None, element_id=None, path=None,
+                                  count=more))
+    return tuple(found)
 
 
 def _describe(ref: ProcessedReference) -> str:

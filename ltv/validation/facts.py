@@ -24,7 +24,7 @@ from cryptography import x509
 
 from ltv.evidence import EvidenceSet
 from ltv.signing import SignatureFormat, SignatureLevel
-from ltv.validation.model import TimestampKind
+from ltv.validation.model import SignedDataObjectSummary, TimestampKind, UnsignedContent
 
 __all__ = [
     "IntegrityResult",
@@ -110,6 +110,9 @@ class SignatureFacts:
     evidence: EvidenceSet = field(default_factory=EvidenceSet)  # embedded validation material
     pdf_changes_after_signing: str | None = None  # PAdES: none | allowed | disallowed
     pdf_changes_detail: str | None = None
+    #: XAdES: what each reference signs, and content no reference covers (EN 319 102-1 §5.2.8).
+    signed_data_objects: tuple[SignedDataObjectSummary, ...] | None = None
+    unsigned_content: tuple[UnsignedContent, ...] | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any

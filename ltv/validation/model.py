@@ -24,10 +24,12 @@ __all__ = [
     "PoeSummary",
     "SignatureReport",
     "SignatureValidationError",
+    "SignedDataObjectSummary",
     "SignerSummary",
     "SubIndication",
     "TimestampKind",
     "TimestampReport",
+    "UnsignedContent",
     "ValidationReport",
 ]
 
@@ -179,6 +181,37 @@ class PoeSummary:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SignedDataObjectSummary:
+    """What one ``ds:Reference`` of a XAdES signature signs (TS 119 102-2 ``SignersDocument``,
+    validation objects of type ``signedData``): what it resolved to, how it was digested."""
+
+    uri: str | None
+    type: str | None  # the Reference's Type attribute
+    kind: str  # "document" (URI=""), "element" (#id), "detached" (a file), "octets"
+    resolved_to: str  # "element Object Id=...", "document (enveloped signature excluded)", ...
+    element: str | None  # the resolved element's name as written ("ds:Object")
+    element_id: str | None
+    path: str | None  # "/ds:Signature/ds:Object[2]"; "/" for the whole document
+    transforms: tuple[str, ...]  # ds:Transform Algorithm URIs, in order
+    digest_algorithm: str  # "sha256"
+    digest_method: str  # the ds:DigestMethod URI
+    digest_value: str  # base64, as in ds:DigestValue
+    mime_type: str | None  # from the signed DataObjectFormat
+    signed_properties: bool  # the reference to the signature's own SignedProperties
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsignedContent:
+    """Content of a XAdES file no reference covers (``what``: element, text, attributes, more)."""
+
+    what: str
+    element: str | None
+    element_id: str | None
+    path: str | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureReport:
     """The validation result of one signature (EN 319 102-1 §5.1.3 validation report)."""
 
@@ -198,6 +231,10 @@ class SignatureReport:
     certificates: tuple[CertificateSummary, ...] = ()
     poe: PoeSummary | None = None
     pdf_changes_after_signing: str | None = None
+    #: XAdES: every reference and what it signs (None for other formats, or when unknown).
+    signed_data_objects: tuple[SignedDataObjectSummary, ...] | None = None
+    #: XAdES: content outside every reference (empty: none; None: not established).
+    unsigned_content: tuple[UnsignedContent, ...] | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 

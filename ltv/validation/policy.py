@@ -15,6 +15,8 @@ EN 319 102-1 §5.1.4, in the small shape this service needs:
   INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE (§5.2.6: acceptable certificate policies are part of
   the X.509 validation constraints).
 * ``minimum_level``: a signature below it gives INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
+* ``refuse_unsigned_content``: a XAdES file holding content no reference signs gives
+  INDETERMINATE / SIG_CONSTRAINTS_FAILURE (on by default).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ class ValidationPolicy:
     minimum_level: SignatureLevel = SignatureLevel.B_B
     #: PAdES: signatures followed by disallowed incremental changes do not pass.
     refuse_disallowed_pdf_changes: bool = True
+    #: XAdES: content outside every ds:Reference (an unsigned ds:Object, elements beside the
+    #: signed one) makes the signature INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
+    refuse_unsigned_content: bool = True
 
     @classmethod
     def default(cls, *, trust_anchors: Iterable[x509.Certificate] = ()) -> ValidationPolicy:

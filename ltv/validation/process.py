@@ -603,6 +603,11 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
         return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
                       "the document was changed after signing in a way the signature does not "
                       f"allow: {facts.pdf_changes_detail or 'disallowed changes'}")
+    if facts.unsigned_content and policy.refuse_unsigned_content:
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      "the file holds content no reference signs: "
+                      + "; ".join(u.description for u in facts.unsigned_content[:3])
+                      + (" and more" if len(facts.unsigned_content) > 3 else ""))
     return _final(run, Indication.TOTAL_PASSED, None, None, carried_by_past=carried_by_past)
 
 
@@ -647,6 +652,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         digest_algorithm=facts.digest_algorithm, signature_algorithm=facts.signature_algorithm,
         timestamps=timestamps, certificates=_timeline(run), poe=poe,
         pdf_changes_after_signing=facts.pdf_changes_after_signing,
+        signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
     )
 

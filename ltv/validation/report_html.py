@@ -5,6 +5,8 @@ renders the same offline, in an archive, decades later. Per signature: the verdi
 the time-stamps, and a timeline with one validity bar per certificate (signer, CAs, TSAs), a
 red mark at a known revocation, markers for the claimed signing time, each time-stamp, the
 best-signature-time and the validation time, with the POE that carried the verdict highlighted.
+XAdES signatures list what they sign (each reference: URI, what it resolved to, transforms,
+digest) and, highlighted, any content of the file that no reference signs.
 """
 
 from __future__ import annotations
@@ -102,11 +104,38 @@ def _signature(sig: SignatureReport, index: int) -> str:
                 f"{'<br><span class=muted>' + escape(ts.message) + '</span>' if ts.message else ''}"
                 f"</td><td>{'yes' if ts.used_as_poe else 'no'}</td></tr>")
         out.append("</table>")
+    out.append(_signed_data(sig))
     for label, items in (("Errors", sig.errors), ("Warnings", sig.warnings)):
         if items:
             out.append(f"<p><strong>{label}</strong></p><ul>"
                        + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>")
     out.append("</section>")
+    return "\n".join(out)
+
+
+def _signed_data(sig: SignatureReport) -> str:
+    """The signed data objects (XAdES references) and the unsigned content, if known."""
+    out: list[str] = []
+    if sig.signed_data_objects:
+        out.append("<table class=\"signed-data-objects\"><caption>Signed data objects"
+                   "</caption><tr><th>#</th><th>URI</th><th>Signs</th><th>Transforms</th>"
+                   "<th>Digest</th><th>MIME type</th></tr>")
+        for i, obj in enumerate(sig.signed_data_objects):
+            where = f"<br><code>{escape(obj.path)}</code>" if obj.path else ""
+            what = escape(obj.resolved_to) + (" (signed properties)"
+                                              if obj.signed_properties else "")
+            transforms = "<br>".join(f"<code>{escape(t)}</code>" for t in obj.transforms) or "-"
+            out.append(
+                f"<tr><td>{i}</td><td><code>{escape(repr(obj.uri))}</code></td>"
+                f"<td>{what}{where}</td><td>{transforms}</td>"
+                f"<td>{escape(obj.digest_algorithm)}</td>"
+                f"<td>{escape(obj.mime_type or '-')}</td></tr>")
+        out.append("</table>")
+    if sig.unsigned_content:
+        out.append("<p class=\"unsigned-content\" style=\"color:#b42318\"><strong>Unsigned "
+                   "content</strong> (in the file, outside every reference: not signed)</p><ul>"
+                   + "".join(f"<li>{escape(u.description)}</li>" for u in sig.unsigned_content)
+                   + "</ul>")
     return "\n".join(out)
 
 

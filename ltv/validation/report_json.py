@@ -17,7 +17,21 @@ Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`jso
                      "certificates": [{"role", "subject", "issuer", "serial", "sha256",
                                        "not_before", "not_after", "revocation_time",
                                        "revocation_reason"}],
-                     "pdf_changes_after_signing", "errors", "warnings"}]}
+                     "pdf_changes_after_signing",
+                     "signed_data_objects": [{"uri", "type", "kind", "resolved_to", "element",
+                                              "element_id", "path", "transforms",
+                                              "digest_algorithm", "digest_method",
+                                              "digest_value", "mime_type",
+                                              "signed_properties"}] | null,
+                     "unsigned_content": [{"what", "element", "element_id", "path",
+                                           "description"}] | null,
+                     "errors", "warnings"}]}
+
+``signed_data_objects`` (XAdES; null for CAdES and PAdES, and when the signature failed
+before its references were known) lists every ``ds:Reference``: its URI, what it resolved to
+(``kind`` document / element / detached, the element's name, Id and path), its transforms and
+digest. ``unsigned_content`` lists what the file holds outside every reference (an extra
+``ds:Object``, elements beside the signed one); the default policy refuses a signature with any.
 
 Indications are the spec's tokens (``TOTAL-PASSED``), sub-indications the EN 319 102-1 names
 (``HASH_FAILURE``); both also as their ETSI URNs. Times are ISO 8601 UTC with ``Z``.
@@ -35,8 +49,10 @@ from ltv.validation.model import (
     CertificateSummary,
     PoeSummary,
     SignatureReport,
+    SignedDataObjectSummary,
     SignerSummary,
     TimestampReport,
+    UnsignedContent,
     ValidationReport,
 )
 
@@ -83,6 +99,21 @@ def _certificate(c: CertificateSummary) -> dict[str, Any]:
     }
 
 
+def _signed_data_object(o: SignedDataObjectSummary) -> dict[str, Any]:
+    return {
+        "uri": o.uri, "type": o.type, "kind": o.kind, "resolved_to": o.resolved_to,
+        "element": o.element, "element_id": o.element_id, "path": o.path,
+        "transforms": list(o.transforms), "digest_algorithm": o.digest_algorithm,
+        "digest_method": o.digest_method, "digest_value": o.digest_value,
+        "mime_type": o.mime_type, "signed_properties": o.signed_properties,
+    }
+
+
+def _unsigned(u: UnsignedContent) -> dict[str, Any]:
+    return {"what": u.what, "element": u.element, "element_id": u.element_id, "path": u.path,
+            "description": u.description}
+
+
 def _signature(s: SignatureReport) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -103,6 +134,10 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "poe": _poe(s.poe),
         "certificates": [_certificate(c) for c in s.certificates],
         "pdf_changes_after_signing": s.pdf_changes_after_signing,
+        "signed_data_objects": (None if s.signed_data_objects is None
+                                else [_signed_data_object(o) for o in s.signed_data_objects]),
+        "unsigned_content": (None if s.unsigned_content is None
+                             else [_unsigned(u) for u in s.unsigned_content]),
         "errors": list(s.errors),
         "warnings": list(s.warnings),
     }

@@ -7,6 +7,15 @@ pyHanko's generated ``ts_11910202`` bindings): ``ValidationReport`` holds one
 sub-indication URNs and the failure message as ``AssociatedValidationReportData``), then
 ``SignatureValidationObjects``: every certificate and time-stamp as a ``ValidationObject``
 identified by its SHA-256 digest; time-stamps carry their POE and their own validation status.
+
+XAdES: what the signature signs. Each data object's ``ds:Reference`` is a ``ValidationObject``
+of type ``signedData`` represented by the reference's own ``DigestAlgAndValue``; the
+signature's ``SignersDocument`` points at them (its ``DigestAlgAndValue`` is the first data
+object's). How each one was resolved (URI, element name, Id and path, or detached file;
+transforms) and any content outside every reference (``unsigned_content``) are
+``AssociatedValidationReportData`` of the signature's status, as ``ReportData`` of types
+``urn:ltv:validation:signed-data-object`` (with ``RelatedValidationObject``) and
+``urn:ltv:validation:unsigned-content``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from ltv.clock import format_time
 from ltv.validation.model import (
     CertificateSummary,
     SignatureReport,
+    SignedDataObjectSummary,
     TimestampReport,
     ValidationReport,
 )
@@ -55,6 +65,52 @@ def _ts_id(t: TimestampReport, index: int, sig_index: int) -> str:
     return f"vo-timestamp-{t.token_sha256 or f'{sig_index}-{index}'}"
 
 
+def _data_objects(sig: SignatureReport) -> list[SignedDataObjectSummary]:
+    return [o for o in sig.signed_data_objects or () if not o.signed_properties]
+
+
+def _signed_data_id(sig_index: int, index: int) -> str:
+    return f"vo-signeddata-{sig_index + 1}-{index + 1}"
+
+
+def _reference_digest(parent: Any, obj: SignedDataObjectSummary) -> None:
+    dav = _el(parent, "DigestAlgAndValue")
+    etree.SubElement(dav, f"{{{DS}}}DigestMethod", Algorithm=obj.digest_method)
+    etree.SubElement(dav, f"{{{DS}}}DigestValue").text = obj.digest_value
+
+
+def _signers_document(report: Any, sig: SignatureReport, sig_index: int) -> None:
+    """``SignersDocument``: the signed data objects (TS 119 102-2 §4.3.5, XAdES references)."""
+    objects = _data_objects(sig)
+    if not objects:
+        return
+    doc = _el(report, "SignersDocument")
+    _reference_digest(doc, objects[0])
+    _el(doc, "SignersDocumentRepresentation", VOReference=" ".join(
+        _signed_data_id(sig_index, i) for i in range(len(objects))))
+
+
+def _signed_data_report(report: Any, sig: SignatureReport, sig_index: int) -> None:
+    """How each reference resolved, and the unsigned content, under the signature's status."""
+    status = report.find(f"{{{NS}}}SignatureValidationStatus")
+    for index, obj in enumerate(_data_objects(sig)):
+        data = _el(status, "AssociatedValidationReportData")
+        _el(data, "RelatedValidationObject", VOReference=_signed_data_id(sig_index, index))
+        rd = _el(_el(data, "AdditionalValidationReportData"), "ReportData")
+        _el(rd, "Type", "urn:ltv:validation:signed-data-object")
+        transforms = ", ".join(obj.transforms) or "none"
+        _el(rd, "Value", f"URI {obj.uri!r}: {obj.resolved_to}"
+                         f"{f' at {obj.path}' if obj.path else ''}; transforms: {transforms}; "
+                         f"digest: {obj.digest_algorithm}"
+                         f"{f'; MIME type {obj.mime_type}' if obj.mime_type else ''}")
+    if sig.unsigned_content:
+        add = _el(_el(status, "AssociatedValidationReportData"), "AdditionalValidationReportData")
+        for item in sig.unsigned_content:
+            rd = _el(add, "ReportData")
+            _el(rd, "Type", "urn:ltv:validation:unsigned-content")
+            _el(rd, "Value", item.description)
+
+
 def _status(parent: Any, name: str, main: str, sub: str | None,
             message: str | None) -> None:
     status = _el(parent, name)
@@ -83,6 +139,7 @@ def _signature(root: Any, sig: SignatureReport, sig_index: int) -> None:
     if sig.poe is not None and sig.poe.timestamp_index is not None:
         ts = sig.timestamps[sig.poe.timestamp_index]
         _el(best, "POEObject", VOReference=_ts_id(ts, sig.poe.timestamp_index, sig_index))
+    _signers_document(report, sig, sig_index)
     signer_row = next((c for c in sig.certificates if c.role == "signer"), None)
     if signer_row is not None and sig.signer is not None:
         signer = _el(report, "SignerInformation")
@@ -90,12 +147,17 @@ def _signature(root: Any, sig: SignatureReport, sig_index: int) -> None:
         _el(signer, "Signer", sig.signer.subject)
     _status(report, "SignatureValidationStatus", sig.indication.value,
             sig.subindication.value if sig.subindication else None, sig.message)
+    _signed_data_report(report, sig, sig_index)
 
 
 def _objects(root: Any, report: ValidationReport) -> None:
     objects = _el(root, "SignatureValidationObjects")
     seen: set[str] = set()
     for sig_index, sig in enumerate(report.signatures):
+        for index, obj in enumerate(_data_objects(sig)):
+            vo = _el(objects, "ValidationObject", id=_signed_data_id(sig_index, index))
+            _el(vo, "ObjectType", _VO + "signedData")
+            _reference_digest(_el(vo, "ValidationObjectRepresentation"), obj)
         for cert in sig.certificates:
             vo_id = _cert_id(cert)
             if vo_id in seen:

@@ -7,16 +7,24 @@ SignatureValueError → SIG_CRYPTO_FAILURE, other refusals → FORMAT_FAILURE. P
 signature is known by its ``ds:SignatureValue`` octets; a SignatureTimeStamp covers them and
 the signer certificate (bound by SigningCertificateV2); an ArchiveTimeStamp covers them, the
 embedded validation material and the earlier time-stamps' tokens.
+
+What the signature signs goes into the facts as well: each reference as a
+:class:`~ltv.validation.model.SignedDataObjectSummary` and the content no reference covers as
+:class:`~ltv.validation.model.UnsignedContent` (refused by the default policy). A malformed
+XAdES signature (duplicate Ids, a SignedProperties reference resolving elsewhere, ...) is a
+signature that fails with FORMAT_FAILURE; a file that is no XAdES signature at all stays bad
+input (:class:`~ltv.errors.MalformedError`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from ltv.errors import LtvError, MalformedError, SignatureValueError
 from ltv.evidence import EvidenceSet
-from ltv.formats._xmldsig import DS, HashFailureError
+from ltv.formats._xmldsig import DS, XADES, HashFailureError
 from ltv.signing import SignatureFormat
 from ltv.validation.cades import timestamp_facts
 from ltv.validation.facts import (
@@ -26,18 +34,26 @@ from ltv.validation.facts import (
     TimestampFacts,
     poe_digest,
 )
-from ltv.validation.model import TimestampKind
+from ltv.validation.model import SignedDataObjectSummary, TimestampKind, UnsignedContent
 from ltv.xmlsafe import parse_xml
+
+if TYPE_CHECKING:
+    from ltv.formats.xades import ReferenceInfo, UnsignedNode
 
 __all__ = ["extract"]
 
 
-def _signature_value(data: bytes) -> bytes:
+def _signature_value(data: bytes) -> tuple[bytes, bool]:
+    """The first ``ds:SignatureValue``, and whether the file holds XAdES qualifying properties
+    (then it is a XAdES signature, and a malformed one fails rather than being "not a
+    signature")."""
     tree = parse_xml(data, what="the XAdES signature")
-    values = tree.getroot().iter(f"{{{DS}}}SignatureValue")
+    root = tree.getroot()
+    is_xades = root.find(f".//{{{XADES}}}QualifyingProperties") is not None
+    values = root.iter(f"{{{DS}}}SignatureValue")
     for node in values:
         try:
-            return base64.b64decode("".join((node.text or "").split()), validate=True)
+            return base64.b64decode("".join((node.text or "").split()), validate=True), is_xades
         except (binascii.Error, ValueError) as exc:
             raise MalformedError(f"ds:SignatureValue is not base64: {exc}") from exc
     raise MalformedError("no ds:SignatureValue: not an XML signature")
@@ -46,15 +62,18 @@ def _signature_value(data: bytes) -> bytes:
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
     from ltv.formats.xades import verify_xades_core
 
-    signature_value = _signature_value(data)
+    signature_value, is_xades = _signature_value(data)
     try:
         info = verify_xades_core(data, detached_content=detached_content)
     except HashFailureError as exc:
         return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value)]
     except SignatureValueError as exc:
         return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value)]
-    except MalformedError:
-        raise
+    except MalformedError as exc:
+        if not is_xades:
+            raise
+        # EN 319 102-1 §5.2.2 (format checking): e.g. duplicate Ids (signature wrapping).
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value)]
     except LtvError as exc:
         message = str(exc)
         if detached_content is None and "detached" in message:
@@ -100,7 +119,25 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         signature_algorithm=f"{info.mechanism.value}-{info.digest_algorithm.value}",
         timestamps=tuple(timestamps),
         evidence=info.evidence,
+        signed_data_objects=tuple(_signed_data_object(r) for r in info.references),
+        unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
     )]
+
+
+def _signed_data_object(ref: ReferenceInfo) -> SignedDataObjectSummary:
+    return SignedDataObjectSummary(
+        uri=ref.uri, type=ref.type, kind=ref.kind, resolved_to=ref.resolved_to,
+        element=ref.element, element_id=ref.element_id, path=ref.path,
+        transforms=ref.transforms, digest_algorithm=ref.digest_algorithm.value,
+        digest_method=ref.digest_method,
+        digest_value=base64.b64encode(ref.digest_value).decode("ascii"),
+        mime_type=ref.mime_type, signed_properties=ref.is_signed_properties,
+    )
+
+
+def _unsigned(node: UnsignedNode) -> UnsignedContent:
+    return UnsignedContent(what=node.what, element=node.element, element_id=node.element_id,
+                           path=node.path, description=node.description)
 
 
 def _failed(status: IntegrityStatus, message: str, signature_value: bytes) -> SignatureFacts:
