@@ -527,3 +527,18 @@ def test_other_formats_report_no_signed_data_objects(pki: SamplePki, pki_server:
     assert doc["signatures"][0]["signed_data_objects"] is None
     assert doc["signatures"][0]["unsigned_content"] is None
     assert "Signed data objects" not in to_html(report)
+
+
+def test_signxml_signature_has_no_unsigned_content(pki: SamplePki,
+                                                   tmp_path_factory: pytest.TempPathFactory
+                                                   ) -> None:
+    """Another tool's enveloped XAdES (signxml, URI="") lists its objects and nothing unsigned."""
+    from test_xades_interop import _signxml_bb
+
+    out = tmp_path_factory.mktemp("signxml-objects")
+    pki.issue_software_signer("署名 花子", out, at=SIGNED_AT)
+    info = verify_xades_core(_signxml_bb(out))
+    assert info.unsigned_content == ()
+    assert [(r.kind, r.element, r.is_signed_properties) for r in info.references] == [
+        ("document", None, False), ("element", "xades:SignedProperties", True),
+        ("element", "ds:KeyInfo", False)]  # signxml signs its KeyInfo too
