@@ -542,3 +542,38 @@ def test_signxml_signature_has_no_unsigned_content(pki: SamplePki,
     assert [(r.kind, r.element, r.is_signed_properties) for r in info.references] == [
         ("document", None, False), ("element", "xades:SignedProperties", True),
         ("element", "ds:KeyInfo", False)]  # signxml signs its KeyInfo too
+
+
+# -- what counts as content ---------------------------------------------------------------------
+
+
+def test_comments_and_unsigned_properties_are_not_content(enveloping: bytes) -> None:
+    root = etree.fromstring(enveloping)
+    root.append(etree.Comment(" a comment is never signed by a same-document reference "))
+    root.find(f"ds:Object[@Id='{_object_id(enveloping)}']", NS).append(etree.Comment(" also "))
+    info = verify_xades_core(_xml(root))
+    assert root.find(".//xades:UnsignedSignatureProperties", NS) is not None  # B-LT material
+    assert info.unsigned_content == ()
+
+
+def test_extra_content_in_the_qualifying_properties_object_is_reported(enveloping: bytes
+                                                                       ) -> None:
+    root = etree.fromstring(enveloping)
+    holder = root.find(".//xades:QualifyingProperties", NS).getparent()
+    etree.SubElement(holder, "contract", Id="evil").text = "99999999"
+    info = verify_xades_core(_xml(root))
+    assert [u.description for u in info.unsigned_content] == [
+        "element contract Id=evil at /ds:Signature/ds:Object[1]/contract"]
+
+
+def test_enveloping_signature_inside_a_wrapper_document(enveloping: bytes) -> None:
+    """A signature moved under another root: the root's other children and attributes are not
+    signed (the signature's own Object still is)."""
+    signature = etree.fromstring(enveloping)
+    wrapper = etree.Element("{urn:evil}invoice", total="99999999", nsmap={"e": "urn:evil"})
+    wrapper.append(signature)
+    etree.SubElement(wrapper, "{urn:evil}line").text = "pay 99999999"
+    info = verify_xades_core(_xml(wrapper))
+    assert [u.description for u in info.unsigned_content] == [
+        "attributes of element e:invoice at /e:invoice",
+        "element e:line at /e:invoice/e:line"]
