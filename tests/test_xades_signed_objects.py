@@ -515,6 +515,9 @@ def test_reports_list_the_signed_data_objects(kind: str, request: pytest.Fixture
     assert "Signed data objects" in page
     assert data_object.resolved_to in page
     assert "Unsigned content" not in page
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    if kind == "enveloped":
+        assert "<code>enveloped-signature</code><br><code>exclusive C14N</code>" in page
 
 
 def test_other_formats_report_no_signed_data_objects(pki: SamplePki, pki_server: PkiServer,
@@ -577,3 +580,4 @@ def test_enveloping_signature_inside_a_wrapper_document(enveloping: bytes) -> No
     assert [u.description for u in info.unsigned_content] == [
         "attributes of element e:invoice at /e:invoice",
         "element e:line at /e:invoice/e:line"]
+

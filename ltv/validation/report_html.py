@@ -113,6 +113,19 @@ def _signature(sig: SignatureReport, index: int) -> str:
     return "\n".join(out)
 
 
+#: Short names of the XMLDSIG transforms a baseline signature uses (the page names no URLs).
+_TRANSFORMS = {
+    "http://www.w3.org/2000/09/xmldsig#enveloped-signature": "enveloped-signature",
+    "http://www.w3.org/2000/09/xmldsig#base64": "base64",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315": "C14N 1.0",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": "C14N 1.0 with comments",
+    "http://www.w3.org/2006/12/xml-c14n11": "C14N 1.1",
+    "http://www.w3.org/2006/12/xml-c14n11#WithComments": "C14N 1.1 with comments",
+    "http://www.w3.org/2001/10/xml-exc-c14n#": "exclusive C14N",
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": "exclusive C14N with comments",
+}
+
+
 def _signed_data(sig: SignatureReport) -> str:
     """The signed data objects (XAdES references) and the unsigned content, if known."""
     out: list[str] = []
@@ -124,9 +137,11 @@ def _signed_data(sig: SignatureReport) -> str:
             where = f"<br><code>{escape(obj.path)}</code>" if obj.path else ""
             what = escape(obj.resolved_to) + (" (signed properties)"
                                               if obj.signed_properties else "")
-            transforms = "<br>".join(f"<code>{escape(t)}</code>" for t in obj.transforms) or "-"
+            transforms = "<br>".join(f"<code>{escape(_TRANSFORMS.get(t, t))}</code>"
+                                     for t in obj.transforms) or "-"
+            uri = '""' if obj.uri == "" else (obj.uri or "-")
             out.append(
-                f"<tr><td>{i}</td><td><code>{escape(repr(obj.uri))}</code></td>"
+                f"<tr><td>{i}</td><td><code>{escape(uri)}</code></td>"
                 f"<td>{what}{where}</td><td>{transforms}</td>"
                 f"<td>{escape(obj.digest_algorithm)}</td>"
                 f"<td>{escape(obj.mime_type or '-')}</td></tr>")
