@@ -344,7 +344,8 @@ def test_cli_refuses_unsigned_object_and_policy_file_allows_it(
     assert allowed.stdout.startswith("PASSED: ")
     policy.write_text(json.dumps({"refuse_unsigned_content": "no"}))
     bad = _cli(tmp_path, "env-tampered.xml", tampered, pki, "--policy", policy)
-    assert bad.returncode != 0
+    assert bad.returncode == 4
+    assert bad.stdout == ""
     assert bad.stderr.count("\n") == 1
     assert "refuse_unsigned_content" in bad.stderr
 
