@@ -4,7 +4,7 @@
 ``application/timestamp-reply``: a token or an RFC 3161 rejection. Transport-level refusals are
 plain-text 4xx: 405 for other methods, 415 for another content type, 413 for a body larger than
 ``max_body_bytes``, 400 for an empty body. Nothing answers 500: an unexpected failure becomes a
-``systemFailure`` rejection.
+``systemFailure`` rejection. Signing runs in anyio's worker threads, never on the event loop.
 
 Configuration for :func:`run` (the ``ltv tsa serve`` and ``python -m tsa`` commands) is a
 :class:`ServeSettings`; it round-trips through ``LTV_TSA_*`` environment variables, which is how
@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from ltv.clock import Clock, OffsetClock, SystemClock, format_time, parse_time
 from ltv.errors import InputError
 from tsa.authority import (
@@ -33,7 +35,7 @@ from tsa.authority import (
     rejection_response,
 )
 from tsa.errors import TsaConfigurationError
-from tsa.serials import FileSerialAllocator
+from tsa.serials import FileSerialAllocator, KeyBoundSerials
 
 __all__ = [
     "DEFAULT_PORT",
@@ -148,8 +150,9 @@ def create_app(
             await _plain(send, 400, "the request body is empty; send a DER TimeStampReq")
             return
         try:
-            # CPU-bound and short (one signature): run inline rather than pay a thread hop.
-            reply = get_authority().respond(b"".join(chunks))
+            # Off the event loop: one signature, and every block of serials a flock and fsyncs
+            # (tsa.serials), would otherwise stall every other connection of this worker.
+            reply = await anyio.to_thread.run_sync(get_authority().respond, b"".join(chunks))
         except Exception:
             _log.exception("the time-stamp authority failed")
             reply = _SYSTEM_FAILURE
@@ -279,13 +282,16 @@ class ServeSettings:
 
 
 def build_authority(settings: ServeSettings) -> TimeStampAuthority:
-    """Load the identity once and build the authority over the shared serial state directory."""
+    """Load the identity once and build the authority over the shared serial state directory,
+    issuing serials bound to the key (:class:`~tsa.serials.KeyBoundSerials`)."""
     identity = TsaIdentity.from_files(
         settings.key, settings.cert, chain=settings.chain, password=settings.key_password
     )
     return TimeStampAuthority(
         identity,
-        serials=FileSerialAllocator(settings.state_dir),
+        serials=KeyBoundSerials(
+            FileSerialAllocator(settings.state_dir), key_fingerprint=identity.key_fingerprint
+        ),
         clock=settings.clock(),
         policy_oid=settings.policy,
     )
