@@ -152,7 +152,8 @@ def create_app(
         try:
             # Off the event loop: one signature, and every block of serials a flock and fsyncs
             # (tsa.serials), would otherwise stall every other connection of this worker.
-            reply = await anyio.to_thread.run_sync(get_authority().respond, b"".join(chunks))
+            body = b"".join(chunks)
+            reply = await anyio.to_thread.run_sync(lambda: get_authority().respond(body))
         except Exception:
             _log.exception("the time-stamp authority failed")
             reply = _SYSTEM_FAILURE
@@ -222,6 +223,22 @@ class ServeSettings:
     #: The real time at which ``at`` was given, so every worker's clock reads the same.
     at_origin: datetime | None = None
     key_password: bytes | None = None
+    #: A file holding the key password (one line): workers read it themselves, so the password
+    #: never travels through their environment (``/proc/PID/environ``).
+    key_password_file: Path | None = None
+
+    def password(self) -> bytes | None:
+        """``key_password``, else the first line of ``key_password_file``, else None."""
+        if self.key_password is not None or self.key_password_file is None:
+            return self.key_password
+        try:
+            data = self.key_password_file.read_bytes()
+        except OSError as exc:
+            raise TsaConfigurationError(
+                f"cannot read the TSA key password file {self.key_password_file}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        return data.split(b"\n", 1)[0].rstrip(b"\r")
 
     def to_environment(self) -> dict[str, str]:
         """The ``LTV_TSA_*`` variables that :meth:`from_environment` reads back."""
@@ -239,6 +256,8 @@ class ServeSettings:
         if self.at is not None:
             env["LTV_TSA_AT"] = format_time(self.at)
             env["LTV_TSA_AT_ORIGIN"] = format_time(self.at_origin or SystemClock().now())
+        if self.key_password_file is not None and self.key_password is None:
+            env["LTV_TSA_KEY_PASSWORD_FILE"] = str(self.key_password_file.resolve())
         if self.key_password is not None:
             env["LTV_TSA_KEY_PASSWORD"] = self.key_password.decode("utf-8", "surrogateescape")
         return env
@@ -269,6 +288,10 @@ class ServeSettings:
                 key_password=(
                     password.encode("utf-8", "surrogateescape") if password is not None else None
                 ),
+                key_password_file=(
+                    Path(env["LTV_TSA_KEY_PASSWORD_FILE"])
+                    if env.get("LTV_TSA_KEY_PASSWORD_FILE") else None
+                ),
             )
         except (ValueError, InputError) as exc:
             raise TsaConfigurationError(f"bad LTV_TSA_* setting: {exc}") from exc
@@ -285,7 +308,7 @@ def build_authority(settings: ServeSettings) -> TimeStampAuthority:
     """Load the identity once and build the authority over the shared serial state directory,
     issuing serials bound to the key (:class:`~tsa.serials.KeyBoundSerials`)."""
     identity = TsaIdentity.from_files(
-        settings.key, settings.cert, chain=settings.chain, password=settings.key_password
+        settings.key, settings.cert, chain=settings.chain, password=settings.password()
     )
     return TimeStampAuthority(
         identity,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, MutableMapping
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -32,22 +31,12 @@ from ltv.server.problems import problem_response
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import authenticate
 
-__all__ = ["read_password_file", "tsa_route"]
+__all__ = ["tsa_route"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-
-def read_password_file(path: Path) -> bytes:
-    """The password in ``path`` (one line; the trailing newline is not part of it)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot read the TSA key password file {path}: {exc.strerror or exc}") from exc
-    return data.rstrip(b"\r\n")
 
 
 class _TsaEndpoint:
@@ -97,11 +86,9 @@ def tsa_route(settings: ServerSettings, *, store: ObjectStore,
 
     if settings.tsa_key is None or settings.tsa_cert is None:
         raise ConfigurationError("the /tsa route needs --tsa-key and --tsa-cert")
-    password = (read_password_file(settings.tsa_key_password_file)
-                if settings.tsa_key_password_file is not None else None)
     tsa_settings = ServeSettings(key=settings.tsa_key, cert=settings.tsa_cert,
                                  chain=settings.tsa_chain, state_dir=settings.tsa_state_dir,
-                                 key_password=password)
+                                 key_password_file=settings.tsa_key_password_file)
     endpoint = _TsaEndpoint(create_tsa_app(build_authority(tsa_settings)), store=store,
                             public=settings.public_tsa,
                             limiter=limiter or RateLimiter(settings.tsa_rate_limit))
