@@ -7,6 +7,10 @@ point leaves either the whole object or nothing under the key. Mutable objects (
 are swapped in with ``rename(2)``; their compare-and-swap operations hold an ``flock`` on
 ``ROOT/.ltv/lock`` so that several processes on one machine agree.
 
+Only the owner can read the tree: directories are created 0o700 (the store root included, when
+this class creates it) and mutable objects, such as signing sessions with the whole contract,
+are written 0o600; write-once objects are 0o444 inside that tree.
+
 ``retain_until`` is not enforced here (a file system has no retention); the read-only mode and
 the exclusive create are the protection, as :meth:`LocalStore.write_once_mode` says.
 """
@@ -23,6 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 from archive.errors import (
     ArchiveError,
@@ -46,6 +51,23 @@ __all__ = ["LocalStore"]
 _INTERNAL = ".ltv"
 
 
+def _private_dirs(path: Path) -> None:
+    """``mkdir -p`` where every directory made is 0o700 (``Path.mkdir(parents=True)`` gives the
+    parents the umask's mode)."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            if not directory.is_dir():  # a file where a folder must be: the caller reports it
+                raise
+
+
 class LocalStore:
     """Objects as files under ``root`` (created if missing)."""
 
@@ -53,7 +75,7 @@ class LocalStore:
         self._root = Path(root).expanduser().absolute()
         self._tmp = self._root / _INTERNAL / "tmp"
         try:
-            self._tmp.mkdir(parents=True, exist_ok=True)
+            _private_dirs(self._tmp)
         except OSError as exc:
             raise StoreError(
                 f"while creating the store directory {self._root}: {exc}", store=self.url
@@ -177,7 +199,7 @@ class LocalStore:
     def create_exclusive(self, key: str, data: bytes) -> str | None:
         require_mutable_key(key)
         path = self._path(key)
-        tmp = self._write_temp(key, data, mode=0o644)
+        tmp = self._write_temp(key, data, mode=0o600)
         try:
             with self._mutable_lock():
                 try:
@@ -230,7 +252,7 @@ class LocalStore:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ArchiveInputError(f"object data must be bytes, got {type(data).__name__}")
         try:
-            self._path(key).parent.mkdir(parents=True, exist_ok=True)
+            _private_dirs(self._path(key).parent)
         except (FileExistsError, NotADirectoryError) as exc:
             raise ArchiveInputError(
                 f"key {key} clashes with another key in {self.url} (a name is both an object "
@@ -253,7 +275,7 @@ class LocalStore:
 
     def _replace(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        tmp = self._write_temp(key, data, mode=0o644)
+        tmp = self._write_temp(key, data, mode=0o600)
         try:
             os.replace(tmp, path)
         except OSError as exc:
@@ -280,9 +302,15 @@ class LocalStore:
         except OSError as exc:
             raise self._error("reading", key, exc) from exc
 
+    def _open_lock(self) -> BinaryIO:
+        try:
+            return open(self._lock_path, "a+b", opener=lambda p, f: os.open(p, f, 0o600))
+        except OSError as exc:
+            raise StoreError(f"while locking {self.url}: {exc}", store=self.url) from exc
+
     @contextlib.contextmanager
     def _mutable_lock(self) -> Iterator[None]:
-        with self._thread_lock, open(self._lock_path, "a+b") as handle:
+        with self._thread_lock, self._open_lock() as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield

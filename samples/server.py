@@ -170,7 +170,7 @@ def _tsa_app(pki: SamplePki, clock: Clock) -> AsgiApp | None:
     """The TSA of :mod:`tsa`, signing with the PKI's newest TSA identity (None if absent)."""
     try:
         from tsa.authority import TimeStampAuthority
-        from tsa.serials import FileSerialAllocator
+        from tsa.serials import FileSerialAllocator, KeyBoundSerials
         from tsa.server import create_app as create_tsa_app
     except ImportError as exc:  # the TSA package is optional for OCSP/CRL-only use
         _log.warning("no TSA at /tsa: %s", exc)
@@ -185,7 +185,8 @@ def _tsa_app(pki: SamplePki, clock: Clock) -> AsgiApp | None:
         authority = cache.get(key)
         if authority is None:
             cache.clear()
-            authority = cache[key] = TimeStampAuthority(identity, serials=serials, clock=clock)
+            bound = KeyBoundSerials(serials, key_fingerprint=identity.key_fingerprint)
+            authority = cache[key] = TimeStampAuthority(identity, serials=bound, clock=clock)
         return authority
 
     return create_tsa_app(current)

@@ -264,7 +264,7 @@ def test_upload_cap_answers_413(store, keys) -> None:
         assert_problem(streamed, 413, "payload-too-large")
 
 
-def test_operations_endpoints(client) -> None:
+def test_operations_endpoints(client, keys) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     spec = client.get("/openapi.json").json()
     for path in ("/v1/signing-sessions", "/v1/signing-sessions/{session_id}/signature",
@@ -278,7 +278,8 @@ def test_operations_endpoints(client) -> None:
     assert "https://" not in page.text
     assert_problem(client.get("/nowhere"), 404)
     assert_problem(client.get("/v1/validations"), 405)
-    metrics = client.get("/metrics").text
+    assert_problem(client.get("/metrics"), 401, "unauthorized")  # --public-metrics opens it
+    metrics = client.get("/metrics", headers=auth(keys)).text
     assert 'ltv_http_requests_total{method="GET",route="/healthz",status="200"}' in metrics
     assert "ltv_http_request_duration_seconds_bucket" in metrics
     assert "/nowhere" not in metrics  # raw paths never become labels

@@ -21,7 +21,7 @@ def test_api_serves_the_tsa_at_slash_tsa(pki: SamplePki, tmp_path: Path) -> None
          "--tsa-key", str(pki.directory / "private" / "tsa-1.pem"),
          "--tsa-cert", str(pki.directory / "tsa-history" / "tsa-1.pem"),
          "--tsa-chain", str(pki.directory / "root.pem"),
-         "--tsa-state-dir", str(tmp_path / "tsa-state")],
+         "--tsa-state-dir", str(tmp_path / "tsa-state"), "--public-tsa"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

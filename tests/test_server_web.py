@@ -205,3 +205,41 @@ def test_web_page_validates_an_uploaded_b_lta_pdf(pki: Any, pki_server: Any, pho
     greens = sum(1 for rgb in inside if rgb == VERDICT_GREEN)
     # the badge is green where the text is not
     assert greens > len(inside) // 2, f"#verdict is not the green TOTAL-PASSED badge in {png}"
+
+
+def test_docs_page_renders_swagger_ui_from_local_assets(tmp_path: Path) -> None:
+    """/docs under its CSP (scripts from this origin only) still renders every operation."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server_log = tmp_path / "serve.log"
+    profile = tmp_path / "profile"
+    browser_log = tmp_path / "chromium.log"
+    serve = [str(LTV), "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--store", str(tmp_path / "store")]
+    env = {k: v for k, v in os.environ.items() if k not in ("LTV_PKI", "LTV_TSA_URL")}
+    with process(serve, server_log, env) as server:
+        _wait_http(f"{base}/healthz", server, server_log)
+        browser = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-quic", "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--disable-sync",
+                   f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
+                   "--remote-debugging-port=0", "about:blank"]
+        with process(browser, browser_log) as chromium:
+            ws_url = _page_ws(_devtools_port(profile, chromium, browser_log))
+            with Cdp.open(ws_url) as cdp:
+                cdp.send("Page.enable")
+                cdp.send("Runtime.enable")
+                cdp.send("Page.navigate", url=f"{base}/docs")
+                title = cdp.wait_for("(() => { const t = document.querySelector("
+                                     "'.swagger-ui .info .title'); return t ? t.textContent"
+                                     " : ''; })()", timeout=60)
+                assert title.startswith("ltv"), title
+                operations = cdp.wait_for("document.querySelectorAll('.opblock').length")
+                assert operations >= 4, operations
+                resources = cdp.evaluate("performance.getEntriesByType('resource')"
+                                         ".map(e => e.name)")
+    assert resources, "the page loaded nothing"
+    outside = [r for r in resources if not r.startswith(base + "/")]
+    assert not outside, outside

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +20,22 @@ from typing import Any
 import httpx
 import pytest
 from asn1crypto import cms, core, tsp
-from tsa_helpers import KEY_PASSWORD, Pki, TsaServer, ltv_command, make_pki, start_tsa
+from tsa_helpers import (
+    KEY_PASSWORD,
+    Pki,
+    TsaServer,
+    free_port,
+    ltv_command,
+    make_pki,
+    start_tsa,
+    wait_ready,
+)
 
 from ltv.algorithms import DigestAlgorithm
 from ltv.online.timestamps import HttpTimestampClient
 from ltv.timestamps import build_request, parse_response
 from tsa.authority import DEFAULT_POLICY_OID, TimeStampAuthority
+from tsa.serials import RANDOM_BITS
 from tsa.server import ServeSettings, create_app
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
@@ -277,6 +290,53 @@ def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
         key_password=KEY_PASSWORD,
     )
     assert ServeSettings.from_environment(settings.to_environment()) == settings
+    by_file = replace(settings, key_password=None, key_password_file=tmp_path / "pw")
+    environment = by_file.to_environment()
+    assert "LTV_TSA_KEY_PASSWORD" not in environment
+    assert ServeSettings.from_environment(environment) == by_file
+
+
+def test_workers_read_the_key_password_from_a_file_not_their_environment(
+        pki: Pki, tmp_path: Path) -> None:
+    """Review finding 20: ``--workers N`` handed LTV_TSA_KEY_PASSWORD to every worker's
+    environment (``/proc/PID/environ``); with LTV_TSA_KEY_PASSWORD_FILE only the path travels."""
+    secret = tmp_path / "password"
+    secret.write_bytes(KEY_PASSWORD + b"\n")
+    port = free_port()
+    log = tmp_path / "log"
+    env = {k: v for k, v in os.environ.items() if k != "LTV_TSA_KEY_PASSWORD"}
+    env["LTV_TSA_KEY_PASSWORD_FILE"] = str(secret)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [*ltv_command(), "tsa", "serve", "--key", str(pki.key_pem("rsa2048")), "--cert",
+             str(pki.cert_pem("rsa2048")), "--chain", str(pki.chain_pem), "--port", str(port),
+             "--state-dir", str(tmp_path / "state"), "--workers", "2"],
+            stdout=out, stderr=subprocess.STDOUT, env=env)
+    server = TsaServer(process=process, port=port, log=log)
+    try:
+        wait_ready(server)
+        reply = httpx.post(server.url, content=build_request(bytes(32), SHA256), headers=QUERY)
+        assert serial_of(reply.content) >= 2**RANDOM_BITS
+        children = _descendants(process.pid)
+        assert len(children) >= 2, children  # uvicorn's supervisor and workers
+        for pid in [process.pid, *children]:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            assert b"LTV_TSA_KEY_PASSWORD=" not in environ, pid
+            assert KEY_PASSWORD not in environ, pid
+    finally:
+        server.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found + [g for child in found for g in _descendants(child)]
 
 
 def test_several_workers(pki: Pki, tmp_path: Path) -> None:
@@ -358,5 +418,9 @@ def test_serials_unique_across_servers_and_sigkill(pki: Pki, tmp_path: Path) -> 
     assert per_phase[a.url, 0] > 0
     assert per_phase[b.url, 0] > 0
     assert per_phase[a.url, 2] > 0, "the restarted server answered nothing"
+    # the durable counter is the serial's high part (tsa.serials.KeyBoundSerials): unique on its
+    # own across both servers and the SIGKILL, and never behind what was issued
+    counters = [s >> RANDOM_BITS for s in serials]
+    assert len(set(counters)) == len(counters)
     on_disk = int((state / "serial.next").read_text())
-    assert on_disk > max(serials)
+    assert on_disk > max(counters)

@@ -1,7 +1,8 @@
 """``python -m tsa``: run the time-stamp authority alone (same as ``ltv tsa serve``).
 
 Options mirror ``ltv tsa serve``; each also reads its ``LTV_TSA_*`` environment variable, and the
-key password comes only from ``LTV_TSA_KEY_PASSWORD`` (never from the command line).
+key password comes only from ``LTV_TSA_KEY_PASSWORD``, or from the file named by
+``LTV_TSA_KEY_PASSWORD_FILE`` (never from the command line).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     password = os.environ.get("LTV_TSA_KEY_PASSWORD")
+    password_file = os.environ.get("LTV_TSA_KEY_PASSWORD_FILE")
     try:
         at = parse_time(args.at) if isinstance(args.at, str) else args.at
         run(ServeSettings(
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             at=at,
             key_password=password.encode() if password is not None else None,
+            key_password_file=Path(password_file) if password_file else None,
         ))
     except (TsaError, LtvError) as exc:
         print(f"tsa: error: {exc}", file=sys.stderr)

@@ -214,6 +214,15 @@ class TsaIdentity:
                 "id-kp-timeStamping as its only purpose (RFC 3161 §2.3)"
             )
 
+    @property
+    def key_fingerprint(self) -> str:
+        """SHA-256 (hex) of the key's SubjectPublicKeyInfo: what binds serial state to the key
+        (:class:`tsa.serials.KeyBoundSerials`)."""
+        spki = self.certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return hashlib.sha256(spki).hexdigest()
+
     @classmethod
     def from_files(
         cls, key: Path, cert: Path, *, chain: Path | None = None, password: bytes | None = None

@@ -26,6 +26,19 @@ to that process alone; it hands it out from memory under a thread lock. Hence:
 Serials are therefore unique but not gap-free, and not ordered across processes; RFC 3161 asks
 for neither (ordering is the separate ``ordering`` field, which we leave FALSE).
 
+**Bound to the key** (:class:`KeyBoundSerials`, what the servers issue). A counter is unique
+only within its state directory, but the same TSA key may be served from two directories (``ltv
+pki serve`` keeps ``pki/tsa-state``, ``ltv serve --tsa-state-dir`` another one) or from a
+directory restored from an old backup; both would hand out 1, 2, 3 again under the same key.
+So a served serial is ``counter << 64 | r`` with ``r`` 64 fresh random bits
+(:func:`secrets.randbits`): within a directory the counter alone keeps serials apart (whatever
+key draws on it, so a directory reused with another key never re-issues a serial any key took
+from it); across directories two serials collide only if both the counter and 64 random bits
+agree (2**-64 per counter value). Every key that draws on a directory is recorded in
+``serial.keys`` (SHA-256 of its SubjectPublicKeyInfo, one per line), so the operator sees which
+keys share the directory. Counter serials issued before this scheme are below ``2**64``; the
+bound ones are all at or above it, so old and new never meet.
+
 :class:`MemorySerialSource` is the in-process variant for tests and an embedded TSA whose tokens
 do not outlive the process.
 """
@@ -35,20 +48,31 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import threading
 from pathlib import Path
 from typing import Protocol
 
 from tsa.errors import SerialAllocationError, TsaConfigurationError
 
-__all__ = ["MAX_SERIAL", "FileSerialAllocator", "MemorySerialSource", "SerialSource"]
+__all__ = [
+    "MAX_SERIAL",
+    "RANDOM_BITS",
+    "FileSerialAllocator",
+    "KeyBoundSerials",
+    "MemorySerialSource",
+    "SerialSource",
+]
 
 #: The largest serial we issue: a positive INTEGER of at most 160 bits (20 DER octets).
 MAX_SERIAL = 2**159 - 1
+#: Random low bits of a key-bound serial (:class:`KeyBoundSerials`).
+RANDOM_BITS = 64
 
 _NEXT = "serial.next"
 _LOCK = "serial.lock"
 _TMP = "serial.next.tmp"
+_KEYS = "serial.keys"
 
 
 class SerialSource(Protocol):
@@ -111,18 +135,53 @@ class FileSerialAllocator:
             self._next += 1
             return serial
 
+    def recorded_keys(self) -> list[str]:
+        """The key fingerprints recorded in ``serial.keys`` (see :class:`KeyBoundSerials`)."""
+        try:
+            text = (self.state_dir / _KEYS).read_text(encoding="ascii")
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SerialAllocationError(f"cannot read {self.state_dir / _KEYS}: {exc}") from exc
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def record_key(self, fingerprint: str) -> None:
+        """Add ``fingerprint`` to ``serial.keys`` (once; under the lock; fsynced)."""
+        lock_fd = self._open_lock()
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            if fingerprint in self.recorded_keys():
+                return
+            fd = os.open(self.state_dir / _KEYS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, f"{fingerprint}\n".encode("ascii"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise TsaConfigurationError(
+                f"cannot record the TSA key in {self.state_dir}: {exc.strerror or exc}"
+            ) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            os.close(lock_fd)
+
+    def _open_lock(self) -> int:
+        try:
+            return os.open(self.state_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise SerialAllocationError(
+                f"cannot open {self.state_dir / _LOCK}: {exc.strerror or exc}"
+            ) from exc
+
     def peek_state(self) -> int:
         """The value of ``serial.next`` on disk (1 before the first reservation); for tooling."""
         return self._read_next(self.state_dir / _NEXT)
 
     def _reserve(self) -> tuple[int, int]:
         """Reserve the next block under the directory lock; return ``(first, end)``."""
-        try:
-            lock_fd = os.open(self.state_dir / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise SerialAllocationError(
-                f"cannot open {self.state_dir / _LOCK}: {exc.strerror or exc}"
-            ) from exc
+        lock_fd = self._open_lock()
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             first = self._read_next(self.state_dir / _NEXT)
@@ -173,3 +232,26 @@ class FileSerialAllocator:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+class KeyBoundSerials:
+    """The serials one TSA key issues: ``counter << 64 | 64 random bits`` (module docstring).
+
+    ``counter`` is the durable counter (a :class:`FileSerialAllocator` for a served TSA), shared
+    by every key that uses its directory; ``key_fingerprint`` is the SHA-256 of the key's
+    SubjectPublicKeyInfo (hex), recorded in the directory's ``serial.keys`` on construction.
+    """
+
+    def __init__(self, counter: SerialSource, *, key_fingerprint: str) -> None:
+        if len(key_fingerprint) != 64 or any(c not in "0123456789abcdef" for c in key_fingerprint):
+            raise TsaConfigurationError("the key fingerprint must be a lowercase hex SHA-256")
+        self.counter = counter
+        self.key_fingerprint = key_fingerprint
+        if isinstance(counter, FileSerialAllocator):
+            counter.record_key(key_fingerprint)
+
+    def next_serial(self) -> int:
+        count = self.counter.next_serial()
+        if count > MAX_SERIAL >> RANDOM_BITS:
+            raise SerialAllocationError("all key-bound serial numbers have been issued")
+        return (count << RANDOM_BITS) | secrets.randbits(RANDOM_BITS)

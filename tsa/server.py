@@ -4,7 +4,7 @@
 ``application/timestamp-reply``: a token or an RFC 3161 rejection. Transport-level refusals are
 plain-text 4xx: 405 for other methods, 415 for another content type, 413 for a body larger than
 ``max_body_bytes``, 400 for an empty body. Nothing answers 500: an unexpected failure becomes a
-``systemFailure`` rejection.
+``systemFailure`` rejection. Signing runs in anyio's worker threads, never on the event loop.
 
 Configuration for :func:`run` (the ``ltv tsa serve`` and ``python -m tsa`` commands) is a
 :class:`ServeSettings`; it round-trips through ``LTV_TSA_*`` environment variables, which is how
@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
 from ltv.clock import Clock, OffsetClock, SystemClock, format_time, parse_time
 from ltv.errors import InputError
 from tsa.authority import (
@@ -33,7 +35,7 @@ from tsa.authority import (
     rejection_response,
 )
 from tsa.errors import TsaConfigurationError
-from tsa.serials import FileSerialAllocator
+from tsa.serials import FileSerialAllocator, KeyBoundSerials
 
 __all__ = [
     "DEFAULT_PORT",
@@ -148,8 +150,10 @@ def create_app(
             await _plain(send, 400, "the request body is empty; send a DER TimeStampReq")
             return
         try:
-            # CPU-bound and short (one signature): run inline rather than pay a thread hop.
-            reply = get_authority().respond(b"".join(chunks))
+            # Off the event loop: one signature, and every block of serials a flock and fsyncs
+            # (tsa.serials), would otherwise stall every other connection of this worker.
+            body = b"".join(chunks)
+            reply = await anyio.to_thread.run_sync(lambda: get_authority().respond(body))
         except Exception:
             _log.exception("the time-stamp authority failed")
             reply = _SYSTEM_FAILURE
@@ -219,6 +223,22 @@ class ServeSettings:
     #: The real time at which ``at`` was given, so every worker's clock reads the same.
     at_origin: datetime | None = None
     key_password: bytes | None = None
+    #: A file holding the key password (one line): workers read it themselves, so the password
+    #: never travels through their environment (``/proc/PID/environ``).
+    key_password_file: Path | None = None
+
+    def password(self) -> bytes | None:
+        """``key_password``, else the first line of ``key_password_file``, else None."""
+        if self.key_password is not None or self.key_password_file is None:
+            return self.key_password
+        try:
+            data = self.key_password_file.read_bytes()
+        except OSError as exc:
+            raise TsaConfigurationError(
+                f"cannot read the TSA key password file {self.key_password_file}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        return data.split(b"\n", 1)[0].rstrip(b"\r")
 
     def to_environment(self) -> dict[str, str]:
         """The ``LTV_TSA_*`` variables that :meth:`from_environment` reads back."""
@@ -236,6 +256,8 @@ class ServeSettings:
         if self.at is not None:
             env["LTV_TSA_AT"] = format_time(self.at)
             env["LTV_TSA_AT_ORIGIN"] = format_time(self.at_origin or SystemClock().now())
+        if self.key_password_file is not None and self.key_password is None:
+            env["LTV_TSA_KEY_PASSWORD_FILE"] = str(self.key_password_file.resolve())
         if self.key_password is not None:
             env["LTV_TSA_KEY_PASSWORD"] = self.key_password.decode("utf-8", "surrogateescape")
         return env
@@ -266,6 +288,10 @@ class ServeSettings:
                 key_password=(
                     password.encode("utf-8", "surrogateescape") if password is not None else None
                 ),
+                key_password_file=(
+                    Path(env["LTV_TSA_KEY_PASSWORD_FILE"])
+                    if env.get("LTV_TSA_KEY_PASSWORD_FILE") else None
+                ),
             )
         except (ValueError, InputError) as exc:
             raise TsaConfigurationError(f"bad LTV_TSA_* setting: {exc}") from exc
@@ -279,13 +305,16 @@ class ServeSettings:
 
 
 def build_authority(settings: ServeSettings) -> TimeStampAuthority:
-    """Load the identity once and build the authority over the shared serial state directory."""
+    """Load the identity once and build the authority over the shared serial state directory,
+    issuing serials bound to the key (:class:`~tsa.serials.KeyBoundSerials`)."""
     identity = TsaIdentity.from_files(
-        settings.key, settings.cert, chain=settings.chain, password=settings.key_password
+        settings.key, settings.cert, chain=settings.chain, password=settings.password()
     )
     return TimeStampAuthority(
         identity,
-        serials=FileSerialAllocator(settings.state_dir),
+        serials=KeyBoundSerials(
+            FileSerialAllocator(settings.state_dir), key_fingerprint=identity.key_fingerprint
+        ),
         clock=settings.clock(),
         policy_oid=settings.policy,
     )

@@ -56,10 +56,25 @@ def _size(text: str) -> int:
 @click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
 @click.option("--tsa-state-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("var/tsa"), show_default=True, help="TSA serial-number state.")
+@click.option("--tsa-key-password-file", type=_FILE, default=None,
+              envvar="LTV_TSA_KEY_PASSWORD_FILE",
+              help="File holding the password of an encrypted --tsa-key (read by each worker).")
+@click.option("--public-tsa", is_flag=True, envvar="LTV_PUBLIC_TSA",
+              help="Let /tsa answer without an API key.")
+@click.option("--tsa-rate-limit", type=click.IntRange(1), default=600, show_default=True,
+              envvar="LTV_TSA_RATE_LIMIT",
+              help="/tsa requests per minute per caller (429 beyond).")
+@click.option("--public-metrics", is_flag=True, envvar="LTV_PUBLIC_METRICS",
+              help="Let /metrics answer without an API key.")
+@click.option("--session-purge-interval", type=click.FloatRange(min=1.0), default=300.0,
+              show_default=True, envvar="LTV_SESSION_PURGE_INTERVAL",
+              help="Seconds between purges of expired signing sessions.")
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
-          tsa_chain: Path | None, tsa_state_dir: Path) -> None:
+          tsa_chain: Path | None, tsa_state_dir: Path, tsa_key_password_file: Path | None,
+          public_tsa: bool, tsa_rate_limit: int, public_metrics: bool,
+          session_purge_interval: float) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
@@ -71,6 +86,9 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         workers=workers, max_upload=_size(max_upload), request_timeout=request_timeout,
         public_validation=public_validation, tsa_key=tsa_key, tsa_cert=tsa_cert,
         tsa_chain=tsa_chain, tsa_state_dir=tsa_state_dir,
+        tsa_key_password_file=tsa_key_password_file, public_tsa=public_tsa,
+        tsa_rate_limit=tsa_rate_limit, public_metrics=public_metrics,
+        session_purge_interval=session_purge_interval,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",

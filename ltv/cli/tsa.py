@@ -1,7 +1,8 @@
 """``ltv tsa serve``: our RFC 3161 time-stamp authority on 127.0.0.1 (the edge over :mod:`tsa`).
 
 Every option can also be set by its ``LTV_TSA_*`` environment variable; the key password is read
-only from ``LTV_TSA_KEY_PASSWORD``.
+only from ``LTV_TSA_KEY_PASSWORD``, or from the file ``LTV_TSA_KEY_PASSWORD_FILE`` names (which
+keeps it out of the workers' environment).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def serve(key: Path, cert: Path, chain: Path | None, host: str, port: int, state
           policy: str, workers: int, at: datetime | None) -> None:
     """Serve time-stamps over HTTP POST (application/timestamp-query) at any path."""
     password = os.environ.get("LTV_TSA_KEY_PASSWORD")
+    password_file = os.environ.get("LTV_TSA_KEY_PASSWORD_FILE")
     run(ServeSettings(
         key=key,
         cert=cert,
@@ -62,4 +64,5 @@ def serve(key: Path, cert: Path, chain: Path | None, host: str, port: int, state
         workers=workers,
         at=at,
         key_password=password.encode() if password is not None else None,
+        key_password_file=Path(password_file) if password_file else None,
     ))

@@ -10,7 +10,7 @@ and ``/docs``. Errors: :mod:`.problems`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -48,13 +48,14 @@ def create_app(
     """The API over the given ports (``clock`` defaults to ``services.clock``; ``policy`` to the
     default policy with ``settings.trust`` as trust anchors; ``fetchers`` None: validation
     fetches nothing beyond what the file carries)."""
-    from ltv.server import routes_archive, routes_files, routes_signing, web
+    from ltv.server import docs, routes_archive, routes_files, routes_signing, web
+    from ltv.server.hardening import SecurityHeaders, SessionPurger, metrics_access
 
     if policy is None:
         policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(settings.trust)))
     metrics = metrics or Metrics()
     app = FastAPI(title="ltv", version=__version__, description=_DESCRIPTION,
-                  docs_url="/docs", openapi_url="/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url="/openapi.json", redoc_url=None)
     app.state.ltv = AppState(settings=settings, store=store, services=services,
                              clock=clock or services.clock, policy=policy, fetchers=fetchers,
                              metrics=metrics)
@@ -63,44 +64,30 @@ def create_app(
     app.include_router(routes_files.router)
     app.include_router(routes_archive.router)
     app.include_router(web.router)
+    app.include_router(docs.router)  # /docs with local assets (no CDN)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this process",
-             response_class=PlainTextResponse)
+             response_class=PlainTextResponse, dependencies=[Depends(metrics_access)])
     def prometheus(m: Annotated[Metrics, Depends(get_metrics)]) -> PlainTextResponse:
         return PlainTextResponse(m.render(), media_type="text/plain; version=0.0.4")
 
     if settings.tsa_key is not None and settings.tsa_cert is not None:
-        from tsa.server import ServeSettings, build_authority
-        from tsa.server import create_app as create_tsa_app
+        from ltv.server.routes_tsa import tsa_route  # key, rate limit, thread pool
 
-        tsa_settings = ServeSettings(key=settings.tsa_key, cert=settings.tsa_cert,
-                                     chain=settings.tsa_chain, state_dir=settings.tsa_state_dir)
-        # A route, not a mount: a mount answers POST /tsa with a 307 to /tsa/, and RFC 3161
-        # clients (openssl, pyHanko, ours) do not follow redirects on POST.
-        from starlette.routing import Route
-
-        app.router.routes.insert(0, Route("/tsa", methods=["POST"], endpoint=_AsgiEndpoint(
-            create_tsa_app(build_authority(tsa_settings)))))
+        app.router.routes.insert(0, tsa_route(settings, store=store))
 
     # outermost last: metrics see every answer, including 413 and 504
     app.add_middleware(BodyLimit, limit=settings.max_upload)
     app.add_middleware(Timeout, seconds=settings.request_timeout)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeaders)  # nosniff everywhere; CSP + frame-ancestors on HTML
+    app.add_middleware(SessionPurger, store=store, clock=clock or services.clock,
+                       interval=settings.session_purge_interval)
     return app
-
-
-class _AsgiEndpoint:
-    """Wrap a plain ASGI function so Starlette routes to it as an app, not as a handler."""
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self._app(scope, receive, send)
 
 
 def build_app(settings: ServerSettings) -> FastAPI:

@@ -5,8 +5,10 @@ FastAPI's :class:`~fastapi.exceptions.RequestValidationError`, Starlette's HTTP 
 last-resort handler for anything else). A handler picks the status from the most specific class
 in a table, so a new subclass needs no new handler. Bodies carry ``type``, ``title``,
 ``status``, ``detail`` (the exception's message, which names the bad input) and ``instance``
-(the request path); never a traceback. Unexpected errors answer 500 with a fixed detail and are
-logged server-side.
+(the request path); never a traceback. Every 5xx answers a fixed ``detail`` per class and a
+``reference`` (random, also in the server log line with the real message): upstream and store
+messages name internal URLs, paths and OS errors ("[Errno 111] Connection refused"), which are
+the operator's business, not the client's.
 
 ``type`` URIs are ``urn:ltv:problem:<slug>`` (stable; clients may switch on them).
 """
@@ -14,6 +16,7 @@ logged server-side.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,21 +118,37 @@ def _detail(exc: BaseException, fallback: str) -> str:
     return text[:2000] if text else fallback
 
 
+#: The ``detail`` of 5xx answers by status: fixed texts, the real message goes to the log.
+_FIXED_DETAIL = {
+    502: "a remote service (time-stamp authority, OCSP responder, CRL or certificate "
+         "download) failed; the server log has the details under this problem's reference",
+    503: "the object store failed; the server log has the details under this problem's "
+         "reference",
+}
+_SERVER_FAILED = ("the server could not complete the request; the server log has the details "
+                  "under this problem's reference")
+
+
+def _hidden(request: Request, exc: BaseException, status: int) -> tuple[str, dict[str, Any]]:
+    """Log ``exc`` with a fresh reference; the fixed detail and the reference for the body."""
+    reference = secrets.token_hex(8)
+    _log.error("problem %s: %s on %s %s: %s", reference, type(exc).__name__, request.method,
+               request.url.path, exc)
+    return _FIXED_DETAIL.get(status, _SERVER_FAILED), {"reference": reference}
+
+
 async def _ltv_error(request: Request, exc: Exception) -> JSONResponse:
     status, slug, title = _lookup(exc, _LTV)
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="ltv"'
+    extra: dict[str, Any] = {}
     if status >= 500:
-        # configuration problems and bugs: the operator reads the log, the client gets no
-        # internals (paths, key names) in the body
-        _log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-        detail = "the server could not complete the request; see the server log"
-        if status == 502:
-            detail = _detail(exc, title)
+        # upstream failures, configuration problems and bugs: the operator reads the log, the
+        # client gets no internals (URLs, paths, OS errors, key names) in the body
+        detail, extra = _hidden(request, exc, status)
     else:
         detail = _detail(exc, title)
-    extra: dict[str, Any] = {}
     field = getattr(exc, "field", None)
     if isinstance(field, str):
         extra["field"] = field
@@ -139,12 +158,12 @@ async def _ltv_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _archive_error(request: Request, exc: Exception) -> JSONResponse:
     status, slug, title = _lookup(exc, _ARCHIVE)
+    extra: dict[str, Any] = {}
     if status >= 500:
-        _log.error("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-        detail = "the object store failed; see the server log"
+        detail, extra = _hidden(request, exc, status)
     else:
         detail = _detail(exc, title)
-    return problem_response(status, slug, title, detail, instance=request.url.path)
+    return problem_response(status, slug, title, detail, instance=request.url.path, **extra)
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -172,10 +191,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem_response(500, "internal", "Internal error",
-                            "the server could not complete the request; see the server log",
-                            instance=request.url.path)
+    reference = secrets.token_hex(8)
+    _log.error("problem %s: unexpected error on %s %s", reference, request.method,
+               request.url.path, exc_info=exc)
+    return problem_response(500, "internal", "Internal error", _SERVER_FAILED,
+                            instance=request.url.path, reference=reference)
 
 
 def _title(status: int) -> str:

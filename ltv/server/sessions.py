@@ -16,7 +16,10 @@ given back so the client can retry. A replica that died while finishing leaves a
 ``until`` has passed; the next attempt takes it over with compare-and-swap.
 
 Expiry is read from the injected :class:`~ltv.clock.Clock`: past ``expires`` a session answers
-410. :func:`purge_expired` deletes sessions (and their documents) that expired a while ago.
+410. :meth:`SessionStore.purge_expired` drops the document of an expired session and deletes
+the whole session a while later; ``ltv serve`` runs it on a timer (:mod:`.hardening`).
+A finish that outlived its marker (``FINISH_TIMEOUT``) while another attempt took the marker
+over discards its result: the compare-and-swap that records "finished" fails, and it answers 409.
 """
 
 from __future__ import annotations
@@ -112,7 +115,10 @@ class SessionStore:
             raise
         done = json.dumps({"state": "finished", "at": format_time(self._clock.now()),
                            "nonce": secrets.token_hex(8)}).encode()
-        self._store.replace_if(marker, done, etag=etag)
+        if self._store.replace_if(marker, done, etag=etag) is None:
+            # our marker went stale and another attempt took it over: that one finishes the
+            # session, this result is discarded (exactly once, even past FINISH_TIMEOUT)
+            raise SessionUsedError(f"signing session {session_id} was already finished")
         # the document is no longer needed; the pending record and marker answer 409 later
         self._store.delete(base + "document")
         return signed
@@ -144,7 +150,12 @@ class SessionStore:
         return self._store.replace_if(marker, body, etag=current.etag)
 
     def purge_expired(self, *, grace: timedelta = timedelta(days=1)) -> int:
-        """Delete sessions that expired more than ``grace`` ago; returns how many."""
+        """Delete sessions that expired more than ``grace`` ago; returns how many.
+
+        The document (the whole contract) goes as soon as the session expires, unless a finish
+        holds a live marker; the pending record and the marker stay for ``grace`` so that a late
+        finish answers 410 or 409 rather than 404. ``ltv serve`` calls this on a timer.
+        """
         now = self._clock.now()
         removed = 0
         for info in list(self._store.list(_ROOT)):
@@ -154,8 +165,13 @@ class SessionStore:
             try:
                 pending = PendingSignature.from_bytes(self._store.read_mutable(info.key).data)
                 expired = pending.expires + grace < now
+                lapsed = pending.expires < now
             except (ObjectNotFoundError, SessionError):
-                expired = True
+                expired = lapsed = True
+            if lapsed and not expired:
+                state = self._marker_state(base + "used")
+                if state is None or state[0] != "finishing" or state[1] <= now:
+                    self._store.delete(base + "document")
             if expired:
                 for name in ("document", "used", "pending.json"):
                     self._store.delete(base + name)

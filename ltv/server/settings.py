@@ -39,6 +39,11 @@ class ServerSettings:
     tsa_cert: Path | None = None
     tsa_chain: Path | None = None
     tsa_state_dir: Path = field(default=Path("var/tsa"))
+    tsa_key_password_file: Path | None = None  # the TSA key's password, read by each worker
+    public_tsa: bool = False  # /tsa without an API key
+    tsa_rate_limit: int = 600  # /tsa requests per minute per caller (tenant, or client address)
+    public_metrics: bool = False  # /metrics without an API key
+    session_purge_interval: float = 300.0  # seconds between purges of expired signing sessions
 
     def __post_init__(self) -> None:
         if self.max_upload < 1024:
@@ -49,6 +54,10 @@ class ServerSettings:
             raise ConfigurationError("give --tsa-key and --tsa-cert together")
         if self.workers < 1:
             raise ConfigurationError("--workers must be 1 or more")
+        if self.tsa_rate_limit < 1:
+            raise ConfigurationError("--tsa-rate-limit must be 1 or more requests per minute")
+        if self.session_purge_interval <= 0:
+            raise ConfigurationError("--session-purge-interval must be positive")
 
     def to_json(self) -> dict[str, Any]:
         def p(v: Path | None) -> str | None:
@@ -63,6 +72,10 @@ class ServerSettings:
             "max_session_seconds": self.max_session_seconds,
             "tsa_key": p(self.tsa_key), "tsa_cert": p(self.tsa_cert),
             "tsa_chain": p(self.tsa_chain), "tsa_state_dir": str(self.tsa_state_dir.resolve()),
+            "tsa_key_password_file": p(self.tsa_key_password_file),
+            "public_tsa": self.public_tsa, "tsa_rate_limit": self.tsa_rate_limit,
+            "public_metrics": self.public_metrics,
+            "session_purge_interval": self.session_purge_interval,
         }
 
     @classmethod
@@ -81,6 +94,11 @@ class ServerSettings:
                 tsa_key=p(obj.get("tsa_key")), tsa_cert=p(obj.get("tsa_cert")),
                 tsa_chain=p(obj.get("tsa_chain")),
                 tsa_state_dir=Path(obj.get("tsa_state_dir") or "var/tsa"),
+                tsa_key_password_file=p(obj.get("tsa_key_password_file")),
+                public_tsa=bool(obj.get("public_tsa", False)),
+                tsa_rate_limit=int(obj.get("tsa_rate_limit", 600)),
+                public_metrics=bool(obj.get("public_metrics", False)),
+                session_purge_interval=float(obj.get("session_purge_interval", 300.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):

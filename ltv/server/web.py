@@ -88,4 +88,5 @@ document.getElementById("form").addEventListener("submit", async (event) => {
 def index() -> HTMLResponse:
     return HTMLResponse(PAGE, headers={
         "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-        "style-src 'unsafe-inline'; connect-src 'self'; frame-src 'self'; form-action 'self'"})
+        "style-src 'unsafe-inline'; connect-src 'self'; frame-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"})
