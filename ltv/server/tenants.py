@@ -131,7 +131,9 @@ class ApiKey:
         return self.sha256[:16]
 
     def state(self, at: datetime) -> KeyState:
-        if self.revoked is not None and self.revoked <= at:
+        """The state at ``at``. A revocation counts whatever its time: the operator's clock
+        running ahead of the server's must not delay it."""
+        if self.revoked is not None:
             return KeyState.REVOKED
         if self.expires is not None:
             return KeyState.EXPIRED if self.expires <= at else KeyState.EXPIRING
