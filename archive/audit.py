@@ -25,6 +25,7 @@ written back. Keys sort by time, so :func:`read_audit` lists them in time order,
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import logging
 import secrets
@@ -55,6 +56,7 @@ AUDIT_SCHEMA = "ltv.audit/1"
 _DETAIL_MAX = 200
 
 _log = logging.getLogger("ltv.audit")
+_sequence = itertools.count()
 
 
 class AuditEvent(enum.Enum):
@@ -132,8 +134,10 @@ def _stamp_key(at: datetime) -> str:
 
 
 def audit_key(at: datetime, nonce: str) -> str:
-    """``audit/<YYYYMMDDTHHMMSS.ffffff>Z-<nonce>.json``: key order is time order."""
-    return f"{AUDIT_PREFIX}{_stamp_key(at)}-{nonce}.json"
+    """``audit/<YYYYMMDDTHHMMSS.ffffff>Z-<sequence>-<nonce>.json``: key order is time order;
+    events of one process at the same instant (a fixed ``--at`` clock) keep their order by the
+    process's sequence number, and the random nonce keeps replicas apart."""
+    return f"{AUDIT_PREFIX}{_stamp_key(at)}-{next(_sequence) % 10**8:08d}-{nonce}.json"
 
 
 def _clean(text: str | None) -> str | None:

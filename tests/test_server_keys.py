@@ -87,7 +87,8 @@ def test_revoked_key_is_refused_at_once(world: dict[str, Any]) -> None:
     assert listing(world["base"], other).status_code == 200  # only that key
     # revoking again changes nothing; an unknown id, or none at all, is refused in one line
     again = ltv_cli("tenant", "revoke-key", "acme", key_id(key), "--store", world["url"])
-    assert again.returncode == 0 and again.stdout == ""
+    assert again.returncode == 0
+    assert again.stdout == ""
     unknown = ltv_cli("tenant", "revoke-key", "acme", "0123456789abcdef", "--store", world["url"])
     assert unknown.returncode == 4
     assert unknown.stderr.startswith("ltv: error: tenant 'acme' has no key '0123456789abcdef'")
@@ -105,7 +106,8 @@ def test_rotated_key_works_in_grace_period_then_refused(world: dict[str, Any]) -
     clock: MutableClock = world["clock"]
     new = cli_ok("tenant", "rotate-key", "acme", "--grace", "1h", "--at", format_time(SIGN_AT),
                  "--store", world["url"]).strip()
-    assert new.startswith("ltv_") and new != old
+    assert new.startswith("ltv_")
+    assert new != old
     clock.advance(minutes=59)
     assert listing(world["base"], old).status_code == 200
     assert listing(world["base"], new).status_code == 200
@@ -145,8 +147,10 @@ def test_tenant_ls_shows_keys_and_states_without_secrets(world: dict[str, Any]) 
     assert [(e["tenant"], e["state"]) for e in entries] == [
         ("acme", "expiring"), ("acme", "active"), ("beta", "revoked")]
     for key in (first, second, lonely):  # neither the key nor its full hash is shown
-        assert key not in text and hash_key(key) not in text
-        assert key not in json.dumps(entries) and hash_key(key) not in json.dumps(entries)
+        assert key not in text
+        assert hash_key(key) not in text
+        assert key not in json.dumps(entries)
+        assert hash_key(key) not in json.dumps(entries)
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -278,7 +282,8 @@ def test_audit_trail_of_every_state_change(world: dict[str, Any], phone_ec: Any,
     # no API key, key hash or personal data (metadata, signer subject) in the trail
     stored = b"".join(world["store"].get(i.key) for i in world["store"].list("audit/"))
     for secret in (key, other, rotated, hash_key(key), hash_key(rotated)):
-        assert secret not in out and secret.encode() not in stored
+        assert secret not in out
+        assert secret.encode() not in stored
     for personal in ("Alice", "C-1", "deal.p7m", phone_ec.certificate.subject.rfc4514_string()):
         assert personal not in out
     # --tenant and --since narrow it
@@ -288,7 +293,8 @@ def test_audit_trail_of_every_state_change(world: dict[str, Any], phone_ec: Any,
     assert _events(cli_ok("audit", "ls", "--store", url, "--since", revoked_at)) == [
         by_event["key.revoke"]]
     bad = ltv_cli("audit", "ls", "--store", url, "--since", "yesterday")
-    assert bad.returncode == 2 and "not an ISO 8601 time" in bad.stderr
+    assert bad.returncode == 2
+    assert "not an ISO 8601 time" in bad.stderr
 
 
 def test_cli_audit_line_on_stderr_is_json(tmp_path: Path) -> None:
