@@ -349,3 +349,12 @@ def test_api_add_tenant_key_hash_compare(tmp_path: Path) -> None:
         authenticate(store, f"Bearer {forged}")
     assert authenticate(store, f"Bearer {key}").name == "acme"
     assert hashlib.sha256(key.encode()).hexdigest() == hash_key(key)
+
+
+def test_readme_names_every_reserved_tenant_name() -> None:
+    from ltv.server.tenants import RESERVED_NAMES
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Tenants and API keys", 1)[1].split("\n## ", 1)[0]
+    for name in RESERVED_NAMES:
+        assert f"`{name}`" in section, name
