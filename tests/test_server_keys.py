@@ -233,11 +233,15 @@ def test_audit_trail_of_every_state_change(world: dict[str, Any], phone_ec: Any,
     signed = httpx.post(f"{base}{created['signature_url']}", headers=auth,
                         json={"signature_value": b64(phone_ec.sign(tbs))})
     assert signed.status_code == 200, signed.text
+    assert_problem(httpx.post(f"{base}{created['signature_url']}", headers=auth,
+                              json={"signature_value": b64(phone_ec.sign(tbs))}),
+                   409, "session-used")  # a replay: refused
     # the server's stderr carries the same lines, each valid JSON on its own
     err = capfd.readouterr().err
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert [(e["event"], e["outcome"]) for e in logged] == [
-        ("session.create", "ok"), ("session.finish", "refused"), ("session.finish", "ok")]
+        ("session.create", "ok"), ("session.finish", "refused"), ("session.finish", "ok"),
+        ("session.finish", "refused")]
     assert all(e["time"] == "2026-01-02T01:00:00.000000Z" for e in logged)  # the app's clock
     # ingest (the API), renewal (the operator's cron job), key rotation and revocation
     archived = httpx.post(f"{base}/v1/archive", headers=auth,
@@ -272,7 +276,10 @@ def test_audit_trail_of_every_state_change(world: dict[str, Any], phone_ec: Any,
         ("auth", "tenant", "acme", key_id(key), "refused"),
     }
     assert expected <= seen, sorted(seen - expected)
-    assert len(events) == len(expected)  # the second refusal within a minute: stderr only
+    # the replay is a second refused finish; the second key refusal within a minute: stderr only
+    assert len(events) == len(expected) + 1
+    assert [e["detail"] for e in events if e["event"] == "session.finish"] == [
+        "signature-value", None, "used"]
     by_event = {e["event"]: e for e in events}
     assert by_event["archive.ingest"]["detail"] == "TOTAL-PASSED"
     assert by_event["archive.renew"]["detail"] == "timestamp=1 hash-tree=0 skipped=0"

@@ -96,6 +96,7 @@ class SessionStore:
         marker = base + "used"
         state = self._marker_state(marker)
         if state is not None and (state[0] == "finished" or state[1] > now):
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED, "used")
             raise SessionUsedError(f"signing session {session_id} was already finished")
         if now > pending.expires:
             self.audit(AuditEvent.SESSION_EXPIRE, tenant.name, session_id, Outcome.REFUSED)
@@ -105,6 +106,7 @@ class SessionStore:
         signing.check_signature_value(pending, signature_value)
         etag = self._take(marker, now)
         if etag is None:
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED, "used")
             raise SessionUsedError(f"signing session {session_id} was already finished")
         try:
             document = self._store.read_mutable(base + "document").data
