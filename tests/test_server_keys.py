@@ -317,6 +317,13 @@ def test_cli_audit_line_on_stderr_is_json(tmp_path: Path) -> None:
     assert human.startswith("created tenant acme")
     [stored] = read_audit(open_store(url))
     assert stored.line() == line
+    # the trail is evidence: a damaged entry is an error naming it, never skipped silently
+    open_store(url).put("audit/29991231T000000.000000Z-00000000-bad.json", b"{not json")
+    damaged = ltv_cli("audit", "ls", "--store", url)
+    assert damaged.returncode == 4
+    assert damaged.stderr.startswith("ltv: error: audit object "
+                                     "audit/29991231T000000.000000Z-00000000-bad.json is damaged")
+    assert damaged.stderr.count("\n") == 1
 
 
 def test_expired_sessions_purged_are_audited(tmp_path: Path, phone_ec: Any) -> None:
