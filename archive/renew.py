@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
+from archive import audit
 from archive.errors import ArchiveError, ObjectExistsError
 from archive.ingest import (
     BatchEntry,
@@ -201,6 +202,9 @@ def renew(
                               material=material, counts=counts, progress=progress)
     finally:
         release_lease(store, lease)
+    audit.record(store, audit.AuditEvent.ARCHIVE_RENEW, who=audit.Who.OPERATOR, tenant=tenant,
+                 object_id=tenant, detail=" ".join(f"{k}={v}" for k, v in counts.items()),
+                 clock=clock)
     return RenewSummary(batches=total, timestamp_renewed=counts["timestamp"],
                         hash_tree_renewed=counts["hash-tree"], skipped=counts["skipped"],
                         tsa_calls=client.calls, plans=tuple(plans), published=published)

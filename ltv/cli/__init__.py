@@ -31,7 +31,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("ltv.cli.validate", "validate"),
     "archive": ("ltv.cli.archive", "archive"),
     "serve": ("ltv.cli.serve", "serve"),
-    "tenant": ("ltv.cli.serve", "tenant"),
+    "tenant": ("ltv.cli.tenant", "tenant"),
+    "audit": ("ltv.cli.audit", "audit"),
     "demo": ("ltv.cli.demo", "demo"),
 }
 

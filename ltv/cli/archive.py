@@ -66,6 +66,15 @@ def _open(url: str, clock: Clock | None = None) -> Any:
     return store
 
 
+def _audit_ingest(store: Any, tenant: str, ids: list[str], indication: str | None,
+                  clock: Clock) -> None:
+    from archive.audit import AuditEvent, Who, record
+
+    for package_id in ids:
+        record(store, AuditEvent.ARCHIVE_INGEST, who=Who.OPERATOR, tenant=tenant,
+               object_id=package_id, detail=indication, clock=clock)
+
+
 def _clock(at: datetime | None) -> Clock:
     return OffsetClock(at) if at is not None else SystemClock()
 
@@ -159,6 +168,7 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
     store = _open(store_url, clock)
     ids = ingest(store, [item], timestamps=services.timestamp_client, tenant=tenant,
                  clock=clock, material=_material(services, clock))
+    _audit_ingest(store, tenant, ids, item.ingest_indication, clock)
     click.echo(f"ingest report: {item.ingest_indication}", err=True)
     click.echo(ids[0])
 

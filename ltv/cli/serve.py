@@ -1,5 +1,5 @@
-"""``ltv serve`` (the HTTP API) and ``ltv tenant add`` (API keys), the CLI edge over
-:mod:`ltv.server`. Every option can also be set by an ``LTV_*`` environment variable."""
+"""``ltv serve`` (the HTTP API), the CLI edge over :mod:`ltv.server` (``ltv tenant``: in
+:mod:`ltv.cli.tenant`). Every option can also be set by an ``LTV_*`` environment variable."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from ltv.cli._services import ENV_PKI, ENV_TSA
 
-__all__ = ["serve", "tenant"]
+__all__ = ["serve"]
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
@@ -106,21 +106,3 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
                     **common)  # type: ignore[arg-type]
     sys.exit(0)
 
-
-@click.group("tenant")
-def tenant() -> None:
-    """Tenants of the HTTP API and their API keys."""
-
-
-@tenant.command("add")
-@click.argument("name")
-@click.option("--store", "store_url", default=_DEFAULT_STORE, show_default=True,
-              envvar="LTV_STORE", help="Object store URL (the one `ltv serve` uses).")
-def add(name: str, store_url: str) -> None:
-    """Create tenant NAME; prints its new API key once (only its SHA-256 is kept)."""
-    from archive.store import open_store
-    from ltv.server.tenants import add_tenant
-
-    made, key = add_tenant(open_store(store_url), name)
-    click.echo(key)
-    click.echo(f"created tenant {made.name}; the key above is shown only once", err=True)

@@ -73,18 +73,21 @@ def get_sessions(store: Annotated[ObjectStore, Depends(get_store)],
 
 
 def get_tenant(store: Annotated[ObjectStore, Depends(get_store)],
+               clock: Annotated[Clock, Depends(get_clock)],
                authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
                ) -> Tenant:
-    """The caller's tenant from ``Authorization: Bearer KEY`` (401 otherwise)."""
-    return authenticate(store, authorization)
+    """The caller's tenant from ``Authorization: Bearer KEY`` (401 otherwise: unknown,
+    revoked, or rotated and past its grace period, judged by the app's clock)."""
+    return authenticate(store, authorization, clock=clock)
 
 
 def get_optional_tenant(
     store: Annotated[ObjectStore, Depends(get_store)],
     settings: Annotated[ServerSettings, Depends(get_settings)],
+    clock: Annotated[Clock, Depends(get_clock)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Tenant | None:
     """Like :func:`get_tenant`, but anonymous callers pass when validation is public."""
     if authorization is None and settings.public_validation:
         return None
-    return authenticate(store, authorization)
+    return authenticate(store, authorization, clock=clock)

@@ -24,6 +24,7 @@ from cryptography import x509
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
+from archive.audit import AuditEvent, Who, record
 from archive.errors import ArchiveInputError, ObjectNotFoundError
 from archive.package import Package
 from archive.store import ObjectStore
@@ -166,6 +167,8 @@ def create_package(
     ids = ingest(store, [item], timestamps=timestamps, tenant=_tenant(tenant),
                  clock=clock, material=material)
     package_id = ids[0]
+    record(store, AuditEvent.ARCHIVE_INGEST, who=Who.TENANT, tenant=tenant.name,
+           object_id=package_id, detail=item.ingest_indication, clock=clock)
     url = f"/v1/archive/{package_id}"
     return JSONResponse({"id": package_id, "created": format_time(now),
                          "ingest_indication": item.ingest_indication, "warnings": warnings,

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from archive.audit import AuditEvent, Outcome
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.clock import Clock, format_time
 from ltv.errors import InputError, SignatureValueError
@@ -235,6 +236,8 @@ def finish_session(
     try:
         signed = sessions.finish(tenant, session_id, value, services=services)
     except SignatureValueError as exc:
+        sessions.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED,
+                       "signature-value")
         err = SignatureValueError(f"signature_value: {exc}")
         err.field = "signature_value"  # type: ignore[attr-defined]
         raise err from exc

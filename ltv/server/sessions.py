@@ -30,6 +30,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from archive.audit import AuditEvent, Outcome, Who, record
 from archive.errors import ObjectNotFoundError
 from archive.store import ObjectStore
 from ltv import signing
@@ -75,6 +76,7 @@ class SessionStore:
         self._store.put_mutable(base + "document", document)
         if self._store.create_exclusive(base + "pending.json", pending.to_bytes()) is None:
             raise SessionError(f"signing session id {pending.id} collides; try again")
+        self.audit(AuditEvent.SESSION_CREATE, tenant.name, pending.id)
 
     def load(self, tenant: Tenant, session_id: str) -> PendingSignature:
         """The pending signature; 404 for an unknown id or another tenant's."""
@@ -97,14 +99,17 @@ class SessionStore:
         marker = base + "used"
         state = self._marker_state(marker)
         if state is not None and (state[0] == "finished" or state[1] > now):
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED, "used")
             raise SessionUsedError(f"signing session {session_id} was already finished")
         if now > pending.expires:
+            self.audit(AuditEvent.SESSION_EXPIRE, tenant.name, session_id, Outcome.REFUSED)
             raise SessionExpiredError(
                 f"signing session {session_id} expired at {format_time(pending.expires)}")
         # a wrong value is refused here, before the marker: the session stays usable
         signing.check_signature_value(pending, signature_value)
         etag = self._take(marker, now)
         if etag is None:
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED, "used")
             raise SessionUsedError(f"signing session {session_id} was already finished")
         try:
             document = self._store.read_mutable(base + "document").data
@@ -112,13 +117,17 @@ class SessionStore:
                                     services=services)
         except BaseException:
             self._store.delete_if(marker, etag=etag)
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.FAILED)
             raise
         done = json.dumps({"state": "finished", "at": format_time(self._clock.now()),
                            "nonce": secrets.token_hex(8)}).encode()
         if self._store.replace_if(marker, done, etag=etag) is None:
             # our marker went stale and another attempt took it over: that one finishes the
             # session, this result is discarded (exactly once, even past FINISH_TIMEOUT)
+            self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED,
+                       "taken over")
             raise SessionUsedError(f"signing session {session_id} was already finished")
+        self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id)
         # the document is no longer needed; the pending record and marker answer 409 later
         self._store.delete(base + "document")
         return signed
@@ -175,5 +184,14 @@ class SessionStore:
             if expired:
                 for name in ("document", "used", "pending.json"):
                     self._store.delete(base + name)
+                self.audit(AuditEvent.SESSION_EXPIRE, base.split("/")[-3], base.split("/")[-2],
+                           who=Who.OPERATOR)
                 removed += 1
         return removed
+
+    def audit(self, event: AuditEvent, tenant: str, session_id: str,
+              outcome: Outcome = Outcome.OK, detail: str | None = None, *,
+              who: Who = Who.TENANT) -> None:
+        """One audit line (:mod:`archive.audit`) about a session of ``tenant``."""
+        record(self._store, event, who=who, tenant=tenant, object_id=session_id,
+               outcome=outcome, detail=detail, clock=self._clock)

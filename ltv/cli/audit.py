@@ -1,0 +1,32 @@
+"""``ltv audit ls``: read the audit trail back from the store (:mod:`archive.audit`), one JSON
+line per event, in time order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from ltv.cli._common import TIME
+
+__all__ = ["audit"]
+
+
+@click.group("audit")
+def audit() -> None:
+    """The audit trail: every state change and refusal by policy, as JSON lines."""
+
+
+@audit.command("ls")
+@click.option("--since", type=TIME, default=None,
+              help="Only events at or after this time (ISO 8601).")
+@click.option("--tenant", default=None, help="Only events concerning this tenant.")
+@click.option("--store", "store_url", default="var/archive", show_default=True,
+              envvar="LTV_STORE", help="Object store URL.")
+def ls_cmd(since: datetime | None, tenant: str | None, store_url: str) -> None:
+    """Print the audit events (one JSON object per line, oldest first)."""
+    from archive.audit import read_audit
+    from archive.store import open_store
+
+    for entry in read_audit(open_store(store_url), since=since, tenant=tenant):
+        click.echo(entry.line())
