@@ -27,8 +27,9 @@ from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ltv.errors import InputError, MalformedError
+from ltv.errors import InputError, LtvError, MalformedError
 from ltv.evidence import EvidenceSet
+from ltv.formats import pdf_revisions
 from ltv.formats.pades import pdf_errors
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.cades import timestamp_facts
@@ -57,8 +58,6 @@ def _content_info(signed_data: Any) -> bytes:
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     from ltv.validation._speedups import install
 
     install()
@@ -66,22 +65,146 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     if detached_content is not None:
         raise InputError("a PDF signature covers the PDF itself: --detached does not apply")
     with pdf_errors("cannot read the PDF"):
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader, readable = _open(data)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
-        regular = list(reader.embedded_regular_signatures)
-        doc_timestamps = list(reader.embedded_timestamp_signatures)
-        if not regular:
+        regular, doc_timestamps, broken, notes = _signature_fields(reader)
+        if not regular and not broken:
             raise MalformedError("the PDF has no signature")
-        evidence, dss_revision = _dss(reader)
-        poe_index = _poe_index(reader)
-        doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index))
+        count = len(regular) + len(broken)
+        if regular:
+            evidence, dss_revision = _dss(reader)
+            poe_index = _poe_index(reader)
+        else:
+            evidence, dss_revision, poe_index = EvidenceSet(), None, {}
+        doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index, data))
                         for ts in doc_timestamps]
         out = []
         for index, sig in enumerate(regular):
-            out.append(_signature(sig, index, len(regular), evidence, dss_revision,
-                                  doc_ts_facts))
+            facts = _signature(sig, index, count, evidence, dss_revision, doc_ts_facts)
+            facts = _bytes_outside(facts, sig, data, readable, reader)
+            out.append(replace(facts, warnings=(*facts.warnings, *notes)) if notes else facts)
+        out.extend(broken)
     return out
+
+
+def _open(data: bytes) -> tuple[Any, int]:
+    """pyHanko's reader over ``data``, or over its longest prefix ending with a complete
+    revision when the tail is unreadable (the tail is then reported, never passed over)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    def read(prefix: bytes) -> Any:
+        with pdf_errors("cannot read the PDF"):
+            reader = PdfFileReader(io.BytesIO(prefix), strict=False)
+            reader.root  # noqa: B018  (a broken cross-reference fails here)
+            return reader
+
+    try:
+        return read(data), len(data)
+    except MalformedError:
+        for end in pdf_revisions.revision_ends(data)[:_PREFIX_TRIES]:
+            if end >= len(data):
+                continue
+            try:
+                return read(data[:end]), end
+            except MalformedError:
+                continue
+        raise
+
+
+_PREFIX_TRIES = 8
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+_SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"})
+_TS_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
+
+
+def _signature_fields(reader: Any) -> tuple[list[Any], list[Any], list[SignatureFacts],
+                                            list[str]]:
+    """Every filled signature field: readable approval signatures and document time-stamps
+    (pyHanko's objects, in signing order), signatures that cannot be validated (FORMAT_FAILURE
+    facts: unknown /SubFilter, /Contents not one DER SignedData, unreadable), and warnings
+    about unreadable document time-stamps."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
+
+    regular: list[Any] = []
+    stamps: list[Any] = []
+    broken: list[SignatureFacts] = []
+    notes: list[str] = []
+    for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+        label = str(fq_name)
+        try:
+            obj = sig_obj.get_object()
+            is_timestamp = str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
+            subfilter = obj.get("/SubFilter")
+            known = _TS_SUBFILTERS if is_timestamp else _SIG_SUBFILTERS
+            if subfilter is None or str(subfilter) not in known:
+                problem: str | None = (
+                    f"the signature's /SubFilter {subfilter} is not one this validator reads "
+                    f"({', '.join(sorted(known))})")
+            else:
+                problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
+            embedded = None
+            if problem is None:
+                embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
+        except (LtvError, RecursionError):
+            raise
+        except Exception as exc:  # pyHanko raises raw exceptions on hostile signatures
+            problem = f"the signature cannot be read: {_one_line(exc)}"
+        if embedded is not None and problem is None:
+            (stamps if is_timestamp else regular).append(embedded)
+        elif is_timestamp:
+            notes.append(f"document time-stamp {label} ignored: {problem}")
+        else:
+            broken.append(_unreadable(label, problem or "the signature cannot be read"))
+    regular.sort(key=lambda sig: sig.signed_revision)
+    stamps.sort(key=lambda sig: sig.signed_revision)
+    return regular, stamps, broken, notes
+
+
+def _unreadable(label: str, problem: str) -> SignatureFacts:
+    """A signature field that holds no signature this validator can read (EN 319 102-1
+    §5.2.2 format checking: FORMAT_FAILURE)."""
+    return SignatureFacts(
+        id=label, format=SignatureFormat.PADES, level=None, signer_certificate=None,
+        signer_identification_error=problem,
+        integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, problem),
+    )
+
+
+def _bytes_outside(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
+                   reader: Any) -> SignatureFacts:
+    """The /ByteRange must cover all of its revision but /Contents (else FORMAT_FAILURE), and
+    every byte after it must be a well-formed incremental update (else the changes after
+    signing are ``disallowed``, the bytes named), ISO 32000-2 §12.8.1 and §7.5.6."""
+    problem = pdf_revisions.byte_range_problem(list(sig.byte_range), data=data,
+                                               contents=bytes(sig.pkcs7_content))
+    if problem is not None:
+        return replace(facts, integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
+                                                                problem),
+                       pdf_changes_after_signing="disallowed", pdf_changes_detail=problem)
+    if facts.integrity.status is IntegrityStatus.FORMAT_FAILURE:
+        return replace(facts, pdf_changes_after_signing="disallowed",
+                       pdf_changes_detail=facts.integrity.message)
+    second, length = (int(v) for v in list(sig.byte_range)[2:])
+    revision = int(sig.signed_revision) + 1
+    analysis = pdf_revisions.trailing_update_problem(
+        data, signed_end=second + length,
+        prev_startxref=int(reader.xrefs.get_startxref_for_revision(sig.signed_revision)),
+        revision=revision)
+    detail = analysis.problem
+    if detail is None and readable < len(data):
+        detail = (f"{len(data) - readable} bytes after revision "
+                  f"{int(reader.xrefs.total_revisions)} that the PDF reader cannot read")
+    if detail is None:
+        return facts
+    if facts.pdf_changes_after_signing == "disallowed" and facts.pdf_changes_detail:
+        detail = f"{detail}; {facts.pdf_changes_detail}"
+    return replace(facts, pdf_changes_after_signing="disallowed", pdf_changes_detail=detail)
 
 
 def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
@@ -115,7 +238,8 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
     return {item.pdf_revision: frozenset(p.digest for p in item.poes_implied) for item in sets}
 
 
-def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]]) -> TimestampFacts:
+def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]],
+                   data: bytes) -> TimestampFacts:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     token = _content_info(ts.signed_data)
@@ -134,6 +258,11 @@ def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]]) -> Timestamp
     if not covered:
         return replace(facts, imprint_ok=False, covers=frozenset(),
                        imprint_message="the document time-stamp does not cover its revision")
+    problem = pdf_revisions.byte_range_problem(list(ts.byte_range), data=data,
+                                               contents=bytes(ts.pkcs7_content))
+    if problem is not None:
+        return replace(facts, imprint_ok=False, covers=frozenset(),
+                       imprint_message=f"document time-stamp: {problem}")
     return facts
 
 
