@@ -81,8 +81,13 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
                         for ts in doc_timestamps]
         out = []
         for index, sig in enumerate(regular):
+            problem = pdf_revisions.byte_range_problem(_numbers(sig.byte_range), data=data,
+                                                       contents=bytes(sig.pkcs7_content))
+            if problem is not None:  # before pyHanko hashes ranges it may not even read
+                out.append(_unreadable(_label(sig, index, count), problem, changes=True))
+                continue
             facts = _signature(sig, index, count, evidence, dss_revision, doc_ts_facts)
-            facts = _bytes_outside(facts, sig, data, readable, reader)
+            facts = _bytes_after(facts, sig, data, readable, reader)
             out.append(replace(facts, warnings=(*facts.warnings, *notes)) if notes else facts)
         out.extend(broken)
     return out
@@ -113,6 +118,7 @@ def _open(data: bytes) -> tuple[Any, int]:
 
 
 _PREFIX_TRIES = 8
+_WHITE_SPACE = b"\x00\t\n\x0c\r "
 
 
 def _one_line(exc: BaseException) -> str:
@@ -166,27 +172,34 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any], list[Signature
     return regular, stamps, broken, notes
 
 
-def _unreadable(label: str, problem: str) -> SignatureFacts:
-    """A signature field that holds no signature this validator can read (EN 319 102-1
-    §5.2.2 format checking: FORMAT_FAILURE)."""
+def _unreadable(label: str, problem: str, *, changes: bool = False) -> SignatureFacts:
+    """A signature this validator cannot check (EN 319 102-1 §5.2.2 format checking:
+    FORMAT_FAILURE). ``changes``: the problem is a /ByteRange that leaves bytes of the file
+    unsigned, so the changes after signing are ``disallowed`` too (ISO 32000-2 §12.8.1)."""
     return SignatureFacts(
         id=label, format=SignatureFormat.PADES, level=None, signer_certificate=None,
         signer_identification_error=problem,
         integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, problem),
+        pdf_changes_after_signing="disallowed" if changes else None,
+        pdf_changes_detail=problem if changes else None,
     )
 
 
-def _bytes_outside(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
-                   reader: Any) -> SignatureFacts:
-    """The /ByteRange must cover all of its revision but /Contents (else FORMAT_FAILURE), and
-    every byte after it must be a well-formed incremental update (else the changes after
-    signing are ``disallowed``, the bytes named), ISO 32000-2 §12.8.1 and §7.5.6."""
-    problem = pdf_revisions.byte_range_problem(list(sig.byte_range), data=data,
-                                               contents=bytes(sig.pkcs7_content))
-    if problem is not None:
-        return replace(facts, integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
-                                                                problem),
-                       pdf_changes_after_signing="disallowed", pdf_changes_detail=problem)
+def _numbers(value: Any) -> list[object]:
+    """A /ByteRange as the list of its entries (an indirect or non-array value: none)."""
+    value = value.get_object() if hasattr(value, "get_object") else value
+    return list(value) if isinstance(value, list) else []
+
+
+def _label(sig: Any, index: int, count: int) -> str:
+    label = str(sig.field_name) if sig.field_name else f"signature {index + 1}"
+    return label if count > 1 or sig.field_name else "signature"
+
+
+def _bytes_after(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
+                 reader: Any) -> SignatureFacts:
+    """Every byte after the signed revision must be a well-formed incremental update (else
+    the changes after signing are ``disallowed``, the bytes named), ISO 32000-2 §7.5.6."""
     if facts.integrity.status is IntegrityStatus.FORMAT_FAILURE:
         return replace(facts, pdf_changes_after_signing="disallowed",
                        pdf_changes_detail=facts.integrity.message)
@@ -197,7 +210,7 @@ def _bytes_outside(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
         prev_startxref=int(reader.xrefs.get_startxref_for_revision(sig.signed_revision)),
         revision=revision)
     detail = analysis.problem
-    if detail is None and readable < len(data):
+    if detail is None and data[readable:].strip(_WHITE_SPACE):
         detail = (f"{len(data) - readable} bytes after revision "
                   f"{int(reader.xrefs.total_revisions)} that the PDF reader cannot read")
     if detail is None:
@@ -258,7 +271,7 @@ def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]],
     if not covered:
         return replace(facts, imprint_ok=False, covers=frozenset(),
                        imprint_message="the document time-stamp does not cover its revision")
-    problem = pdf_revisions.byte_range_problem(list(ts.byte_range), data=data,
+    problem = pdf_revisions.byte_range_problem(_numbers(ts.byte_range), data=data,
                                                contents=bytes(ts.pkcs7_content))
     if problem is not None:
         return replace(facts, imprint_ok=False, covers=frozenset(),
@@ -290,7 +303,6 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    label = str(sig.field_name) if sig.field_name else f"signature {index + 1}"
     signer_info = sig.signer_info
     signature_value = bytes(signer_info["signature"].native)
     certs = [_crypto(c.chosen) for c in sig.signed_data["certificates"] or ()
@@ -343,7 +355,7 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     claimed = sig.self_reported_timestamp
     token_certs = [c for t in timestamps for c in t.certificates]
     return SignatureFacts(
-        id=label if count > 1 or sig.field_name else "signature",
+        id=_label(sig, index, count),
         format=SignatureFormat.PADES,
         level=level,
         signer_certificate=signer,
