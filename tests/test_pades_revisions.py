@@ -461,3 +461,77 @@ def test_cross_reference_streams_pass(pki, pki_server, phone_rsa) -> None:
     # ... and an object appended after them is still caught
     sig = _one(lta + _object(4, PAGE), pki)
     assert (sig.indication, sig.subindication) == CHANGED
+
+
+# ---------------------------------------------------------------------------------------------
+# The byte-level analysis on its own
+
+
+def _xref_stream_update(data: bytes, *, predictor: bool, shift: int = 0) -> bytes:
+    """An update of one new object and a cross-reference stream (PNG Up predictor or none),
+    written by hand as qpdf and Acrobat write them; ``shift`` misplaces the object's entry."""
+    import zlib
+
+    body = b"11 0 obj\n<< /Producer (another tool) >>\nendobj\n"
+    obj_at, xref_at = len(data), len(data) + len(body)
+    rows = [bytes([1]) + (obj_at + shift).to_bytes(4, "big") + b"\x00",
+            bytes([1]) + xref_at.to_bytes(4, "big") + b"\x00"]
+    if predictor:
+        previous = bytes(6)
+        encoded = b""
+        for row in rows:
+            encoded += b"\x02" + bytes((a - b) & 0xFF for a, b in zip(row, previous, strict=True))
+            previous = row
+        parms = b" /DecodeParms << /Predictor 12 /Columns 6 >>"
+    else:
+        encoded, parms = b"".join(rows), b""
+    stream = zlib.compress(encoded)
+    head = (b"<< /Type /XRef /Size 13 /Index [11 2] /W [1 4 1] /Root 1 0 R /Prev %d "
+            b"/Filter /FlateDecode%s /Length %d >>" % (_startxref(data), parms, len(stream)))
+    return (data + body + b"12 0 obj\n" + head + b"\nstream\n" + stream
+            + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref_at)
+
+
+def _analyse(data: bytes, signed: bytes) -> pdf_revisions.UpdateAnalysis:
+    return pdf_revisions.trailing_update_problem(
+        data, signed_end=len(signed), prev_startxref=_startxref(signed), revision=2)
+
+
+@pytest.mark.parametrize("predictor", [False, True])
+def test_cross_reference_stream_updates_are_read(signed, predictor) -> None:
+    data = signed["B-B"]
+    good = _xref_stream_update(data, predictor=predictor)
+    assert _analyse(good, data) == pdf_revisions.UpdateAnalysis(updates=1)
+    bad = _xref_stream_update(data, predictor=predictor, shift=3)
+    assert _analyse(bad, data).problem == (
+        f"{len(bad) - len(data)} bytes after revision 2 that are no incremental update: "
+        f"object 11 0 at byte {len(data)} is not in the update's cross-reference section")
+
+
+def test_mutated_tails_never_crash(signed) -> None:
+    """Seeded mutations of everything after the first signature (the fuzzing of issue 11
+    lives in bench/): the analysis answers, it never raises."""
+    import random
+
+    data = signed["B-LTA"]
+    _, first, second, length = (int(v) for v in re.search(  # the approval signature's
+        rb"/ByteRange \[([0-9 ]+)\]", data).group(1).split())  # type: ignore[union-attr]
+    end = second + length
+    assert data[:end].endswith(b"%%EOF\n")
+    contents = bytes.fromhex(data[first + 1:second - 1].decode())
+    rng = random.Random(11)
+    found = 0
+    for _ in range(300):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(end, len(mutated))
+            mutated[at:at + rng.randint(0, 8)] = rng.choice(
+                [b"(", b"<<", b"]", b"9" * 5000, b"%%EOF", b"endobj", b"stream\n", b"\x00"])
+        analysis = pdf_revisions.trailing_update_problem(
+            bytes(mutated), signed_end=end, prev_startxref=_startxref(data[:end]), revision=2)
+        found += analysis.problem is not None
+        noisy = bytearray(contents)
+        noisy[rng.randrange(len(noisy))] = rng.randrange(256)
+        problem = pdf_revisions.contents_problem(bytes(noisy))
+        assert problem is None or problem.startswith("the signature's /Contents "), problem
+    assert found > 250

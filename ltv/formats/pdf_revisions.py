@@ -39,15 +39,14 @@ _WS_RE = re.compile(rb"[\x00\t\n\x0c\r ]*")
 _WS_COMMENTS_RE = re.compile(rb"(?:[\x00\t\n\x0c\r ]+|%[^\r\n]*)*")
 _DELIMS = rb"()<>\[\]{}/%"
 _NAME_RE = re.compile(rb"/[^\x00\t\n\x0c\r ()<>\[\]{}/%]*")
-_NUMBER_RE = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
-_REF_RE = re.compile(rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+R(?![^" + _WS + _DELIMS
-                     + rb"])")
-_KEYWORD_RE = re.compile(rb"(true|false|null)(?![^" + _WS + _DELIMS + rb"])")
-_OBJ_RE = re.compile(rb"(\d+)[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]+obj(?![^" + _WS + _DELIMS
-                     + rb"])")
-_STARTXREF_RE = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d+)[\x00\t\n\x0c\r ]*%%EOF"
+_NUMBER_RE = re.compile(rb"[+-]?(?:\d{1,40}\.?\d*|\.\d+)")
+_END = rb"(?![^" + _WS + _DELIMS + rb"])"  # the token ends here
+_REF_RE = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+R" + _END)
+_KEYWORD_RE = re.compile(rb"(true|false|null)" + _END)
+_OBJ_RE = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+obj" + _END)
+_STARTXREF_RE = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})[\x00\t\n\x0c\r ]*%%EOF"
                            rb"(?:\r\n|\r|\n)?")
-_SUBSECTION_RE = re.compile(rb"(\d+)[ \t]+(\d+)[ \t]*(?:\r\n|\r|\n)")
+_SUBSECTION_RE = re.compile(rb"(\d{1,10})[ \t]+(\d{1,10})[ \t]*(?:\r\n|\r|\n)")
 _ENTRY_RE = re.compile(rb"(\d{10})[ ](\d{5})[ ]([nf])(?: \r| \n|\r\n)")
 _HEX_RE = re.compile(rb"<([0-9A-Fa-f]*)>")
 _MAX_DEPTH = 64
@@ -229,6 +228,9 @@ def trailing_update_problem(data: bytes, *, signed_end: int, prev_startxref: int
             return UpdateAnalysis(updates=updates)
         try:
             end, startxref = _update(data, next_pos, prev_startxref)
+        except (ValueError, OverflowError, RecursionError, MemoryError) as exc:
+            return UpdateAnalysis(updates=updates, problem=_bytes_after(
+                len(data) - pos, revision + updates, f"unreadable ({type(exc).__name__})"))
         except _Bad as exc:
             return UpdateAnalysis(updates=updates, problem=_bytes_after(
                 len(data) - pos, revision + updates, str(exc)))
@@ -408,7 +410,7 @@ def _decode(data: bytes, head: dict[str, object]) -> bytes:
         out = data
     elif filters == "FlateDecode":
         try:
-            out = zlib.decompressobj().decompress(data, 64 << 20)
+            out = zlib.decompressobj().decompress(data, 16 << 20)
         except zlib.error as exc:
             raise _Bad("a cross-reference stream that does not decompress") from exc
     else:
@@ -417,7 +419,7 @@ def _decode(data: bytes, head: dict[str, object]) -> bytes:
     if isinstance(predictor, int) and predictor >= 10:
         assert isinstance(params, dict)
         columns = params.get("Columns", 1)
-        if not isinstance(columns, int) or columns <= 0:
+        if not isinstance(columns, int) or not 0 < columns <= 1024:
             raise _Bad("a cross-reference stream with a malformed /Columns")
         out = _png_unpredict(out, columns)
     return out
