@@ -293,6 +293,24 @@ def test_unknown_subfilter_is_one_format_failure(signed, pki, ltv_cli, tmp_path)
     assert done.stderr == ""
 
 
+def test_unknown_subfilter_among_two_signers(signed, pki, phone_ec, ltv_cli, tmp_path) -> None:
+    """The unreadable first signature is reported in its place; the second one, which signed
+    the changed field, fails its hash; pyHanko logs nothing on stderr."""
+    two = _sign(signed["B-LTA"], phone_ec, pki, SignatureLevel.B_LTA)
+    forged = two.replace(b"/SubFilter /ETSI.CAdES.detached", b"/SubFilter /adbe.x509.rsa_sha1 ",
+                         1)
+    path, done = _cli(ltv_cli, pki, tmp_path, forged)
+    assert done.returncode == 1, done
+    assert done.stdout.splitlines() == [
+        f"FAILED: {path}#Signature1 FORMAT_FAILURE the signature's /SubFilter "
+        "/adbe.x509.rsa_sha1 is not one this validator reads (/ETSI.CAdES.detached, "
+        "/adbe.pkcs7.detached)",
+        f"FAILED: {path}#Signature3 HASH_FAILURE the signed byte range does not match the "
+        "signed message-digest",
+    ]
+    assert done.stderr == ""
+
+
 def _with_contents(data: bytes, change) -> bytes:
     """``data`` with the last signature's /Contents (decoded, padding included) changed."""
     _, first, second, _ = _ranges(data)

@@ -79,18 +79,20 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
             evidence, dss_revision, poe_index = EvidenceSet(), None, {}
         doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index, data))
                         for ts in doc_timestamps]
-        out = []
+        out: list[tuple[int, SignatureFacts]] = []
         for index, sig in enumerate(regular):
             problem = pdf_revisions.byte_range_problem(_numbers(sig.byte_range), data=data,
                                                        contents=bytes(sig.pkcs7_content))
             if problem is not None:  # before pyHanko hashes ranges it may not even read
-                out.append(_unreadable(_label(sig, index, count), problem, changes=True))
+                out.append((sig.signed_revision,
+                            _unreadable(_label(sig, index, count), problem, changes=True)))
                 continue
             facts = _signature(sig, index, count, evidence, dss_revision, doc_ts_facts)
             facts = _bytes_after(facts, sig, data, readable, reader)
-            out.append(replace(facts, warnings=(*facts.warnings, *notes)) if notes else facts)
+            out.append((sig.signed_revision,
+                        replace(facts, warnings=(*facts.warnings, *notes)) if notes else facts))
         out.extend(broken)
-    return out
+    return [facts for _, facts in sorted(out, key=lambda pair: pair[0])]
 
 
 def _open(data: bytes) -> tuple[Any, int]:
@@ -128,8 +130,8 @@ _SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"})
 _TS_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
 
 
-def _signature_fields(reader: Any) -> tuple[list[Any], list[Any], list[SignatureFacts],
-                                            list[str]]:
+def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
+                                            list[tuple[int, SignatureFacts]], list[str]]:
     """Every filled signature field: readable approval signatures and document time-stamps
     (pyHanko's objects, in signing order), signatures that cannot be validated (FORMAT_FAILURE
     facts: unknown /SubFilter, /Contents not one DER SignedData, unreadable), and warnings
@@ -139,7 +141,7 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any], list[Signature
 
     regular: list[Any] = []
     stamps: list[Any] = []
-    broken: list[SignatureFacts] = []
+    broken: list[tuple[int, SignatureFacts]] = []
     notes: list[str] = []
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         label = str(fq_name)
@@ -166,10 +168,23 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any], list[Signature
         elif is_timestamp:
             notes.append(f"document time-stamp {label} ignored: {problem}")
         else:
-            broken.append(_unreadable(label, problem or "the signature cannot be read"))
+            broken.append((_revision_of(reader, sig_field),
+                           _unreadable(label, problem or "the signature cannot be read")))
     regular.sort(key=lambda sig: sig.signed_revision)
     stamps.sort(key=lambda sig: sig.signed_revision)
+    # pyHanko's own list (used by its POE index) would log a traceback for each field it skips
+    reader._embedded_signatures = sorted([*regular, *stamps],
+                                         key=lambda sig: sig.signed_revision)
     return regular, stamps, broken, notes
+
+
+def _revision_of(reader: Any, sig_field: Any) -> int:
+    """The revision that last wrote a field's signature dictionary (for the report's order)."""
+    try:
+        field = sig_field.get_object() if hasattr(sig_field, "get_object") else sig_field
+        return int(reader.xrefs.get_last_change(field.raw_get("/V").reference))
+    except Exception:  # a direct or dangling /V: last
+        return 1 << 30
 
 
 def _unreadable(label: str, problem: str, *, changes: bool = False) -> SignatureFacts:
