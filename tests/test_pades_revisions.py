@@ -553,3 +553,30 @@ def test_mutated_tails_never_crash(signed) -> None:
         problem = pdf_revisions.contents_problem(bytes(noisy))
         assert problem is None or problem.startswith("the signature's /Contents "), problem
     assert found > 250
+
+
+def test_signature_made_by_pyhanko_passes_the_byte_checks(pki, pki_server, tmp_path) -> None:
+    """Another writer's signature (pyHanko's, reserving its own /Contents) and a pyHanko
+    incremental update after it read as well-formed."""
+    from pyhanko.sign import signers
+
+    from ltv.validation import pades
+
+    directory = tmp_path / "signer"
+    pki.issue_software_signer("Other Tool", directory, at=SIGNED_AT)
+    signer = signers.SimpleSigner.load(
+        str(directory / "key.pem"), str(directory / "cert.pem"),
+        ca_chain_files=(str(directory / "chain.pem"),))
+    out = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(_form_pdf())),
+                           signers.PdfSignatureMetadata(field_name="Other"), signer=signer)
+    writer = IncrementalPdfFileWriter(out)
+    field = writer.root["/AcroForm"]["/Fields"][0].get_object()
+    field["/V"] = generic.TextStringObject("Hanako")
+    writer.update_container(field)
+    filled = BytesIO()
+    writer.write(filled)  # type: ignore[no-untyped-call]
+    (facts,) = pades.extract(filled.getvalue())
+    assert facts.integrity.ok, facts.integrity
+    assert facts.pdf_changes_after_signing == "allowed"
+    (facts,) = pades.extract(filled.getvalue() + b"trailing")
+    assert facts.pdf_changes_after_signing == "disallowed"
