@@ -580,3 +580,25 @@ def test_signature_made_by_pyhanko_passes_the_byte_checks(pki, pki_server, tmp_p
     assert facts.pdf_changes_after_signing == "allowed"
     (facts,) = pades.extract(filled.getvalue() + b"trailing")
     assert facts.pdf_changes_after_signing == "disallowed"
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n", b"\r"])
+def test_updates_with_any_end_of_line_are_read(signed, eol) -> None:
+    """An update as other writers lay it out (CRLF or CR, an indirect /Length defined after
+    its stream, a comment inside a dictionary) reads as well-formed."""
+    data = signed["B-B"]
+    n = eol
+    start = len(data) + 1
+    stream = b"11 0 obj" + n + b"<< /Length 12 0 R % indirect" + n + b">>" + n + b"stream" \
+        + (b"\r\n" if eol == b"\r" else n) + b"q Q" + n + b"endstream" + n + b"endobj" + n
+    length = b"12 0 obj" + n + b"3" + n + b"endobj" + n
+    xref_at = start + len(stream) + len(length)
+    update = (n + stream + length + b"xref" + n + b"11 2" + n
+              + b"%010d 00000 n" % start + n + b"%010d 00000 n" % (start + len(stream)) + n
+              + b"trailer" + n + b"<< /Size 13 /Root 1 0 R /Prev %d >>" % _startxref(data) + n
+              + b"startxref" + n + b"%d" % xref_at + n + b"%%EOF" + n)
+    assert _analyse(data + update, data) == pdf_revisions.UpdateAnalysis(updates=1)
+    wrong_prev = update.replace(b"/Prev %d" % _startxref(data), b"/Prev 17")
+    assert _analyse(data + wrong_prev, data).problem == (
+        f"{len(wrong_prev)} bytes after revision 2 that are no incremental update: its trailer's "
+        f"/Prev is 17, not {_startxref(data)} (the cross-reference of the revision before)")

@@ -47,7 +47,7 @@ _OBJ_RE = re.compile(rb"(\d{1,10})[\x00\t\n\x0c\r ]+(\d{1,5})[\x00\t\n\x0c\r ]+o
 _STARTXREF_RE = re.compile(rb"startxref[\x00\t\n\x0c\r ]+(\d{1,20})[\x00\t\n\x0c\r ]*%%EOF"
                            rb"(?:\r\n|\r|\n)?")
 _SUBSECTION_RE = re.compile(rb"(\d{1,10})[ \t]+(\d{1,10})[ \t]*(?:\r\n|\r|\n)")
-_ENTRY_RE = re.compile(rb"(\d{10})[ ](\d{5})[ ]([nf])(?: \r| \n|\r\n)")
+_ENTRY_RE = re.compile(rb"(\d{10})[ ](\d{5})[ ]([nf])[ ]?(?:\r\n|\r|\n)")
 _HEX_RE = re.compile(rb"<([0-9A-Fa-f]*)>")
 _MAX_DEPTH = 64
 _SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
