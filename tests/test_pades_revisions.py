@@ -588,7 +588,7 @@ def test_updates_with_any_end_of_line_are_read(signed, eol) -> None:
     its stream, a comment inside a dictionary) reads as well-formed."""
     data = signed["B-B"]
     n = eol
-    start = len(data) + 1
+    start = len(data) + len(n)
     stream = b"11 0 obj" + n + b"<< /Length 12 0 R % indirect" + n + b">>" + n + b"stream" \
         + (b"\r\n" if eol == b"\r" else n) + b"q Q" + n + b"endstream" + n + b"endobj" + n
     length = b"12 0 obj" + n + b"3" + n + b"endobj" + n
