@@ -602,3 +602,25 @@ def test_updates_with_any_end_of_line_are_read(signed, eol) -> None:
     assert _analyse(data + wrong_prev, data).problem == (
         f"{len(wrong_prev)} bytes after revision 2 that are no incremental update: its trailer's "
         f"/Prev is 17, not {_startxref(data)} (the cross-reference of the revision before)")
+
+
+def test_unsigned_pdf_with_a_damaged_update_is_malformed(ltv_cli, pki, tmp_path) -> None:
+    """Reading up to the last complete revision never turns a damaged file into "no
+    signature": with no signature in the readable part, the damage is the answer."""
+    from ltv.errors import MalformedError
+    from ltv.validation import pades
+
+    pdf = make_pdf("x")
+    damaged = pdf + (b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 9 /Root 1 0 R "
+                     b"/Prev 99999999 >>\nstartxref\n12\n%%EOF\n")
+    with pytest.raises(MalformedError, match=f"^cannot read the PDF: it is damaged after byte "
+                                             f"{len(pdf)}$"):
+        pades.extract(damaged)
+    path = tmp_path / "damaged.pdf"
+    path.write_bytes(damaged)
+    done = ltv_cli("validate", path, "--at", AT.isoformat(), "--trust",
+                   pki.directory / "root.pem", "--offline")
+    assert done.returncode == 4, done
+    assert done.stdout == ""
+    assert done.stderr == (f"ltv: error: {path}: cannot read the PDF: it is damaged after byte "
+                           f"{len(pdf)}\n")

@@ -10,6 +10,13 @@ the decisions stay with the engine. Two traps (TESTING.md) are handled here:
   content, annotations, a failed or suspicious analysis). The default policy does not pass
   ``disallowed`` (INDETERMINATE / SIG_CONSTRAINTS_FAILURE).
 * malformed PDFs make pyHanko raise raw exceptions; they become one-line MalformedErrors.
+* pyHanko reads from the last ``startxref`` and never sees bytes no cross-reference section
+  lists (the incremental saving attack), accepts any ``/ByteRange`` it can hash and parses
+  ``/Contents`` leniently. :mod:`ltv.formats.pdf_revisions` checks the bytes themselves: a
+  ``/ByteRange`` or ``/Contents`` that is not exactly one signature over its whole revision is
+  FORMAT_FAILURE; bytes after the signed revision that are no well-formed incremental update
+  make the changes ``disallowed``, naming them. A field whose ``/SubFilter`` is unknown is a
+  FORMAT_FAILURE entry of its own.
 
 Document time-stamps after a signature are POE sources (EN 319 102-1 §5.6.2.3, the chain of
 document time-stamps read as an evidence record): each covers what pyHanko's prima facie POE
@@ -70,7 +77,8 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
         regular, doc_timestamps, broken, notes = _signature_fields(reader)
         if not regular and not broken:
-            raise MalformedError("the PDF has no signature")
+            raise MalformedError("the PDF has no signature" if readable == len(data) else
+                                 f"cannot read the PDF: it is damaged after byte {readable}")
         count = len(regular) + len(broken)
         if regular:
             evidence, dss_revision = _dss(reader)
@@ -125,6 +133,7 @@ _WHITE_SPACE = b"\x00\t\n\x0c\r "
 
 def _one_line(exc: BaseException) -> str:
     return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
 
 _SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"})
 _TS_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
