@@ -10,6 +10,13 @@ the decisions stay with the engine. Two traps (TESTING.md) are handled here:
   content, annotations, a failed or suspicious analysis). The default policy does not pass
   ``disallowed`` (INDETERMINATE / SIG_CONSTRAINTS_FAILURE).
 * malformed PDFs make pyHanko raise raw exceptions; they become one-line MalformedErrors.
+* pyHanko reads from the last ``startxref`` and never sees bytes no cross-reference section
+  lists (the incremental saving attack), accepts any ``/ByteRange`` it can hash and parses
+  ``/Contents`` leniently. :mod:`ltv.formats.pdf_revisions` checks the bytes themselves: a
+  ``/ByteRange`` or ``/Contents`` that is not exactly one signature over its whole revision is
+  FORMAT_FAILURE; bytes after the signed revision that are no well-formed incremental update
+  make the changes ``disallowed``, naming them. A field whose ``/SubFilter`` is unknown is a
+  FORMAT_FAILURE entry of its own.
 
 Document time-stamps after a signature are POE sources (EN 319 102-1 §5.6.2.3, the chain of
 document time-stamps read as an evidence record): each covers what pyHanko's prima facie POE
@@ -27,8 +34,9 @@ from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ltv.errors import InputError, MalformedError
+from ltv.errors import InputError, LtvError, MalformedError
 from ltv.evidence import EvidenceSet
+from ltv.formats import pdf_revisions
 from ltv.formats.pades import pdf_errors
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.cades import timestamp_facts
@@ -57,8 +65,6 @@ def _content_info(signed_data: Any) -> bytes:
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     from ltv.validation._speedups import install
 
     install()
@@ -66,22 +72,176 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     if detached_content is not None:
         raise InputError("a PDF signature covers the PDF itself: --detached does not apply")
     with pdf_errors("cannot read the PDF"):
-        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        reader, readable = _open(data)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
-        regular = list(reader.embedded_regular_signatures)
-        doc_timestamps = list(reader.embedded_timestamp_signatures)
-        if not regular:
-            raise MalformedError("the PDF has no signature")
-        evidence, dss_revision = _dss(reader)
-        poe_index = _poe_index(reader)
-        doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index))
+        regular, doc_timestamps, broken, notes = _signature_fields(reader)
+        if not regular and not broken:
+            raise MalformedError("the PDF has no signature" if readable == len(data) else
+                                 f"cannot read the PDF: it is damaged after byte {readable}")
+        count = len(regular) + len(broken)
+        if regular:
+            evidence, dss_revision = _dss(reader)
+            poe_index = _poe_index(reader)
+        else:
+            evidence, dss_revision, poe_index = EvidenceSet(), None, {}
+        doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index, data))
                         for ts in doc_timestamps]
-        out = []
+        out: list[tuple[int, SignatureFacts]] = []
         for index, sig in enumerate(regular):
-            out.append(_signature(sig, index, len(regular), evidence, dss_revision,
-                                  doc_ts_facts))
-    return out
+            problem = pdf_revisions.byte_range_problem(_numbers(sig.byte_range), data=data,
+                                                       contents=bytes(sig.pkcs7_content))
+            if problem is not None:  # before pyHanko hashes ranges it may not even read
+                out.append((sig.signed_revision,
+                            _unreadable(_label(sig, index, count), problem, changes=True)))
+                continue
+            facts = _signature(sig, index, count, evidence, dss_revision, doc_ts_facts)
+            facts = _bytes_after(facts, sig, data, readable, reader)
+            out.append((sig.signed_revision,
+                        replace(facts, warnings=(*facts.warnings, *notes)) if notes else facts))
+        out.extend(broken)
+    return [facts for _, facts in sorted(out, key=lambda pair: pair[0])]
+
+
+def _open(data: bytes) -> tuple[Any, int]:
+    """pyHanko's reader over ``data``, or over its longest prefix ending with a complete
+    revision when the tail is unreadable (the tail is then reported, never passed over)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    def read(prefix: bytes) -> Any:
+        with pdf_errors("cannot read the PDF"):
+            reader = PdfFileReader(io.BytesIO(prefix), strict=False)
+            reader.root  # noqa: B018  (a broken cross-reference fails here)
+            return reader
+
+    try:
+        return read(data), len(data)
+    except MalformedError:
+        for end in pdf_revisions.revision_ends(data)[:_PREFIX_TRIES]:
+            if end >= len(data):
+                continue
+            try:
+                return read(data[:end]), end
+            except MalformedError:
+                continue
+        raise
+
+
+_PREFIX_TRIES = 8
+_WHITE_SPACE = b"\x00\t\n\x0c\r "
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+
+_SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"})
+_TS_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
+
+
+def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
+                                            list[tuple[int, SignatureFacts]], list[str]]:
+    """Every filled signature field: readable approval signatures and document time-stamps
+    (pyHanko's objects, in signing order), signatures that cannot be validated (FORMAT_FAILURE
+    facts: unknown /SubFilter, /Contents not one DER SignedData, unreadable), and warnings
+    about unreadable document time-stamps."""
+    from pyhanko.sign.fields import enumerate_sig_fields
+    from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, extract_contents
+
+    regular: list[Any] = []
+    stamps: list[Any] = []
+    broken: list[tuple[int, SignatureFacts]] = []
+    notes: list[str] = []
+    for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
+        label = str(fq_name)
+        try:
+            obj = sig_obj.get_object()
+            is_timestamp = str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
+            subfilter = obj.get("/SubFilter")
+            known = _TS_SUBFILTERS if is_timestamp else _SIG_SUBFILTERS
+            if subfilter is None or str(subfilter) not in known:
+                problem: str | None = (
+                    f"the signature's /SubFilter {subfilter} is not one this validator reads "
+                    f"({', '.join(sorted(known))})")
+            else:
+                problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
+            embedded = None
+            if problem is None:
+                embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
+        except (LtvError, RecursionError):
+            raise
+        except Exception as exc:  # pyHanko raises raw exceptions on hostile signatures
+            problem = f"the signature cannot be read: {_one_line(exc)}"
+        if embedded is not None and problem is None:
+            (stamps if is_timestamp else regular).append(embedded)
+        elif is_timestamp:
+            notes.append(f"document time-stamp {label} ignored: {problem}")
+        else:
+            broken.append((_revision_of(reader, sig_field),
+                           _unreadable(label, problem or "the signature cannot be read")))
+    regular.sort(key=lambda sig: sig.signed_revision)
+    stamps.sort(key=lambda sig: sig.signed_revision)
+    # pyHanko's own list (used by its POE index) would log a traceback for each field it skips
+    reader._embedded_signatures = sorted([*regular, *stamps],
+                                         key=lambda sig: sig.signed_revision)
+    return regular, stamps, broken, notes
+
+
+def _revision_of(reader: Any, sig_field: Any) -> int:
+    """The revision that last wrote a field's signature dictionary (for the report's order)."""
+    try:
+        field = sig_field.get_object() if hasattr(sig_field, "get_object") else sig_field
+        return int(reader.xrefs.get_last_change(field.raw_get("/V").reference))
+    except Exception:  # a direct or dangling /V: last
+        return 1 << 30
+
+
+def _unreadable(label: str, problem: str, *, changes: bool = False) -> SignatureFacts:
+    """A signature this validator cannot check (EN 319 102-1 §5.2.2 format checking:
+    FORMAT_FAILURE). ``changes``: the problem is a /ByteRange that leaves bytes of the file
+    unsigned, so the changes after signing are ``disallowed`` too (ISO 32000-2 §12.8.1)."""
+    return SignatureFacts(
+        id=label, format=SignatureFormat.PADES, level=None, signer_certificate=None,
+        signer_identification_error=problem,
+        integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, problem),
+        pdf_changes_after_signing="disallowed" if changes else None,
+        pdf_changes_detail=problem if changes else None,
+    )
+
+
+def _numbers(value: Any) -> list[object]:
+    """A /ByteRange as the list of its entries (an indirect or non-array value: none)."""
+    value = value.get_object() if hasattr(value, "get_object") else value
+    return list(value) if isinstance(value, list) else []
+
+
+def _label(sig: Any, index: int, count: int) -> str:
+    label = str(sig.field_name) if sig.field_name else f"signature {index + 1}"
+    return label if count > 1 or sig.field_name else "signature"
+
+
+def _bytes_after(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
+                 reader: Any) -> SignatureFacts:
+    """Every byte after the signed revision must be a well-formed incremental update (else
+    the changes after signing are ``disallowed``, the bytes named), ISO 32000-2 §7.5.6."""
+    if facts.integrity.status is IntegrityStatus.FORMAT_FAILURE:
+        return replace(facts, pdf_changes_after_signing="disallowed",
+                       pdf_changes_detail=facts.integrity.message)
+    second, length = (int(v) for v in list(sig.byte_range)[2:])
+    revision = int(sig.signed_revision) + 1
+    analysis = pdf_revisions.trailing_update_problem(
+        data, signed_end=second + length,
+        prev_startxref=int(reader.xrefs.get_startxref_for_revision(sig.signed_revision)),
+        revision=revision)
+    detail = analysis.problem
+    if detail is None and data[readable:].strip(_WHITE_SPACE):
+        detail = (f"{len(data) - readable} bytes after revision "
+                  f"{int(reader.xrefs.total_revisions)} that the PDF reader cannot read")
+    if detail is None:
+        return facts
+    if facts.pdf_changes_after_signing == "disallowed" and facts.pdf_changes_detail:
+        detail = f"{detail}; {facts.pdf_changes_detail}"
+    return replace(facts, pdf_changes_after_signing="disallowed", pdf_changes_detail=detail)
 
 
 def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
@@ -115,7 +275,8 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
     return {item.pdf_revision: frozenset(p.digest for p in item.poes_implied) for item in sets}
 
 
-def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]]) -> TimestampFacts:
+def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]],
+                   data: bytes) -> TimestampFacts:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     token = _content_info(ts.signed_data)
@@ -134,6 +295,11 @@ def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]]) -> Timestamp
     if not covered:
         return replace(facts, imprint_ok=False, covers=frozenset(),
                        imprint_message="the document time-stamp does not cover its revision")
+    problem = pdf_revisions.byte_range_problem(_numbers(ts.byte_range), data=data,
+                                               contents=bytes(ts.pkcs7_content))
+    if problem is not None:
+        return replace(facts, imprint_ok=False, covers=frozenset(),
+                       imprint_message=f"document time-stamp: {problem}")
     return facts
 
 
@@ -161,7 +327,6 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-    label = str(sig.field_name) if sig.field_name else f"signature {index + 1}"
     signer_info = sig.signer_info
     signature_value = bytes(signer_info["signature"].native)
     certs = [_crypto(c.chosen) for c in sig.signed_data["certificates"] or ()
@@ -214,7 +379,7 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     claimed = sig.self_reported_timestamp
     token_certs = [c for t in timestamps for c in t.certificates]
     return SignatureFacts(
-        id=label if count > 1 or sig.field_name else "signature",
+        id=_label(sig, index, count),
         format=SignatureFormat.PADES,
         level=level,
         signer_certificate=signer,
