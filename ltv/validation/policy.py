@@ -15,6 +15,8 @@ EN 319 102-1 §5.1.4, in the small shape this service needs:
   INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE (§5.2.6: acceptable certificate policies are part of
   the X.509 validation constraints).
 * ``minimum_level``: a signature below it gives INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
+* Caps on the work one file may cost (:mod:`ltv.validation.limits`): ``max_signatures``,
+  ``max_timestamps``, ``max_path_length``, ``max_fetched_certificates`` and ``deadline``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ class ValidationPolicy:
     minimum_level: SignatureLevel = SignatureLevel.B_B
     #: PAdES: signatures followed by disallowed incremental changes do not pass.
     refuse_disallowed_pdf_changes: bool = True
+    #: Caps (ltv.validation.limits): a file with more signatures or time-stamps is refused
+    #: (INDETERMINATE / SIG_CONSTRAINTS_FAILURE) before any expensive work.
+    max_signatures: int = 100
+    max_timestamps: int = 200
+    #: A signer certificate path longer than this (trust anchor included) does not pass
+    #: (INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE).
+    max_path_length: int = 10
+    #: Certificates fetched (AIA caIssuers, OCSP responses) per validation, at most.
+    max_fetched_certificates: int = 50
+    #: Total time per file; what is not validated by then is INDETERMINATE / TRY_LATER.
+    deadline: timedelta = timedelta(seconds=60)
 
     @classmethod
     def default(cls, *, trust_anchors: Iterable[x509.Certificate] = ()) -> ValidationPolicy:

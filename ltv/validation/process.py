@@ -55,7 +55,15 @@ from ltv.validation.certpath import (
     der,
     key_description,
 )
+from ltv.validation.diagnostics import library_log
 from ltv.validation.facts import IntegrityStatus, SignatureFacts, TimestampFacts, poe_digest
+from ltv.validation.limits import (
+    Guard,
+    Monotonic,
+    census_of_data,
+    census_of_facts,
+    computable_time,
+)
 from ltv.validation.model import (
     CertificateSummary,
     Indication,
@@ -143,6 +151,7 @@ def validate(
     fetchers: RevocationFetchers | None = None,
     evidence_records: Sequence[TimestampFacts | EvidenceRecord] = (),
     extra_evidence: EvidenceSet | None = None,
+    monotonic: Monotonic | None = None,
 ) -> ValidationReport:
     """Validate every signature in ``data`` at ``at`` (EN 319 102-1 §5.6.3 for each).
 
@@ -152,11 +161,38 @@ def validate(
     over ``data`` (checked and turned into facts by
     :func:`ltv.validation.records.evidence_record_facts`) or facts made beforehand;
     ``extra_evidence`` adds archived validation material.
+    The policy's caps bound the work (:mod:`ltv.validation.limits`; ``monotonic`` is the
+    deadline's time source, ``time.monotonic`` by default); what the libraries log goes into
+    the report's warnings (:mod:`ltv.validation.diagnostics`).
     Malformed input raises :class:`~ltv.errors.MalformedError`.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise InputError("the validation time needs a time zone")
+    guard = Guard.start(policy, monotonic=monotonic)
+    at, moved = computable_time(at, policy)
+    if moved:
+        guard.notes.append(moved)
     fmt = detect_format(data)
+    document_sha256 = hashlib.sha256(data).hexdigest()
+    is_offline = offline or fetchers is None
+    with library_log() as logged:
+        report = guard.refusal(census_of_data(fmt, data), fmt=fmt, at=at, offline=is_offline,
+                               document_sha256=document_sha256)  # before any expensive work
+        if report is None:
+            facts = _facts(fmt, data, detached_content, evidence_records, extra_evidence)
+            report = guard.refusal(census_of_facts(facts), fmt=fmt, at=at, offline=is_offline,
+                                   document_sha256=document_sha256) or _validate_guarded(
+                facts, guard=guard, at=at, offline=offline, fetchers=fetchers,
+                extra_evidence=extra_evidence, document_sha256=document_sha256)
+    from dataclasses import replace
+
+    return replace(report, warnings=tuple(dict.fromkeys(
+        (*guard.notes, *report.warnings, *logged.lines()))))
+
+
+def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
+           evidence_records: Sequence[TimestampFacts | EvidenceRecord],
+           extra_evidence: EvidenceSet | None) -> list[SignatureFacts]:
     try:
         facts = _extract(fmt, data, detached_content)
     except LtvError:
@@ -184,9 +220,41 @@ def validate(
                                                       covers=inside, candidates=archived,
                                                       label=label))
         facts = [_with_records(f, record_facts) for f in facts]
-    return validate_facts(facts, policy=policy, at=at, offline=offline, fetchers=fetchers,
-                          extra_evidence=extra_evidence,
-                          document_sha256=hashlib.sha256(data).hexdigest())
+    return facts
+
+
+def _validate_guarded(facts: Sequence[SignatureFacts], *, guard: Guard, at: datetime,
+                      offline: bool, fetchers: RevocationFetchers | None,
+                      extra_evidence: EvidenceSet | None, document_sha256: str
+                      ) -> ValidationReport:
+    """:func:`validate_facts`, one signature at a time so the deadline is checked between
+    them, over the evidence gathered once (through fetchers that honour the caps)."""
+    evidence = EvidenceSet()
+    for item in facts:
+        evidence = evidence.merge(item.evidence)
+        for ts in item.timestamps:
+            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
+    if extra_evidence is not None:
+        evidence = evidence.merge(extra_evidence)
+    notes: list[str] = []
+    policy = guard.policy
+    late = guard.expired()
+    if not offline and fetchers is not None and not late:
+        capped = RevocationFetchers(ocsp=guard.ocsp(fetchers.ocsp), crl=guard.crl(fetchers.crl),
+                                    certificates=guard.certificates(fetchers.certificates))
+        evidence = evidence.merge(gather_online(facts, evidence, policy, capped, notes))
+    reports: list[SignatureReport] = []
+    for item in facts:
+        late = late or guard.expired()
+        if late:
+            reports.append(guard.too_late(item, at=at))
+            continue
+        one = validate_facts([item], policy=policy, at=at, offline=True, extra_evidence=evidence)
+        reports.extend(guard.judge(sig) for sig in one.signatures)
+    return ValidationReport(
+        validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
+        document_sha256=document_sha256, signatures=tuple(reports), warnings=tuple(notes),
+    )
 
 
 def _with_records(facts: SignatureFacts, records: Sequence[TimestampFacts]) -> SignatureFacts:

@@ -17,6 +17,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 
 from ltv.clock import format_time
+from ltv.validation._text import printable
 from ltv.validation.model import (
     CertificateSummary,
     SignatureReport,
@@ -34,9 +35,12 @@ _VO = "urn:etsi:019102:validationObject:"
 
 def _el(parent: Any, name: str, text: str | None = None,
         **attrs: str) -> Any:
-    node = etree.SubElement(parent, f"{{{NS}}}{name}", attrib=attrs)
+    """One element; text and attribute values pass :func:`printable` (lxml refuses control
+    characters, and a certificate subject may hold them)."""
+    node = etree.SubElement(parent, f"{{{NS}}}{name}",
+                            attrib={k: printable(v) for k, v in attrs.items()})
     if text is not None:
-        node.text = text
+        node.text = printable(text)
     return node
 
 
