@@ -5,6 +5,11 @@ One line per signature on stdout (``PASSED: FILE (...)``, ``FAILED: FILE SUBINDI
 1 TOTAL-FAILED, 3 INDETERMINATE, 4 bad input or I/O, 2 usage. Several files: one line each, exit
 code of the worst (4 > 1 > 3 > 0). ``--json/--xml/--html OUT`` write the reports; with several
 files OUT is a directory that gets ``NAME.json`` (``.xml``, ``.html``) per input.
+
+Clean output: every line is one line (control characters in a subject or message are shown as
+escapes), a file that cannot be validated gives one ``ltv: error:`` line and the next file is
+tried, whatever went wrong inside; ``-v`` adds each signature's errors and warnings and the
+report's warnings (library messages among them) on stderr, and tracebacks.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +48,7 @@ from ltv.validation import (
 from ltv.validation import (
     validate as validate_data,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["validate"]
 
@@ -56,7 +63,16 @@ def _exit_code(report: ValidationReport) -> int:
     }.get(report.indication, EXIT_INDETERMINATE)
 
 
+def _one_line(text: str) -> str:
+    """``text`` as one terminal-safe line (control characters, newlines shown as escapes)."""
+    return printable(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+
+
 def _line(name: str, sig: SignatureReport, many: bool) -> str:
+    return _one_line(_verdict_line(name, sig, many))
+
+
+def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
     label = f"{name}#{sig.id}" if many else name
     if sig.indication is Indication.TOTAL_PASSED:
         bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
@@ -176,6 +192,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...]) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+    root = click.get_current_context().find_root()
+    verbose = bool(root.obj and root.obj.get("verbose"))
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
     detached_bytes = detached.read_bytes() if detached is not None else None
@@ -192,7 +210,12 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
                                    evidence_records=records, extra_evidence=archived)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
-            click.echo(f"ltv: error: {file}: {message}", err=True)
+            _diagnostic(f"ltv: error: {file}: {message}", verbose)
+            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+            continue
+        except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
+            _diagnostic(f"ltv: error: {file}: cannot validate ({type(exc).__name__}: {exc})"
+                        f"{'' if verbose else '; -v shows the traceback'}", verbose)
             worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
             continue
         code = _exit_code(report)
@@ -201,7 +224,14 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if output_format == "text":
             for sig in report.signatures:
                 click.echo(_line(str(file), sig, multi_sig))
-        _render(report, file, json_out, xml_out, html_out, many)
+        if verbose:
+            _details(str(file), report, multi_sig)
+        try:
+            _render(report, file, json_out, xml_out, html_out, many)
+        except OSError as exc:
+            _diagnostic(f"ltv: error: {file}: cannot write the report: "
+                        f"{exc.strerror or exc}: {exc.filename}", verbose)
+            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
         if output_format == "json":
             from ltv.validation.report_json import to_json
 
@@ -214,6 +244,25 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _diagnostic(line: str, verbose: bool) -> None:
+    """One line on stderr; with ``-v`` the traceback of the exception being handled first."""
+    if verbose:
+        traceback.print_exc()
+    click.echo(_one_line(line), err=True)
+
+
+def _details(name: str, report: ValidationReport, many: bool) -> None:
+    """``-v``: what each signature's report says beyond its verdict line, one line each."""
+    for note in report.warnings:
+        click.echo(_one_line(f"ltv: note: {name}: {note}"), err=True)
+    for sig in report.signatures:
+        label = f"{name}#{sig.id}" if many else name
+        for error in sig.errors:
+            click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
+        for warning in sig.warnings:
+            click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
 
 
 def _evidence_records(paths: tuple[Path, ...]

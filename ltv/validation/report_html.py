@@ -13,8 +13,8 @@ from datetime import MAXYEAR, datetime
 from html import escape as _escape
 
 from ltv.clock import format_time
-from ltv.validation._text import printable
 from ltv.validation.model import Indication, SignatureReport, ValidationReport
+from ltv.validation.safetext import printable
 
 __all__ = ["to_html"]
 

@@ -31,7 +31,6 @@ from importlib import resources
 from typing import Any
 
 from ltv.clock import format_time
-from ltv.validation._text import printable
 from ltv.validation.model import (
     CertificateSummary,
     PoeSummary,
@@ -40,6 +39,7 @@ from ltv.validation.model import (
     TimestampReport,
     ValidationReport,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["dumps", "json_schema", "to_json"]
 

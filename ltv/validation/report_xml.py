@@ -17,13 +17,13 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 
 from ltv.clock import format_time
-from ltv.validation._text import printable
 from ltv.validation.model import (
     CertificateSummary,
     SignatureReport,
     TimestampReport,
     ValidationReport,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["NS", "to_xml"]
 
