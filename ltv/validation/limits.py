@@ -55,6 +55,7 @@ __all__ = [
     "census_of_data",
     "census_of_facts",
     "computable_time",
+    "malformed",
 ]
 
 #: The deadline's time source: seconds from an arbitrary origin, never going back.
@@ -313,6 +314,18 @@ class _GuardedCertificates:
 
 # ---------------------------------------------------------------------------------------------
 # Reports made without running the processes
+
+
+def malformed(facts: SignatureFacts, *, at: datetime, exc: BaseException) -> SignatureReport:
+    """TOTAL-FAILED / FORMAT_FAILURE for a signature whose embedded material (a certificate,
+    OCSP response or CRL inside it) broke a library while the processes ran over it: the
+    signature's container is malformed (EN 319 102-1 §5.2.2 format checking)."""
+    from ltv.validation.diagnostics import one_line
+
+    message = one_line(f"malformed validation material in the signature "
+                       f"({type(exc).__name__}: {exc})")
+    return replace(_indeterminate(facts.id, facts.format, at, SubIndication.FORMAT_FAILURE,
+                                  message, facts=facts), indication=Indication.TOTAL_FAILED)
 
 
 def _indeterminate(sig_id: str, fmt: SignatureFormat, at: datetime, sub: SubIndication,

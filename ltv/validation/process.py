@@ -63,6 +63,7 @@ from ltv.validation.limits import (
     census_of_data,
     census_of_facts,
     computable_time,
+    malformed,
 )
 from ltv.validation.model import (
     CertificateSummary,
@@ -190,6 +191,11 @@ def validate(
         (*guard.notes, *report.warnings, *logged.lines()))))
 
 
+#: What parsers (asn1crypto, cryptography, lxml, pyHanko) raise on malformed input.
+_RAW_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+               RecursionError, OverflowError)
+
+
 def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
            evidence_records: Sequence[TimestampFacts | EvidenceRecord],
            extra_evidence: EvidenceSet | None) -> list[SignatureFacts]:
@@ -197,8 +203,7 @@ def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
         facts = _extract(fmt, data, detached_content)
     except LtvError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-            RecursionError, OverflowError) as exc:
+    except _RAW_ERRORS as exc:
         raise MalformedError(f"not a valid {fmt.value} signature: {exc}") from exc
     if not facts:
         raise MalformedError(f"the {fmt.value} input holds no signature")
@@ -249,7 +254,14 @@ def _validate_guarded(facts: Sequence[SignatureFacts], *, guard: Guard, at: date
         if late:
             reports.append(guard.too_late(item, at=at))
             continue
-        one = validate_facts([item], policy=policy, at=at, offline=True, extra_evidence=evidence)
+        try:
+            one = validate_facts([item], policy=policy, at=at, offline=True,
+                                 extra_evidence=evidence)
+        except LtvError:
+            raise
+        except _RAW_ERRORS as exc:  # broken embedded material, found by fuzzing
+            reports.append(malformed(item, at=at, exc=exc))
+            continue
         reports.extend(guard.judge(sig) for sig in one.signatures)
     return ValidationReport(
         validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
