@@ -44,6 +44,7 @@ import argparse
 import binascii
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import random
@@ -242,6 +243,8 @@ class Target:
     regions: list[list[Region]]
     run: Callable[[bytes], bool]  # True: the input passed (a verdict or a parse that accepted)
     ours: tuple[type[BaseException], ...]
+    #: What a replay needs besides the input (validation time, trust anchor, OCSP/CRL issuer)
+    context: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -279,12 +282,16 @@ def _kind(exc: BaseException) -> str:
     return f"{type(exc).__name__}@{where}"
 
 
-def _save(target: str, data: bytes, kind: str, tally: Tally) -> None:
+def _save(target: Target, data: bytes, kind: str, tally: Tally) -> None:
+    """The input, once per kind, with a ``.json`` sidecar: the kind and the replay context."""
     CORPUS.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(f"{target}/{kind}".encode()).hexdigest()[:12]
-    path = CORPUS / f"{target}-{digest}.{EXTENSIONS[target]}"
+    digest = hashlib.sha256(f"{target.name}/{kind}".encode()).hexdigest()[:12]
+    path = CORPUS / f"{target.name}-{digest}.{EXTENSIONS[target.name]}"
     if not path.exists():
         path.write_bytes(data)
+        sidecar = {"target": target.name, "kind": kind, **target.context}
+        path.with_name(path.name + ".json").write_text(
+            json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         tally.saved.append(path.name)
 
 
@@ -307,7 +314,7 @@ def fuzz(target: Target, *, inputs: int, seconds: float | None, rng: random.Rand
                 passed = target.run(data)
         except _Hang:
             tally.hangs += 1
-            _save(target.name, data, "hang", tally)
+            _save(target, data, "hang", tally)
             continue
         except target.ours:
             tally.refused += 1
@@ -316,7 +323,7 @@ def fuzz(target: Target, *, inputs: int, seconds: float | None, rng: random.Rand
             kind = _kind(exc)
             tally.crashes += 1
             tally.crash_kinds[kind] = tally.crash_kinds.get(kind, 0) + 1
-            _save(target.name, data, kind, tally)
+            _save(target, data, kind, tally)
             continue
         finally:
             tally.slowest_s = max(tally.slowest_s, time.perf_counter() - begin)
@@ -324,7 +331,7 @@ def fuzz(target: Target, *, inputs: int, seconds: float | None, rng: random.Rand
             tally.passed += 1
             if signed:
                 tally.signed_passed += 1
-                _save(target.name, data, "signed-passed", tally)
+                _save(target, data, "signed-passed", tally)
         else:
             tally.refused += 1
     target.figures = {
@@ -353,9 +360,11 @@ class TsaCrash(Exception):
 
 def build_targets(root: Path) -> tuple[list[Target], dict[str, Any]]:
     """Sign the seeds through a served sample PKI and wire each target."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     from ltv.algorithms import DigestAlgorithm
     from ltv.cli._services import build_services
-    from ltv.clock import FixedClock, SystemClock
+    from ltv.clock import FixedClock, SystemClock, format_time
     from ltv.errors import LtvError
     from ltv.revocation import crl_urls, parse_crl, parse_ocsp_response
     from ltv.signing import SignatureFormat, SignatureLevel, sign
@@ -443,6 +452,10 @@ def build_targets(root: Path) -> tuple[list[Target], dict[str, Any]]:
         return True
 
     ours: tuple[type[BaseException], ...] = (LtvError,)
+    pem = Encoding.PEM
+    context = {"at": format_time(at), "trust": pki.root.public_bytes(pem).decode(),
+               "certificate": phone.certificate.public_bytes(pem).decode(),
+               "issuer": ca.public_bytes(pem).decode()}
     targets = [
         Target("cms", [cades], [cms_regions(cades)], run_validate, ours),
         Target("tst", [token], [cms_regions(token)], run_tst, ours),
@@ -452,6 +465,8 @@ def build_targets(root: Path) -> tuple[list[Target], dict[str, Any]]:
         Target("pdf", [pades], [pdf_regions(pades)], run_validate, ours),
         Target("tsq", [request], [[]], run_tsq, ()),
     ]
+    for target in targets:
+        target.context = context
     seeds = {t.name: {"bytes": len(t.seeds[0]), "signed_regions": len(t.regions[0]),
                       "seed_passes": t.run(t.seeds[0])} for t in targets}
     return targets, seeds

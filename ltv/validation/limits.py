@@ -317,15 +317,26 @@ class _GuardedCertificates:
 
 
 def malformed(facts: SignatureFacts, *, at: datetime, exc: BaseException) -> SignatureReport:
-    """TOTAL-FAILED / FORMAT_FAILURE for a signature whose embedded material (a certificate,
-    OCSP response or CRL inside it) broke a library while the processes ran over it: the
-    signature's container is malformed (EN 319 102-1 §5.2.2 format checking)."""
+    """The verdict on a signature whose embedded material broke a library while the processes
+    ran over it (found by fuzzing): a parse error (a truncated certificate, an OCSP response
+    with an impossible time) is TOTAL-FAILED / FORMAT_FAILURE, the container being malformed
+    (EN 319 102-1 §5.2.2); a path or revocation error pyhanko-certvalidator let escape is
+    INDETERMINATE / CERTIFICATE_CHAIN_GENERAL_FAILURE (§5.2.6)."""
     from ltv.validation.diagnostics import one_line
 
-    message = one_line(f"malformed validation material in the signature "
+    if isinstance(exc, _PARSE_ERRORS):
+        message = one_line(f"malformed validation material in the signature "
+                           f"({type(exc).__name__}: {exc})")
+        return replace(_indeterminate(facts.id, facts.format, at, SubIndication.FORMAT_FAILURE,
+                                      message, facts=facts), indication=Indication.TOTAL_FAILED)
+    message = one_line(f"the certificate path could not be validated "
                        f"({type(exc).__name__}: {exc})")
-    return replace(_indeterminate(facts.id, facts.format, at, SubIndication.FORMAT_FAILURE,
-                                  message, facts=facts), indication=Indication.TOTAL_FAILED)
+    return _indeterminate(facts.id, facts.format, at,
+                          SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, message, facts=facts)
+
+
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+                 RecursionError, OverflowError)
 
 
 def _indeterminate(sig_id: str, fmt: SignatureFormat, at: datetime, sub: SubIndication,

@@ -29,6 +29,12 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from pyhanko_certvalidator.errors import (
+    CRLValidationError,
+    OCSPValidationError,
+    PathError,
+    ValidationError,
+)
 
 from ltv._aio import run_sync
 from ltv.errors import InputError, LtvError, MalformedError, RevocationError
@@ -194,6 +200,8 @@ def validate(
 #: What parsers (asn1crypto, cryptography, lxml, pyHanko) raise on malformed input.
 _RAW_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                RecursionError, OverflowError)
+#: What pyhanko-certvalidator may let escape from path and revocation checks.
+_CERTVALIDATOR_ERRORS = (OCSPValidationError, CRLValidationError, PathError, ValidationError)
 
 
 def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
@@ -259,7 +267,7 @@ def _validate_guarded(facts: Sequence[SignatureFacts], *, guard: Guard, at: date
                                  extra_evidence=evidence)
         except LtvError:
             raise
-        except _RAW_ERRORS as exc:  # broken embedded material, found by fuzzing
+        except (*_RAW_ERRORS, *_CERTVALIDATOR_ERRORS) as exc:  # found by fuzzing
             reports.append(malformed(item, at=at, exc=exc))
             continue
         reports.extend(guard.judge(sig) for sig in one.signatures)
