@@ -467,8 +467,28 @@ def build_targets(root: Path) -> tuple[list[Target], dict[str, Any]]:
     ]
     for target in targets:
         target.context = context
-    seeds = {t.name: {"bytes": len(t.seeds[0]), "signed_regions": len(t.regions[0]),
-                      "seed_passes": t.run(t.seeds[0])} for t in targets}
+    seeds: dict[str, Any] = {
+        t.name: {"bytes": len(t.seeds[0]), "signed_regions": len(t.regions[0]),
+                 "seed_passes": t.run(t.seeds[0])} for t in targets}
+    # the cap of issue 11 §6 (security review finding 10): 4,000 SignerInfos, refused at once
+    from dataclasses import replace
+
+    from ltv.formats import cms
+
+    single = sign(document, phone, chain, SignatureFormat.CADES, SignatureLevel.B_B,
+                  services=services)
+    parts = cms.parse_signed_data(single)
+    flood = replace(parts, signer_infos=parts.signer_infos * 4000).dump()
+    begin = time.perf_counter()
+    report = validate(flood, policy=policy, at=at, offline=True)
+    elapsed = time.perf_counter() - begin
+    verdict = report.signatures[0]
+    seeds["caps_4000_signer_infos"] = {
+        "bytes": len(flood), "refusal_s": round(elapsed, 3),
+        "entries": len(report.signatures),
+        "verdict": f"{verdict.indication.token}/"
+                   f"{verdict.subindication.token if verdict.subindication else '-'}",
+    }
     return targets, seeds
 
 
@@ -499,7 +519,8 @@ def main(argv: list[str] | None = None) -> None:
         with served_pki(root / "pki"):
             targets, seeds = build_targets(root)
         # fuzzing runs offline: nothing below reaches the (stopped) servers
-        figures: dict[str, Any] = {"seeds": seeds}
+        figures: dict[str, Any] = {
+            "caps_4000_signer_infos": seeds.pop("caps_4000_signer_infos"), "seeds": seeds}
         logging.getLogger().setLevel(logging.CRITICAL)  # library chatter is not a finding
         total_crashes = total_hangs = total_signed_passed = 0
         for target in targets:

@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from lxml import etree  # type: ignore[import-untyped,unused-ignore]
 from pyhanko_certvalidator.errors import (
     CRLValidationError,
     OCSPValidationError,
@@ -37,7 +38,13 @@ from pyhanko_certvalidator.errors import (
 )
 
 from ltv._aio import run_sync
-from ltv.errors import InputError, LtvError, MalformedError, RevocationError
+from ltv.errors import (
+    InputError,
+    LtvError,
+    MalformedError,
+    RevocationError,
+    UnsupportedAlgorithmError,
+)
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind, key_kind_for_policies
@@ -199,9 +206,10 @@ def validate(
 
 #: What parsers (asn1crypto, cryptography, lxml, pyHanko) raise on malformed input.
 _RAW_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-               RecursionError, OverflowError)
+               RecursionError, OverflowError, x509.InvalidVersion, etree.LxmlError)
 #: What pyhanko-certvalidator may let escape from path and revocation checks.
-_CERTVALIDATOR_ERRORS = (OCSPValidationError, CRLValidationError, PathError, ValidationError)
+_CERTVALIDATOR_ERRORS = (OCSPValidationError, CRLValidationError, PathError, ValidationError,
+                         UnsupportedAlgorithm)
 
 
 def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
@@ -213,6 +221,8 @@ def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
         raise
     except _RAW_ERRORS as exc:
         raise MalformedError(f"not a valid {fmt.value} signature: {exc}") from exc
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedAlgorithmError(f"{fmt.value} signature: {exc}") from exc
     if not facts:
         raise MalformedError(f"the {fmt.value} input holds no signature")
     if evidence_records:
