@@ -544,6 +544,8 @@ def main(argv: list[str] | None = None) -> None:
         "rng_seed": options.seed,
         "crashes": total_crashes, "hangs": total_hangs,
         "signed_mutations_passed": total_signed_passed,
+        "regression_corpus": sorted(
+            p.name for p in CORPUS.glob("*") if p.suffix not in (".json", ".md")),
     })
     notes = ("Mutation fuzzing from real seeds (sample PKI on loopback): random mutations check "
              "for crashes (an exception other than LtvError; the TSA: a logged exception) and "

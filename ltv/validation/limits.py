@@ -100,12 +100,13 @@ def computable_time(at: datetime, policy: ValidationPolicy) -> tuple[datetime, s
 # Census: cheap counts before the adapters do any expensive work
 
 
-def census_of_data(fmt: SignatureFormat, data: bytes) -> Census:
-    """Count signatures and time-stamps without verifying anything. A file the census cannot
-    read is left to the adapter, which says what is wrong with it (``None`` counts)."""
+def census_of_data(fmt: SignatureFormat, data: bytes, policy: ValidationPolicy) -> Census:
+    """Count signatures and time-stamps without verifying anything (counting stops once a cap
+    is exceeded: the refusal is then certain). A file the census cannot read is left to the
+    adapter, which says what is wrong with it (``None`` counts)."""
     try:
         if fmt is SignatureFormat.CADES:
-            return _cms_census(data)
+            return _cms_census(data, policy)
         if fmt is SignatureFormat.PADES:
             return _pdf_census(data)
         return _xml_census(data)
@@ -118,7 +119,7 @@ def census_of_facts(facts: Sequence[SignatureFacts]) -> Census:
     return Census(signatures=len(facts), timestamps=sum(len(f.timestamps) for f in facts))
 
 
-def _cms_census(data: bytes) -> Census:
+def _cms_census(data: bytes, policy: ValidationPolicy) -> Census:
     from ltv.formats import cms
 
     der = data
@@ -126,13 +127,18 @@ def _cms_census(data: bytes) -> Census:
         body = [ln for ln in data.strip().splitlines() if not ln.startswith(b"-----")]
         der = base64.b64decode(b"".join(body))
     parts = cms.parse_signed_data(der)
+    signatures = len(parts.signer_infos)
+    if signatures > policy.max_signatures:
+        return Census(signatures=signatures, timestamps=None)
     stamps = 0
     for info in parts.signer_infos:
         stamps += sum(len(values) for oid, values in info.unsigned_attributes()
                       if oid in _TIMESTAMP_ATTRIBUTES)
         stamps += sum(len(values) for oid, values in info.signed_attributes()
                       if oid == _CONTENT_TIME_STAMP)
-    return Census(signatures=len(parts.signer_infos), timestamps=stamps)
+        if stamps > policy.max_timestamps:
+            break
+    return Census(signatures=signatures, timestamps=stamps)
 
 
 def _pdf_census(data: bytes) -> Census:

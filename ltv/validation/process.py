@@ -190,8 +190,9 @@ def validate(
     document_sha256 = hashlib.sha256(data).hexdigest()
     is_offline = offline or fetchers is None
     with library_log() as logged:
-        report = guard.refusal(census_of_data(fmt, data), fmt=fmt, at=at, offline=is_offline,
-                               document_sha256=document_sha256)  # before any expensive work
+        census = census_of_data(fmt, data, policy)  # before any expensive work
+        report = guard.refusal(census, fmt=fmt, at=at, offline=is_offline,
+                               document_sha256=document_sha256)
         if report is None:
             facts = _facts(fmt, data, detached_content, evidence_records, extra_evidence)
             report = guard.refusal(census_of_facts(facts), fmt=fmt, at=at, offline=is_offline,
