@@ -116,6 +116,25 @@ def test_signature_cap_is_a_policy_field(bb: bytes, pki: SamplePki) -> None:
     assert "3 signatures; the policy allows at most 2" in (refused.signatures[0].message or "")
 
 
+def test_caps_from_a_policy_file(bb: bytes, pki: SamplePki, tmp_path: Path) -> None:
+    signed = tmp_path / "two.p7s"
+    signed.write_bytes(_repeat_signer(bb, 2))
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"max_signatures": 1, "deadline_seconds": 30}), "utf-8")
+    done = ltv_cli("validate", signed, "--trust", pki.directory / "root.pem", "--offline",
+                   "--at", AT.isoformat(), "--policy", policy)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == [
+        f"INDETERMINATE: {signed} SIG_CONSTRAINTS_FAILURE the file holds 2 signatures; the "
+        f"policy allows at most 1 (cap max_signatures); nothing was validated"]
+    policy.write_text(json.dumps({"max_signatures": 0}), "utf-8")
+    bad = ltv_cli("validate", signed, "--trust", pki.directory / "root.pem", "--offline",
+                  "--at", AT.isoformat(), "--policy", policy)
+    assert bad.returncode == 4
+    assert bad.stderr.splitlines() == [f"ltv: error: {policy}: max_signatures is a positive "
+                                       f"integer"]
+
+
 def test_timestamp_cap_counts_before_extraction(lta: bytes, pki: SamplePki) -> None:
     passed = validate(lta, policy=_policy(pki), at=AT, offline=True)
     assert _verdicts(passed) == [("signature", Indication.TOTAL_PASSED, None)]

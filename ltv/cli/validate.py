@@ -53,6 +53,7 @@ from ltv.validation.safetext import printable
 __all__ = ["validate"]
 
 ENV_TRUST = "LTV_TRUST"
+_CAPS = ("max_signatures", "max_timestamps", "max_path_length", "max_fetched_certificates")
 _RANK = {EXIT_PASSED: 0, EXIT_INDETERMINATE: 1, EXIT_FAILED: 2, EXIT_BAD_INPUT: 3}
 
 
@@ -112,7 +113,9 @@ def _policy(trust: tuple[Path, ...], policy_file: Path | None,
 
 def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
     """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
-    ``trust`` (more PEM paths, relative to the file)."""
+    ``trust`` (more PEM paths, relative to the file), and the caps ``max_signatures``,
+    ``max_timestamps``, ``max_path_length``, ``max_fetched_certificates`` (positive integers)
+    and ``deadline_seconds``."""
     from dataclasses import replace
     from datetime import timedelta
 
@@ -122,7 +125,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
         raise ConfigurationError(f"cannot read policy file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
-    known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust"}
+    known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
+             "deadline_seconds", *_CAPS}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -136,6 +140,24 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
                 hours=float(data["revocation_freshness_hours"])))
         if "refuse_key_kinds" in data:
             policy = policy.refusing(*(KeyKind(k) for k in data["refuse_key_kinds"]))
+        caps: dict[str, int] = {}
+        for key in _CAPS:
+            if key in data:
+                value = data[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigurationError(f"{path}: {key} is a positive integer")
+                caps[key] = value
+        policy = replace(
+            policy, max_signatures=caps.get("max_signatures", policy.max_signatures),
+            max_timestamps=caps.get("max_timestamps", policy.max_timestamps),
+            max_path_length=caps.get("max_path_length", policy.max_path_length),
+            max_fetched_certificates=caps.get("max_fetched_certificates",
+                                              policy.max_fetched_certificates))
+        if "deadline_seconds" in data:
+            seconds = float(data["deadline_seconds"])
+            if not 0 < seconds < 86400:
+                raise ConfigurationError(f"{path}: deadline_seconds is between 0 and 86400")
+            policy = replace(policy, deadline=timedelta(seconds=seconds))
         if "trust" in data:
             policy = policy.with_trust_anchors(
                 load_trust_anchors([path.parent / p for p in data["trust"]]))
