@@ -81,7 +81,10 @@ def parse_time(text: str) -> datetime:
         raise InputError(f"not an ISO 8601 time: {text!r} (e.g. 2030-01-01T00:00:00Z)") from exc
     if parsed.tzinfo is None:
         raise InputError(f"time {text!r} has no time zone; add Z or an offset such as +09:00")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InputError(f"time {text!r} is outside the years 1 to 9999 in UTC") from exc
 
 
 def format_time(at: datetime) -> str:

@@ -21,10 +21,9 @@ failed ("while asking the TSA at http://...: timed out").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Generic, TypeVar
 
-if TYPE_CHECKING:
-    from ltv.validation.model import ValidationReport
+_Report = TypeVar("_Report")
 
 __all__ = [
     "ConfigurationError",
@@ -74,10 +73,14 @@ class ConfigurationError(LtvError, ValueError):
     """A missing or inconsistent file, directory or setting."""
 
 
-class SignatureValidationError(LtvError):
-    """Raised by ``ValidationReport.raise_for_indication()`` for a result that did not pass."""
+class SignatureValidationError(LtvError, Generic[_Report]):
+    """Raised by ``ValidationReport.raise_for_indication()`` for a result that did not pass.
 
-    def __init__(self, message: str, *, report: ValidationReport) -> None:
+    Generic in the report it carries (``SignatureValidationError[ValidationReport]``), so this
+    leaf module needs no import from :mod:`ltv.validation`: the raiser supplies the type.
+    """
+
+    def __init__(self, message: str, *, report: _Report) -> None:
         super().__init__(message)
         self.report = report
 

@@ -392,8 +392,18 @@ def parse_crl(der: bytes, *, issuer: x509.Certificate) -> Crl:
             der = crl.public_bytes(Encoding.DER)
         else:
             crl = x509.load_der_x509_crl(der)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise RevocationError(f"not a CRL: {exc}") from exc
+    try:  # cryptography parses lazily: a broken name or extension raises on first use
+        return _checked_crl(crl, der, issuer)
+    except RevocationError:
+        raise
+    except ValueError as exc:
+        raise RevocationError(f"not a valid CRL: {exc}") from exc
+
+
+def _checked_crl(crl: x509.CertificateRevocationList, der: bytes,
+                 issuer: x509.Certificate) -> Crl:
     if crl.issuer != issuer.subject:
         raise RevocationError(
             f"the CRL is issued by {crl.issuer.rfc4514_string()}, "

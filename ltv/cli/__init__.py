@@ -2,12 +2,18 @@
 
 Exit codes: 0 passed / success, 1 TOTAL-FAILED, 2 usage error, 3 INDETERMINATE, 4 bad input or
 I/O. Errors print one line on stderr; ``-v`` (or ``LTV_VERBOSE=1``) adds the traceback.
+
+Library logging (pyHanko, certvalidator, asyncio, urllib3, httpx, ``warnings``) reaches stderr
+as one ``ltv: warning:`` line per record, never a traceback; what a validation collected into
+its report (:mod:`ltv.validation.diagnostics`) is not printed twice. ``-v`` shows INFO records
+and their tracebacks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import sys
 import traceback
 from typing import Any
@@ -45,6 +51,47 @@ def _error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+class _OneLine(logging.Formatter):
+    """``ltv: warning: LOGGER: message[: ExcType: text]`` on one line, no traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from ltv.validation.diagnostics import one_line
+
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            message = f"{message}: {type(exc).__name__}: {exc}"
+        level = "error" if record.levelno >= logging.ERROR else "warning"
+        return f"ltv: {level}: {one_line(f'{record.name}: {message}', limit=500)}"
+
+
+def _not_captured(record: logging.LogRecord) -> bool:
+    return not getattr(record, "ltv_captured", False)
+
+
+_HANDLER_NAME = "ltv-cli-stderr"
+
+
+def _configure_logging(verbose: bool) -> None:
+    """One stderr handler on the root logger (replacing ours from an earlier call)."""
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    if verbose:
+        handler.setFormatter(logging.Formatter("ltv: %(levelname)s: %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(_OneLine())
+        handler.addFilter(_not_captured)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 class _LtvGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in _COMMANDS if self.get_command(ctx, name) is not None]
@@ -73,6 +120,16 @@ class _LtvGroup(click.Group):
                 message = f"{exc.strerror or exc}: {exc.filename}"
             click.echo(f"ltv: error: {message}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a library's raw error or a bug: one line unless -v
+            if ctx.obj and ctx.obj.get("verbose"):
+                traceback.print_exc()
+                hint = ""
+            else:
+                hint = "; -v shows the traceback"
+            click.echo(f"ltv: error: {type(exc).__name__}: {exc}{hint}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group(cls=_LtvGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,3 +141,4 @@ def main(ctx: click.Context, verbose: bool) -> None:
     """Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    _configure_logging(verbose)

@@ -5,6 +5,11 @@ One line per signature on stdout (``PASSED: FILE (...)``, ``FAILED: FILE SUBINDI
 1 TOTAL-FAILED, 3 INDETERMINATE, 4 bad input or I/O, 2 usage. Several files: one line each, exit
 code of the worst (4 > 1 > 3 > 0). ``--json/--xml/--html OUT`` write the reports; with several
 files OUT is a directory that gets ``NAME.json`` (``.xml``, ``.html``) per input.
+
+Clean output: every line is one line (control characters in a subject or message are shown as
+escapes), a file that cannot be validated gives one ``ltv: error:`` line and the next file is
+tried, whatever went wrong inside; ``-v`` adds each signature's errors and warnings and the
+report's warnings (library messages among them) on stderr, and tracebacks.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +48,12 @@ from ltv.validation import (
 from ltv.validation import (
     validate as validate_data,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["validate"]
 
 ENV_TRUST = "LTV_TRUST"
+_CAPS = ("max_signatures", "max_timestamps", "max_path_length", "max_fetched_certificates")
 _RANK = {EXIT_PASSED: 0, EXIT_INDETERMINATE: 1, EXIT_FAILED: 2, EXIT_BAD_INPUT: 3}
 
 
@@ -56,7 +64,16 @@ def _exit_code(report: ValidationReport) -> int:
     }.get(report.indication, EXIT_INDETERMINATE)
 
 
+def _one_line(text: str) -> str:
+    """``text`` as one terminal-safe line (control characters, newlines shown as escapes)."""
+    return printable(text).replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+
+
 def _line(name: str, sig: SignatureReport, many: bool) -> str:
+    return _one_line(_verdict_line(name, sig, many))
+
+
+def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
     label = f"{name}#{sig.id}" if many else name
     if sig.indication is Indication.TOTAL_PASSED:
         bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
@@ -97,7 +114,8 @@ def _policy(trust: tuple[Path, ...], policy_file: Path | None,
 def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
     """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
     ``trust`` (more PEM paths, relative to the file), ``refuse_unsigned_content`` (XAdES,
-    default true)."""
+    default true), and the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
+    ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``."""
     from dataclasses import replace
     from datetime import timedelta
 
@@ -108,7 +126,7 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
-             "refuse_unsigned_content"}
+             "refuse_unsigned_content", "deadline_seconds", *_CAPS}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -126,6 +144,24 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
             policy = replace(policy, refuse_unsigned_content=data["refuse_unsigned_content"])
         if "refuse_key_kinds" in data:
             policy = policy.refusing(*(KeyKind(k) for k in data["refuse_key_kinds"]))
+        caps: dict[str, int] = {}
+        for key in _CAPS:
+            if key in data:
+                value = data[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigurationError(f"{path}: {key} is a positive integer")
+                caps[key] = value
+        policy = replace(
+            policy, max_signatures=caps.get("max_signatures", policy.max_signatures),
+            max_timestamps=caps.get("max_timestamps", policy.max_timestamps),
+            max_path_length=caps.get("max_path_length", policy.max_path_length),
+            max_fetched_certificates=caps.get("max_fetched_certificates",
+                                              policy.max_fetched_certificates))
+        if "deadline_seconds" in data:
+            seconds = float(data["deadline_seconds"])
+            if not 0 < seconds < 86400:
+                raise ConfigurationError(f"{path}: deadline_seconds is between 0 and 86400")
+            policy = replace(policy, deadline=timedelta(seconds=seconds))
         if "trust" in data:
             policy = policy.with_trust_anchors(
                 load_trust_anchors([path.parent / p for p in data["trust"]]))
@@ -182,6 +218,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...]) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+    root = click.get_current_context().find_root()
+    verbose = bool(root.obj and root.obj.get("verbose"))
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
     detached_bytes = detached.read_bytes() if detached is not None else None
@@ -198,7 +236,12 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
                                    evidence_records=records, extra_evidence=archived)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
-            click.echo(f"ltv: error: {file}: {message}", err=True)
+            _diagnostic(f"ltv: error: {file}: {message}", verbose)
+            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+            continue
+        except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
+            _diagnostic(f"ltv: error: {file}: cannot validate ({type(exc).__name__}: {exc})"
+                        f"{'' if verbose else '; -v shows the traceback'}", verbose)
             worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
             continue
         code = _exit_code(report)
@@ -207,7 +250,14 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if output_format == "text":
             for sig in report.signatures:
                 click.echo(_line(str(file), sig, multi_sig))
-        _render(report, file, json_out, xml_out, html_out, many)
+        if verbose:
+            _details(str(file), report, multi_sig)
+        try:
+            _render(report, file, json_out, xml_out, html_out, many)
+        except OSError as exc:
+            _diagnostic(f"ltv: error: {file}: cannot write the report: "
+                        f"{exc.strerror or exc}: {exc.filename}", verbose)
+            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
         if output_format == "json":
             from ltv.validation.report_json import to_json
 
@@ -220,6 +270,25 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _diagnostic(line: str, verbose: bool) -> None:
+    """One line on stderr; with ``-v`` the traceback of the exception being handled first."""
+    if verbose:
+        traceback.print_exc()
+    click.echo(_one_line(line), err=True)
+
+
+def _details(name: str, report: ValidationReport, many: bool) -> None:
+    """``-v``: what each signature's report says beyond its verdict line, one line each."""
+    for note in report.warnings:
+        click.echo(_one_line(f"ltv: note: {name}: {note}"), err=True)
+    for sig in report.signatures:
+        label = f"{name}#{sig.id}" if many else name
+        for error in sig.errors:
+            click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
+        for warning in sig.warnings:
+            click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
 
 
 def _evidence_records(paths: tuple[Path, ...]

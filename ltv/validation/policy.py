@@ -17,6 +17,8 @@ EN 319 102-1 §5.1.4, in the small shape this service needs:
 * ``minimum_level``: a signature below it gives INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
 * ``refuse_unsigned_content``: a XAdES file holding content no reference signs gives
   INDETERMINATE / SIG_CONSTRAINTS_FAILURE (on by default).
+* Caps on the work one file may cost (:mod:`ltv.validation.limits`): ``max_signatures``,
+  ``max_timestamps``, ``max_path_length``, ``max_fetched_certificates`` and ``deadline``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ class ValidationPolicy:
     #: XAdES: content outside every ds:Reference (an unsigned ds:Object, elements beside the
     #: signed one) makes the signature INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
     refuse_unsigned_content: bool = True
+    #: Caps (ltv.validation.limits): a file with more signatures or time-stamps is refused
+    #: (INDETERMINATE / SIG_CONSTRAINTS_FAILURE) before any expensive work.
+    max_signatures: int = 100
+    max_timestamps: int = 200
+    #: A signer certificate path longer than this (trust anchor included) does not pass
+    #: (INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE).
+    max_path_length: int = 10
+    #: Certificates fetched (AIA caIssuers, OCSP responses) per validation, at most.
+    max_fetched_certificates: int = 50
+    #: Total time per file; what is not validated by then is INDETERMINATE / TRY_LATER.
+    deadline: timedelta = timedelta(seconds=60)
 
     @classmethod
     def default(cls, *, trust_anchors: Iterable[x509.Certificate] = ()) -> ValidationPolicy:

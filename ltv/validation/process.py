@@ -28,10 +28,23 @@ from datetime import datetime
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+from pyhanko_certvalidator.errors import (
+    CRLValidationError,
+    OCSPValidationError,
+    PathError,
+    ValidationError,
+)
 
 from ltv._aio import run_sync
-from ltv.errors import InputError, LtvError, MalformedError, RevocationError
+from ltv.errors import (
+    InputError,
+    LtvError,
+    MalformedError,
+    RevocationError,
+    UnsupportedAlgorithmError,
+)
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind, key_kind_for_policies
@@ -55,7 +68,16 @@ from ltv.validation.certpath import (
     der,
     key_description,
 )
+from ltv.validation.diagnostics import library_log
 from ltv.validation.facts import IntegrityStatus, SignatureFacts, TimestampFacts, poe_digest
+from ltv.validation.limits import (
+    Guard,
+    Monotonic,
+    census_of_data,
+    census_of_facts,
+    computable_time,
+    malformed,
+)
 from ltv.validation.model import (
     CertificateSummary,
     Indication,
@@ -143,6 +165,7 @@ def validate(
     fetchers: RevocationFetchers | None = None,
     evidence_records: Sequence[TimestampFacts | EvidenceRecord] = (),
     extra_evidence: EvidenceSet | None = None,
+    monotonic: Monotonic | None = None,
 ) -> ValidationReport:
     """Validate every signature in ``data`` at ``at`` (EN 319 102-1 §5.6.3 for each).
 
@@ -152,18 +175,55 @@ def validate(
     over ``data`` (checked and turned into facts by
     :func:`ltv.validation.records.evidence_record_facts`) or facts made beforehand;
     ``extra_evidence`` adds archived validation material.
+    The policy's caps bound the work (:mod:`ltv.validation.limits`; ``monotonic`` is the
+    deadline's time source, ``time.monotonic`` by default); what the libraries log goes into
+    the report's warnings (:mod:`ltv.validation.diagnostics`).
     Malformed input raises :class:`~ltv.errors.MalformedError`.
     """
     if at.tzinfo is None or at.utcoffset() is None:
         raise InputError("the validation time needs a time zone")
+    guard = Guard.start(policy, monotonic=monotonic)
+    at, moved = computable_time(at, policy)
+    if moved:
+        guard.notes.append(moved)
     fmt = detect_format(data)
+    document_sha256 = hashlib.sha256(data).hexdigest()
+    is_offline = offline or fetchers is None
+    with library_log() as logged:
+        census = census_of_data(fmt, data, policy)  # before any expensive work
+        report = guard.refusal(census, fmt=fmt, at=at, offline=is_offline,
+                               document_sha256=document_sha256)
+        if report is None:
+            facts = _facts(fmt, data, detached_content, evidence_records, extra_evidence)
+            report = guard.refusal(census_of_facts(facts), fmt=fmt, at=at, offline=is_offline,
+                                   document_sha256=document_sha256) or _validate_guarded(
+                facts, guard=guard, at=at, offline=offline, fetchers=fetchers,
+                extra_evidence=extra_evidence, document_sha256=document_sha256)
+    from dataclasses import replace
+
+    return replace(report, warnings=tuple(dict.fromkeys(
+        (*guard.notes, *report.warnings, *logged.lines()))))
+
+
+#: What parsers (asn1crypto, cryptography, lxml, pyHanko) raise on malformed input.
+_RAW_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
+               RecursionError, OverflowError, x509.InvalidVersion, etree.LxmlError)
+#: What pyhanko-certvalidator may let escape from path and revocation checks.
+_CERTVALIDATOR_ERRORS = (OCSPValidationError, CRLValidationError, PathError, ValidationError,
+                         UnsupportedAlgorithm)
+
+
+def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
+           evidence_records: Sequence[TimestampFacts | EvidenceRecord],
+           extra_evidence: EvidenceSet | None) -> list[SignatureFacts]:
     try:
         facts = _extract(fmt, data, detached_content)
     except LtvError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
-            RecursionError, OverflowError) as exc:
+    except _RAW_ERRORS as exc:
         raise MalformedError(f"not a valid {fmt.value} signature: {exc}") from exc
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedAlgorithmError(f"{fmt.value} signature: {exc}") from exc
     if not facts:
         raise MalformedError(f"the {fmt.value} input holds no signature")
     if evidence_records:
@@ -184,9 +244,48 @@ def validate(
                                                       covers=inside, candidates=archived,
                                                       label=label))
         facts = [_with_records(f, record_facts) for f in facts]
-    return validate_facts(facts, policy=policy, at=at, offline=offline, fetchers=fetchers,
-                          extra_evidence=extra_evidence,
-                          document_sha256=hashlib.sha256(data).hexdigest())
+    return facts
+
+
+def _validate_guarded(facts: Sequence[SignatureFacts], *, guard: Guard, at: datetime,
+                      offline: bool, fetchers: RevocationFetchers | None,
+                      extra_evidence: EvidenceSet | None, document_sha256: str
+                      ) -> ValidationReport:
+    """:func:`validate_facts`, one signature at a time so the deadline is checked between
+    them, over the evidence gathered once (through fetchers that honour the caps)."""
+    evidence = EvidenceSet()
+    for item in facts:
+        evidence = evidence.merge(item.evidence)
+        for ts in item.timestamps:
+            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
+    if extra_evidence is not None:
+        evidence = evidence.merge(extra_evidence)
+    notes: list[str] = []
+    policy = guard.policy
+    late = guard.expired()
+    if not offline and fetchers is not None and not late:
+        capped = RevocationFetchers(ocsp=guard.ocsp(fetchers.ocsp), crl=guard.crl(fetchers.crl),
+                                    certificates=guard.certificates(fetchers.certificates))
+        evidence = evidence.merge(gather_online(facts, evidence, policy, capped, notes))
+    reports: list[SignatureReport] = []
+    for item in facts:
+        late = late or guard.expired()
+        if late:
+            reports.append(guard.too_late(item, at=at))
+            continue
+        try:
+            one = validate_facts([item], policy=policy, at=at, offline=True,
+                                 extra_evidence=evidence)
+        except LtvError:
+            raise
+        except (*_RAW_ERRORS, *_CERTVALIDATOR_ERRORS) as exc:  # found by fuzzing
+            reports.append(malformed(item, at=at, exc=exc))
+            continue
+        reports.extend(guard.judge(sig) for sig in one.signatures)
+    return ValidationReport(
+        validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
+        document_sha256=document_sha256, signatures=tuple(reports), warnings=tuple(notes),
+    )
 
 
 def _with_records(facts: SignatureFacts, records: Sequence[TimestampFacts]) -> SignatureFacts:

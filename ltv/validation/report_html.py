@@ -11,11 +11,12 @@ digest) and, highlighted, any content of the file that no reference signs.
 
 from __future__ import annotations
 
-from datetime import datetime
-from html import escape
+from datetime import MAXYEAR, datetime
+from html import escape as _escape
 
 from ltv.clock import format_time
 from ltv.validation.model import Indication, SignatureReport, ValidationReport
+from ltv.validation.safetext import printable
 
 __all__ = ["to_html"]
 
@@ -36,6 +37,25 @@ td,th{border:1px solid #d0d5dd;padding:.25rem .5rem;text-align:left;vertical-ali
 th{background:#f2f4f7}.muted{color:#667085}code{font-size:.85rem}
 svg text{font-family:inherit;font-size:11px}
 """
+
+
+def escape(text: str) -> str:
+    """HTML-escaped, with control characters and lone surrogates shown as escapes."""
+    return _escape(printable(text))
+
+
+def _year_ticks(lo: datetime, hi: datetime) -> list[datetime]:
+    """January 1st of every year (every 2nd, 5th, 10th... so that at most ~20 are drawn)
+    between ``lo`` and ``hi``; clamped to the years :class:`datetime` can hold (a certificate
+    valid until 9999-12-31, a validation time in year 1)."""
+    first, last = lo.year + (0 if (lo.month, lo.day) == (1, 1) and lo.time() == lo.min.time()
+                             else 1), hi.year
+    years = last - first + 1
+    step = next((s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+                 if years / s <= 20), 10000)
+    start = -(-first // step) * step
+    return [lo.replace(year=year, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+            for year in range(max(start, 1), min(last, MAXYEAR) + 1, step)]
 
 
 def _t(value: datetime | None) -> str:
@@ -182,12 +202,10 @@ def _timeline(sig: SignatureReport, index: int) -> str:
            f'id="timeline-{index + 1}" width="{left + width + 20}" height="{height}" '
            f'aria-label="timeline of {escape(sig.id)}">',
            f'<rect x="0" y="0" width="{left + width + 20}" height="{height}" fill="#fcfcfd"/>']
-    for year in range(lo.year, hi.year + 2):
-        tick = lo.replace(year=year, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-        if lo <= tick <= hi or (year == lo.year + 1 and tick <= hi):
-            svg.append(f'<line x1="{x(tick):.1f}" y1="{top - 8}" x2="{x(tick):.1f}" '
-                       f'y2="{markers_y}" stroke="#eaecf0"/>'
-                       f'<text x="{x(tick) + 2:.1f}" y="{top - 12}" fill="#667085">{year}</text>')
+    for tick in _year_ticks(lo, hi):
+        svg.append(f'<line x1="{x(tick):.1f}" y1="{top - 8}" x2="{x(tick):.1f}" '
+                   f'y2="{markers_y}" stroke="#eaecf0"/>'
+                   f'<text x="{x(tick) + 2:.1f}" y="{top - 12}" fill="#667085">{tick.year}</text>')
     for row, cert in enumerate(sig.certificates):
         y = top + row * row_h
         color = _ROLE_COLORS.get(cert.role, "#98a2b3")

@@ -55,6 +55,7 @@ from ltv.validation.model import (
     UnsignedContent,
     ValidationReport,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["dumps", "json_schema", "to_json"]
 
@@ -143,8 +144,25 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
     }
 
 
+def _printable(value: Any) -> Any:
+    """Every string with the characters UTF-8 or XML cannot carry shown as escapes."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {key: _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
+
+
 def to_json(report: ValidationReport) -> dict[str, Any]:
-    """The report as JSON-ready data (``json.dumps`` it, or use :func:`dumps`)."""
+    """The report as JSON-ready data (``json.dumps`` it, or use :func:`dumps`). Strings carry
+    control characters and lone surrogates as visible escapes (``\\x01``), like the XML and
+    HTML reports."""
+    return _printable(_report(report))  # type: ignore[no-any-return]
+
+
+def _report(report: ValidationReport) -> dict[str, Any]:
     return {
         "schema": report.schema,
         "validation_time": _t(report.validation_time),

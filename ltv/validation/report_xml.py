@@ -33,6 +33,7 @@ from ltv.validation.model import (
     TimestampReport,
     ValidationReport,
 )
+from ltv.validation.safetext import printable
 
 __all__ = ["NS", "to_xml"]
 
@@ -44,9 +45,12 @@ _VO = "urn:etsi:019102:validationObject:"
 
 def _el(parent: Any, name: str, text: str | None = None,
         **attrs: str) -> Any:
-    node = etree.SubElement(parent, f"{{{NS}}}{name}", attrib=attrs)
+    """One element; text and attribute values pass :func:`printable` (lxml refuses control
+    characters, and a certificate subject may hold them)."""
+    node = etree.SubElement(parent, f"{{{NS}}}{name}",
+                            attrib={k: printable(v) for k, v in attrs.items()})
     if text is not None:
-        node.text = text
+        node.text = printable(text)
     return node
 
 
