@@ -39,8 +39,16 @@ class ServerSettings:
     tsa_cert: Path | None = None
     tsa_chain: Path | None = None
     tsa_state_dir: Path = field(default=Path("var/tsa"))
+    min_retention: str = "10y"  # the archive's retention floor (archive.retention period)
+    allow_unlocked: bool = False  # accept an S3 bucket without object lock
 
     def __post_init__(self) -> None:
+        from archive.retention import RetentionPeriod
+
+        try:
+            RetentionPeriod.parse(self.min_retention)
+        except ValueError as exc:
+            raise ConfigurationError(f"--min-retention: {exc}") from exc
         if self.max_upload < 1024:
             raise ConfigurationError("--max-upload must be at least 1024 bytes")
         if self.request_timeout <= 0:
@@ -63,6 +71,7 @@ class ServerSettings:
             "max_session_seconds": self.max_session_seconds,
             "tsa_key": p(self.tsa_key), "tsa_cert": p(self.tsa_cert),
             "tsa_chain": p(self.tsa_chain), "tsa_state_dir": str(self.tsa_state_dir.resolve()),
+            "min_retention": self.min_retention, "allow_unlocked": self.allow_unlocked,
         }
 
     @classmethod
@@ -81,6 +90,8 @@ class ServerSettings:
                 tsa_key=p(obj.get("tsa_key")), tsa_cert=p(obj.get("tsa_cert")),
                 tsa_chain=p(obj.get("tsa_chain")),
                 tsa_state_dir=Path(obj.get("tsa_state_dir") or "var/tsa"),
+                min_retention=str(obj.get("min_retention") or "10y"),
+                allow_unlocked=bool(obj.get("allow_unlocked", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
