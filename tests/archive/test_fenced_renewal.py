@@ -96,7 +96,7 @@ def test_renew_race_of_the_review(store: ObjectStore, ers_tsa: ErsTsa) -> None:
                 seen["after_a"] = _evidence_keys(store)
             return Client(ers_tsa).timestamp(digest, algorithm)
 
-    with pytest.raises(LeaseLostError, match="lost the lease _mutable/default/renew.lease"):
+    with pytest.raises(LeaseLostError, match=r"lost the lease _mutable/default/renew\.lease"):
         renew(store, timestamps=SlowTsaForB(), clock=FixedClock(START),
               hash_algorithm=DigestAlgorithm.SHA512)
     assert seen["a"].timestamp_renewed == 2

@@ -73,7 +73,7 @@ def test_retain_until_extends_never_shortens() -> None:
     with pytest.raises(RetentionError, match="maximum"):
         effective_retention(datetime(9999, 12, 31, tzinfo=UTC), now=START, floor=floor)
     with pytest.raises(RetentionError, match="time zone"):
-        effective_retention(datetime(2050, 1, 1), now=START, floor=floor)  # noqa: DTZ001
+        effective_retention(datetime(2050, 1, 1), now=START, floor=floor)
 
 
 # --- the stores record it and only ever extend it ------------------------------------------------
@@ -117,7 +117,7 @@ def test_local_retention_record_is_read_only(tmp_path: Path) -> None:
     assert store.retention("k/1") == TEN_YEARS
 
 
-# --- ingest: every object of a package and its batch -----------------------------------------------
+# --- ingest: every object of a package and its batch ------------------------------------------
 
 
 def _item(text: bytes, retain: datetime | None = None) -> IngestItem:
