@@ -144,6 +144,7 @@ def create_package(
     """Gather the signature's validation material, write the package and seal it under one
     archive timestamp; answers its id (the SHA-256 of its manifest)."""
     from archive.ingest import ingest, prepare_item
+    from archive.package import Manifest, manifest_key
     from ltv.evidence import EvidenceSet, collect_for_tokens
     from ltv.validation import detect_format
 
@@ -155,7 +156,7 @@ def create_package(
     now = clock.now()
     floor = RetentionPeriod.parse(settings.min_retention)
     try:
-        retain = effective_retention(retain, now=now, floor=floor)
+        effective_retention(retain, now=now, floor=floor)  # refused before any fetch or write
     except RetentionError as exc:
         return problem_response(422, "retention-refused", "Retention refused", str(exc),
                                 instance="/v1/archive")
@@ -186,9 +187,10 @@ def create_package(
     ids = ingest(store, [item], timestamps=timestamps, tenant=_tenant(tenant),
                  clock=clock, material=material, min_retention=floor)
     package_id = ids[0]
+    kept = Manifest.from_bytes(store.get(manifest_key(_tenant(tenant), package_id))).retain_until
     url = f"/v1/archive/{package_id}"
     return JSONResponse({"id": package_id, "created": format_time(now),
-                         "retain_until": format_time(retain),
+                         "retain_until": format_time(kept) if kept else None,
                          "ingest_indication": item.ingest_indication, "warnings": warnings,
                          "url": url}, status_code=201, headers={"Location": url})
 
