@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -140,3 +141,31 @@ def test_paused_renewer_loses_the_lease_and_writes_nothing(
         assert verify.returncode == 0, verify.stdout + verify.stderr
         expected = "3 archive timestamps" if tenant == "default" else "2 archive timestamps"
         assert expected in verify.stderr, verify.stderr
+
+
+def test_cli_refuses_a_shorter_retention_in_one_line(signed: Path, pki: SamplePki,
+                                                      tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    short = format_time(AT + timedelta(days=30))
+    put = ltv_cli("archive", "put", signed, "--meta", f"retain-until={short}", "--store", store,
+                  "--pki", pki.directory, "--at", format_time(AT))
+    assert put.returncode == 4, put.stdout + put.stderr
+    floor = format_time(AT.replace(year=AT.year + 10))[:-1]  # --at's clock ticks on: + µs
+    assert re.fullmatch(
+        rf"ltv: error: retain-until {re.escape(short)} is before the minimum retention "
+        rf"\(10y: {re.escape(floor)}(\.\d+)?Z\); retention can be extended, never shortened",
+        put.stderr.strip()), put.stderr
+    assert not store.exists() or not list(LocalStore(store).list())
+    # the operator's floor decides: with --min-retention 7d the same request is accepted
+    ok = ltv_cli("archive", "put", signed, "--meta", f"retain-until={short}", "--store", store,
+                 "--pki", pki.directory, "--at", format_time(AT), "--min-retention", "7d")
+    assert ok.returncode == 0, ok.stderr
+    assert LocalStore(store).retention(f"default/packages/{ok.stdout.strip()}.json") == AT + \
+        timedelta(days=30)
+    for args in (["archive", "put", signed, "--min-retention", "ten years"],
+                 ["archive", "renew", "--tenant", "../etc"],
+                 ["serve", "--min-retention", "0y"]):
+        bad = ltv_cli(*args, "--store", store, timeout=60)
+        assert bad.returncode in (2, 4), bad.stdout + bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert "Traceback" not in bad.stderr
