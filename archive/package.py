@@ -212,24 +212,26 @@ def register_tenant(store: ObjectStore, tenant: str) -> None:
             store.put(key, b"", content_type="text/plain")
 
 
-def archive_tenants(store: ObjectStore) -> list[str]:
+def archive_tenants(store: ObjectStore, *, record: bool = True) -> list[str]:
     """Every tenant with archived batches, sorted.
 
     Read from the registry :func:`register_tenant` keeps; a store written before the registry
-    existed is scanned once (a full listing) and the tenants found are registered.
+    existed is scanned (a full listing) and, with ``record``, the tenants found are registered
+    so that the scan happens once (``record=False``: a dry run writes nothing).
     """
+    found: set[str] = set()
     if not store.exists(_TENANTS_SCANNED):
-        found: set[str] = set()
         for info in store.list():
             tenant, _, rest = info.key.partition("/")
             if _TENANT.match(tenant) and rest.startswith("batches/") and rest.endswith(
                     "/ats/000-0000.json"):
                 found.add(tenant)
-        for tenant in sorted(found):
-            register_tenant(store, tenant)
-        store.create_exclusive(_TENANTS_SCANNED, b"scanned")
+        if record:
+            for tenant in sorted(found):
+                register_tenant(store, tenant)
+            store.create_exclusive(_TENANTS_SCANNED, b"scanned")
     names = (info.key[len(_TENANTS):] for info in store.list(_TENANTS))
-    return sorted(name for name in names if _TENANT.match(name))
+    return sorted(found | {name for name in names if _TENANT.match(name)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -281,7 +281,7 @@ def renew_all(store: ObjectStore, *, tenants: Sequence[str] | None = None,
     :func:`archive.package.archive_tenants`, and ``default``); one tenant's failure (its lease
     held or lost, its TSA down) does not stop the others: it is returned in its place."""
     names = list(tenants) if tenants is not None else sorted(
-        {*archive_tenants(store), DEFAULT_TENANT})
+        {*archive_tenants(store, record=not options.get("dry_run", False)), DEFAULT_TENANT})
     out: dict[str, RenewSummary | ArchiveError] = {}
     for name in names:
         try:

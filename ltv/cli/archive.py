@@ -325,7 +325,7 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
         services = _services(pki, tsa_url, clock)
         material = _material(services, clock)
         timestamps = services.timestamp_client
-    known = sorted({*archive_tenants(store), DEFAULT_TENANT})
+    known = sorted({*archive_tenants(store, record=not dry_run), DEFAULT_TENANT})
     if tenants:
         others = [t for t in known if t not in tenants]
         if others:

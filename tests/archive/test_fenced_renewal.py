@@ -220,3 +220,39 @@ def test_renewal_entries_keep_the_batch_retention(ers_tsa: ErsTsa) -> None:
     for key in (f"default/batches/{batch}/ats/000-0001.json",
                 f"default/batches/{batch}/next/000-0000.json"):
         assert store.retention(key) == long
+
+
+def test_renew_all_covers_every_tenant_of_a_legacy_store(ers_tsa: ErsTsa) -> None:
+    """Finding 17: renewal covered one tenant per run. A store written before the tenant
+    registry is scanned once; a dry run finds its tenants without writing anything."""
+    from archive.package import archive_tenants
+    from archive.renew import renew_all
+
+    fresh = MemoryStore()
+    for tenant in ("acme", "beta"):
+        ingest(fresh, [IngestItem(signed=f"contract of {tenant}".encode())],
+               timestamps=Client(ers_tsa), tenant=tenant, clock=FixedClock(START))
+    assert archive_tenants(fresh) == ["acme", "beta"]
+    legacy = MemoryStore()  # the same objects without the registry
+    for info in fresh.list():
+        if not info.key.startswith(("_archive/", "_mutable/")):
+            legacy.put(info.key, fresh.get(info.key))
+    keys = [i.key for i in legacy.list()]
+    assert archive_tenants(legacy, record=False) == ["acme", "beta"]
+    dry = renew_all(legacy, timestamps=Client(ers_tsa), clock=FixedClock(START),
+                    margin=FOREVER, dry_run=True)
+    assert sorted(dry) == ["acme", "beta", "default"]
+    assert [i.key for i in legacy.list()] == keys  # the dry run wrote nothing
+    results = renew_all(legacy, timestamps=Client(ers_tsa), clock=FixedClock(START),
+                        margin=FOREVER)
+    assert {name: getattr(r, "timestamp_renewed", r) for name, r in results.items()} == {
+        "acme": 1, "beta": 1, "default": 0}
+    assert legacy.exists("_archive/tenants/acme")
+    assert legacy.exists("_archive/tenants/beta")
+    # a held lease fails its tenant only
+    acquire_lease(legacy, "_mutable/beta/renew.lease", holder="other", ttl=timedelta(hours=1),
+                  clock=FixedClock(START))
+    again = renew_all(legacy, timestamps=Client(ers_tsa), clock=FixedClock(START),
+                      margin=FOREVER)
+    assert getattr(again["acme"], "timestamp_renewed", None) == 1
+    assert type(again["beta"]).__name__ == "LeaseHeldError"
