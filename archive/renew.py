@@ -411,6 +411,7 @@ def _renew_hash_trees(store: ObjectStore, group: list[RenewalPlan], alg: DigestA
     """RFC 4998 §5.2 hash-tree renewal: per batch a subtree of the packages' new leaves."""
     subtrees: list[tuple[RenewalPlan, tuple[bytes, ...]]] = []
     for n, p in enumerate(group):
+        fence.check()  # rehashing a large archive takes long: the heartbeat keeps the lease
         entries = read_entries(store, p.batch, tenant=tenant)
         if not entries or (entries[-1].chain, entries[-1].index) != (p.last.chain, p.last.index):
             counts["skipped"] += 1  # the batch moved on since it was planned
