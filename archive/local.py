@@ -7,7 +7,10 @@ point leaves either the whole object or nothing under the key. Mutable objects (
 are swapped in with ``rename(2)``; their compare-and-swap operations hold an ``flock`` on
 ``ROOT/.ltv/lock`` so that several processes on one machine agree.
 
-Retention, as far as a plain file system allows. What this store guarantees: every write-once
+``retain_until`` is not enforced here (a file system has no retention); the read-only mode and
+the exclusive create are the protection, as :meth:`LocalStore.write_once_mode` says.
+
+It is recorded, as far as a plain file system allows. What this store guarantees: every write-once
 object's retain-until (the given one, at least the store's ``min_retention`` floor) is recorded
 under ``ROOT/.ltv/retention/KEY`` (read-only, written before the object appears, so an object
 never lacks its record); :meth:`LocalStore.extend_retention` only ever lengthens it; and this

@@ -51,21 +51,21 @@ def _size(text: str) -> int:
               envvar="LTV_REQUEST_TIMEOUT", help="Seconds before a request answers 504.")
 @click.option("--public-validation", is_flag=True, envvar="LTV_PUBLIC_VALIDATION",
               help="Let /v1/validations (and the web page) work without an API key.")
-@click.option("--tsa-key", type=_FILE, default=None, help="Also serve our TSA at /tsa: key.")
-@click.option("--tsa-cert", type=_FILE, default=None, help="... and its certificate.")
-@click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
-@click.option("--tsa-state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("var/tsa"), show_default=True, help="TSA serial-number state.")
 @click.option("--min-retention", default="10y", show_default=True, envvar="LTV_MIN_RETENTION",
               metavar="PERIOD", help="Archive retention floor (10y, 3650d, 1y180d); a tenant's "
               "retain-until may extend it, never shorten it.")
 @click.option("--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED",
               help="Accept an S3 bucket without object lock (no COMPLIANCE retention).")
-def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
+@click.option("--tsa-key", type=_FILE, default=None, help="Also serve our TSA at /tsa: key.")
+@click.option("--tsa-cert", type=_FILE, default=None, help="... and its certificate.")
+@click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
+@click.option("--tsa-state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("var/tsa"), show_default=True, help="TSA serial-number state.")
+def serve(host: str, port: int, store_url: str, min_retention: str, allow_unlocked: bool,
+          pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
-          tsa_chain: Path | None, tsa_state_dir: Path, min_retention: str,
-          allow_unlocked: bool) -> None:
+          tsa_chain: Path | None, tsa_state_dir: Path) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
@@ -73,11 +73,11 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
     from ltv.server.settings import ServerSettings
 
     settings = ServerSettings(
+        min_retention=min_retention, allow_unlocked=allow_unlocked,
         host=host, port=port, store_url=store_url, pki=pki, tsa_url=tsa_url, trust=trust,
         workers=workers, max_upload=_size(max_upload), request_timeout=request_timeout,
         public_validation=public_validation, tsa_key=tsa_key, tsa_cert=tsa_cert,
-        tsa_chain=tsa_chain, tsa_state_dir=tsa_state_dir, min_retention=min_retention,
-        allow_unlocked=allow_unlocked,
+        tsa_chain=tsa_chain, tsa_state_dir=tsa_state_dir,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",

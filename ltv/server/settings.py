@@ -34,13 +34,13 @@ class ServerSettings:
     request_timeout: float = 120.0  # seconds until a request answers 504
     workers: int = 1
     public_validation: bool = False  # /v1/validations without an API key (the web page)
+    min_retention: str = "10y"  # the archive's retention floor (archive.retention period)
+    allow_unlocked: bool = False  # accept an S3 bucket without object lock
     max_session_seconds: int = 3600  # cap on a signing session's lifetime
     tsa_key: Path | None = None  # mount our RFC 3161 TSA at /tsa
     tsa_cert: Path | None = None
     tsa_chain: Path | None = None
     tsa_state_dir: Path = field(default=Path("var/tsa"))
-    min_retention: str = "10y"  # the archive's retention floor (archive.retention period)
-    allow_unlocked: bool = False  # accept an S3 bucket without object lock
 
     def __post_init__(self) -> None:
         from archive.retention import RetentionPeriod
@@ -66,12 +66,12 @@ class ServerSettings:
             "host": self.host, "port": self.port, "store_url": self.store_url,
             "pki": p(self.pki), "tsa_url": self.tsa_url,
             "trust": [str(t.resolve()) for t in self.trust],
+            "min_retention": self.min_retention, "allow_unlocked": self.allow_unlocked,
             "max_upload": self.max_upload, "request_timeout": self.request_timeout,
             "workers": self.workers, "public_validation": self.public_validation,
             "max_session_seconds": self.max_session_seconds,
             "tsa_key": p(self.tsa_key), "tsa_cert": p(self.tsa_cert),
             "tsa_chain": p(self.tsa_chain), "tsa_state_dir": str(self.tsa_state_dir.resolve()),
-            "min_retention": self.min_retention, "allow_unlocked": self.allow_unlocked,
         }
 
     @classmethod
@@ -84,14 +84,14 @@ class ServerSettings:
                 host=str(obj["host"]), port=int(obj["port"]), store_url=str(obj["store_url"]),
                 pki=p(obj.get("pki")), tsa_url=obj.get("tsa_url") or None,
                 trust=tuple(Path(t) for t in obj.get("trust", ())),
+                min_retention=str(obj.get("min_retention") or "10y"),
+                allow_unlocked=bool(obj.get("allow_unlocked", False)),
                 max_upload=int(obj["max_upload"]), request_timeout=float(obj["request_timeout"]),
                 workers=int(obj["workers"]), public_validation=bool(obj["public_validation"]),
                 max_session_seconds=int(obj["max_session_seconds"]),
                 tsa_key=p(obj.get("tsa_key")), tsa_cert=p(obj.get("tsa_cert")),
                 tsa_chain=p(obj.get("tsa_chain")),
                 tsa_state_dir=Path(obj.get("tsa_state_dir") or "var/tsa"),
-                min_retention=str(obj.get("min_retention") or "10y"),
-                allow_unlocked=bool(obj.get("allow_unlocked", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
