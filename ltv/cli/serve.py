@@ -61,9 +61,9 @@ def _size(text: str) -> int:
 @click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
 @click.option("--tsa-state-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("var/tsa"), show_default=True, help="TSA serial-number state.")
-def serve(host: str, port: int, store_url: str, min_retention: str, allow_unlocked: bool,
-          pki: Path | None, tsa_url: str | None,
+def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
+          min_retention: str, allow_unlocked: bool,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
           tsa_chain: Path | None, tsa_state_dir: Path) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
