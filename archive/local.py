@@ -10,11 +10,12 @@ are swapped in with ``rename(2)``; their compare-and-swap operations hold an ``f
 ``retain_until`` is not enforced here (a file system has no retention); the read-only mode and
 the exclusive create are the protection, as :meth:`LocalStore.write_once_mode` says.
 
-It is recorded, as far as a plain file system allows. What this store guarantees: every write-once
-object's retain-until (the given one, at least the store's ``min_retention`` floor) is recorded
-under ``ROOT/.ltv/retention/KEY`` (read-only, written before the object appears, so an object
-never lacks its record); :meth:`LocalStore.extend_retention` only ever lengthens it; and this
-store never overwrites or deletes a write-once object, before or after its retention ends.
+It is recorded, as far as a plain file system allows. What this store guarantees: every
+write-once object's retain-until (the given one, at least the store's ``min_retention`` floor)
+is recorded under ``ROOT/.ltv/retention/KEY`` (0o400 in 0o700 folders, written before the
+object appears, so an object never lacks its record);
+:meth:`LocalStore.extend_retention` only ever lengthens it; and this store never overwrites
+or deletes a write-once object, before or after its retention ends.
 What it cannot guarantee: a file system has no WORM lock, so anyone with write access to the
 directory (its owner, root, a backup tool) can ``chmod`` and delete files and records. Use the
 S3 store with object lock where retention must hold against the operator too.
@@ -161,12 +162,16 @@ class LocalStore:
             return kept
         path = self._retention_path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            missing = [p for p in (path.parent, *path.parent.parents)
+                       if self._root in p.parents and not p.is_dir()]
+            for directory in reversed(missing):  # only the owner may look inside
+                with contextlib.suppress(FileExistsError):
+                    directory.mkdir(mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="r-")
             with os.fdopen(fd, "wb") as out:
                 out.write(format_time(kept).encode("ascii") + b"\n")
                 out.flush()
-                os.fchmod(out.fileno(), 0o444)
+                os.fchmod(out.fileno(), 0o400)
                 os.fsync(out.fileno())
             os.replace(tmp, path)
         except OSError as exc:

@@ -107,7 +107,8 @@ def test_local_retention_record_is_read_only(tmp_path: Path) -> None:
     store.put("k/1", b"data", retain_until=TEN_YEARS)
     record = tmp_path / "s" / ".ltv" / "retention" / "k" / "1"
     assert record.read_text().strip() == "2036-11-01T12:00:00Z"
-    assert record.stat().st_mode & 0o777 == 0o444
+    assert record.stat().st_mode & 0o777 == 0o400  # the owner's, read-only
+    assert record.parent.stat().st_mode & 0o777 == 0o700
     assert [i.key for i in store.list()] == ["k/1"]  # records are not objects
     # a later put of the same key is refused and does not touch the record
     with pytest.raises(Exception, match="written once"):
