@@ -6,7 +6,9 @@
     ├── StoreError                          an I/O failure; says which store, key and stage
     ├── ObjectExistsError                   write-once refused: the key already holds an object
     ├── ObjectNotFoundError (also LookupError)  no object under that key
-    └── ArchiveInputError (also ValueError) a bad key, URL, or setting; the message names it
+    ├── ArchiveInputError (also ValueError) a bad key, URL, or setting; the message names it
+    │   └── RetentionError                  a retain-until below the operator's floor (or absurd)
+    └── LeaseLostError                      a renewer's lease was taken over: it stops writing
 
 Adapters (:mod:`archive.s3`) re-raise minio / urllib3 errors as :class:`StoreError` with
 ``raise ... from exc`` and say which stage failed ("while writing KEY to s3://bucket/...: ...").
@@ -17,8 +19,10 @@ from __future__ import annotations
 __all__ = [
     "ArchiveError",
     "ArchiveInputError",
+    "LeaseLostError",
     "ObjectExistsError",
     "ObjectNotFoundError",
+    "RetentionError",
     "StoreError",
 ]
 
@@ -57,3 +61,17 @@ class ObjectNotFoundError(ArchiveError, LookupError):
 
 class ArchiveInputError(ArchiveError, ValueError):
     """A bad key, store URL or setting given by the caller; the message says what."""
+
+
+class RetentionError(ArchiveInputError):
+    """A requested retention would shorten the operator's floor (or is beyond the maximum).
+
+    Retention only grows: a tenant's ``retain-until`` may extend the floor, never shorten it.
+    """
+
+
+class LeaseLostError(ArchiveError):
+    """The renewal lease this job held was taken over (its fencing token is stale).
+
+    Raised before the next write: a renewer that lost its lease writes nothing more.
+    """

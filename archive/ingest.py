@@ -17,6 +17,11 @@ Entries may also name *material* blobs: the validation data (TSA chain, OCSP, CR
 previous timestamp, fetched while that TSA certificate was valid and covered by the new
 timestamp (an extra leaf of the renewal tree), and of the entry's own timestamp.
 :func:`assemble_record` turns a batch's entries into a package's RFC 4998 DER record on demand.
+
+Retention (:mod:`archive.retention`): each package gets the operator's floor counted from its
+ingest, or the tenant's later ``retain-until``; its blobs, parked and published manifest get
+it, and the batch's entries (``retain_until`` in each entry), its material blobs and its
+``published`` marker get the longest retention of the batch's packages.
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from archive.package import (
     pending_manifest_key,
     publish_pending,
     put_blob,
+    register_tenant,
     tenant_prefix,
 )
+from archive.retention import DEFAULT_MIN_RETENTION, RetentionPeriod, effective_retention, longest
 from archive.store import ObjectStore
 from ltv.algorithms import DigestAlgorithm
 from ltv.clock import Clock, SystemClock, format_time, parse_time
@@ -111,6 +118,8 @@ class BatchEntry:
     material: str | None = None  # blob hash: validation data of the previous timestamp
     material_upper: Reduced = ()
     token_material: str | None = None  # blob hash: validation data of this timestamp
+    retain_until: datetime | None = None  # the longest retention of the batch's packages
+    fencing_token: int | None = None  # the renewal lease's token of the renewer that wrote it
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
@@ -122,6 +131,8 @@ class BatchEntry:
             "material": self.material, "material_upper": _path_json(self.material_upper),
             "token_material": self.token_material,
             "token": base64.b64encode(self.token).decode(),
+            "retain_until": format_time(self.retain_until) if self.retain_until else None,
+            "fencing_token": self.fencing_token,
         }
         return json.dumps(body, sort_keys=True).encode()
 
@@ -140,6 +151,10 @@ class BatchEntry:
                 upper=_path_from(body["upper"]), material=body.get("material"),
                 material_upper=_path_from(body.get("material_upper") or []),
                 token_material=body.get("token_material"),
+                retain_until=(parse_time(body["retain_until"]) if body.get("retain_until")
+                              else None),
+                fencing_token=(int(body["fencing_token"])
+                               if body.get("fencing_token") is not None else None),
             )
         except ArchiveInputError:
             raise
@@ -149,6 +164,17 @@ class BatchEntry:
 
 def entry_key(tenant: str, batch: str, chain: int, index: int) -> str:
     return f"{tenant_prefix(tenant)}batches/{batch}/ats/{chain:03d}-{index:04d}.json"
+
+
+def successor_key(tenant: str, batch: str, chain: int, index: int) -> str:
+    """The write-once claim of the one entry that follows entry ``(chain, index)``.
+
+    A renewal creates it (``If-None-Match`` / exclusive create) with the new entry's bytes
+    before it writes the entry itself, so a batch's sequence stays linear: of two renewers that
+    planned from the same last entry (a timestamp renewal writing ``(c, i+1)`` and a hash-tree
+    renewal writing ``(c+1, 0)``), only the first to claim writes anything.
+    """
+    return f"{tenant_prefix(tenant)}batches/{batch}/next/{chain:03d}-{index:04d}.json"
 
 
 def batch_ids(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> list[str]:
@@ -168,7 +194,9 @@ def published_marker_key(tenant: str, batch: str) -> str:
 
 
 def finish_publication(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> int:
-    """Publish the packages of sealed batches whose ingest crashed before publishing them.
+    """Finish what a crash interrupted: publish the packages of sealed batches whose ingest
+    stopped before publishing them, and write the entry of every renewal that was claimed
+    (:func:`successor_key`) but not yet written.
 
     Cheap when nothing was interrupted: one listing of ``batches/``. Returns how many packages
     became visible.
@@ -176,12 +204,29 @@ def finish_publication(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> i
     prefix = f"{tenant_prefix(tenant)}batches/"
     sealed: set[str] = set()
     done: set[str] = set()
+    entries: dict[str, set[tuple[int, int]]] = {}
+    claims: dict[str, set[tuple[int, int]]] = {}
     for info in store.list(prefix):
         batch, _, rest = info.key[len(prefix):].partition("/")
         if rest == "ats/000-0000.json":
             sealed.add(batch)
         elif rest == "published":
             done.add(batch)
+        folder, _, name = rest.partition("/")
+        position = _position(name)
+        if position is not None and folder == "ats":
+            entries.setdefault(batch, set()).add(position)
+        elif position is not None and folder == "next":
+            claims.setdefault(batch, set()).add(position)
+    for batch, claimed in sorted(claims.items()):
+        have = entries.get(batch, set())
+        for c, i in sorted(claimed):
+            if (c, i + 1) not in have and (c + 1, 0) not in have:
+                data = store.get(successor_key(tenant, batch, c, i))
+                entry = BatchEntry.from_bytes(data)
+                with contextlib.suppress(ObjectExistsError):
+                    store.put(entry_key(tenant, batch, entry.chain, entry.index), data,
+                              retain_until=entry.retain_until, content_type="application/json")
     published = 0
     for batch in sorted(sealed - done):
         entry = read_entries(store, batch, tenant=tenant)[0]
@@ -190,8 +235,18 @@ def finish_publication(store: ObjectStore, *, tenant: str = DEFAULT_TENANT) -> i
                     store, package_id, tenant=tenant):
                 published += 1
         with contextlib.suppress(ObjectExistsError):
-            store.put(published_marker_key(tenant, batch), b"", content_type="text/plain")
+            store.put(published_marker_key(tenant, batch), b"",
+                      retain_until=entry.retain_until, content_type="text/plain")
     return published
+
+
+def _position(name: str) -> tuple[int, int] | None:
+    """``CCC-AAAA.json`` -> (chain, index)."""
+    stem, dot, ext = name.partition(".")
+    chain, dash, index = stem.partition("-")
+    if dot and ext == "json" and dash and chain.isdigit() and index.isdigit():
+        return int(chain), int(index)
+    return None
 
 
 def read_entries(store: ObjectStore, batch: str, *, tenant: str = DEFAULT_TENANT
@@ -437,8 +492,7 @@ def new_batch_id(at: datetime) -> str:
 
 
 def _write_package(store: ObjectStore, item: IngestItem, *, tenant: str, batch: str,
-                   created: datetime) -> Package:
-    retain = item.retain_until
+                   created: datetime, retain: datetime) -> Package:
     objects: list[PackageObject] = []
     blobs: dict[str, bytes] = {}
 
@@ -487,8 +541,13 @@ def ingest(
     clock: Clock | None = None,
     algorithm: DigestAlgorithm = DigestAlgorithm.SHA256,
     material: MaterialSource | None = None,
+    min_retention: RetentionPeriod = DEFAULT_MIN_RETENTION,
 ) -> list[str]:
     """Write one package per item, seal them as one batch under one timestamp, publish them.
+
+    Each package is retained until the item's ``retain_until``, which may only extend the
+    operator's floor ``min_retention`` counted from now (:class:`RetentionError` before
+    anything is written otherwise), or until the floor.
 
     Order: blobs (content-addressed, invisible on their own) and parked manifests, then the
     timestamp and the batch's ingest entry, and only then the manifests at their visible keys.
@@ -499,9 +558,14 @@ def ingest(
     if not items:
         raise ArchiveInputError("nothing to ingest")
     now = (clock or SystemClock()).now()
+    retentions = [effective_retention(item.retain_until, now=now, floor=min_retention)
+                  for item in items]
+    register_tenant(store, tenant)
     batch = new_batch_id(now)
-    packages = [_write_package(store, item, tenant=tenant, batch=batch, created=now)
-                for item in items]
+    packages = [_write_package(store, item, tenant=tenant, batch=batch, created=now,
+                               retain=retain)
+                for item, retain in zip(items, retentions, strict=True)]
+    batch_retain = max(retentions)
     for package in packages:  # parked, not listed: renew publishes them if we crash below
         with contextlib.suppress(ObjectExistsError):
             store.put(pending_manifest_key(tenant, package.id), package.manifest_bytes,
@@ -512,7 +576,8 @@ def ingest(
     for package in packages:
         _publish(store, package, tenant=tenant)
     with contextlib.suppress(ObjectExistsError):
-        store.put(published_marker_key(tenant, batch), b"", content_type="text/plain")
+        store.put(published_marker_key(tenant, batch), b"", retain_until=batch_retain,
+                  content_type="text/plain")
     return ids
 
 
@@ -522,15 +587,18 @@ def seal_batch(store: ObjectStore, packages: Sequence[Package], *, batch: str,
     """Timestamp the batch's tree root and write its ingest entry (RFC 4998 §4.2)."""
     ids = list(dict.fromkeys(p.id for p in packages))
     by_id = {p.id: p for p in packages}
+    retain = longest(*(p.manifest.retain_until for p in packages))
     leaves = [group_hash([algorithm.digest(d) for d in data_objects(by_id[i])], algorithm)
               for i in ids]
     tree = build_hash_tree(leaves, algorithm)
     token = timestamps.timestamp(tree.root, algorithm).der
     token_material = None
     if material is not None:
-        token_material = put_blob(store, tenant, material_bytes(material(token)))
+        token_material = put_blob(store, tenant, material_bytes(material(token)),
+                                  retain_until=retain)
     entry = BatchEntry(batch=batch, chain=0, index=0, kind="ingest", algorithm=algorithm,
                        token=token, created=created, packages=tuple(ids), leaves=tuple(leaves),
-                       token_material=token_material)
-    store.put(entry_key(tenant, batch, 0, 0), entry.to_bytes(), content_type="application/json")
+                       token_material=token_material, retain_until=retain)
+    store.put(entry_key(tenant, batch, 0, 0), entry.to_bytes(), retain_until=retain,
+              content_type="application/json")
     return [p.id for p in packages]

@@ -13,6 +13,16 @@ are written 0o600; write-once objects are 0o444 inside that tree.
 
 ``retain_until`` is not enforced here (a file system has no retention); the read-only mode and
 the exclusive create are the protection, as :meth:`LocalStore.write_once_mode` says.
+
+It is recorded, as far as a plain file system allows. What this store guarantees: every
+write-once object's retain-until (the given one, at least the store's ``min_retention`` floor)
+is recorded under ``ROOT/.ltv/retention/KEY`` (0o400 in 0o700 folders, written before the
+object appears, so an object never lacks its record);
+:meth:`LocalStore.extend_retention` only ever lengthens it; and this store never overwrites
+or deletes a write-once object, before or after its retention ends.
+What it cannot guarantee: a file system has no WORM lock, so anyone with write access to the
+directory (its owner, root, a backup tool) can ``chmod`` and delete files and records. Use the
+S3 store with object lock where retention must hold against the operator too.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from archive.errors import (
     ObjectNotFoundError,
     StoreError,
 )
+from archive.retention import RetentionPeriod, longest
 from archive.store import (
     MutableObject,
     ObjectInfo,
@@ -45,6 +56,7 @@ from archive.store import (
     validate_key,
     validate_prefix,
 )
+from ltv.clock import Clock, SystemClock, format_time, parse_time
 
 __all__ = ["LocalStore"]
 
@@ -71,9 +83,13 @@ def _private_dirs(path: Path) -> None:
 class LocalStore:
     """Objects as files under ``root`` (created if missing)."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, clock: Clock | None = None,
+                 min_retention: RetentionPeriod | None = None) -> None:
         self._root = Path(root).expanduser().absolute()
+        self._clock = clock or SystemClock()
+        self._min_retention = min_retention
         self._tmp = self._root / _INTERNAL / "tmp"
+        self._retention_root = self._root / _INTERNAL / "retention"
         try:
             _private_dirs(self._tmp)
         except OSError as exc:
@@ -109,8 +125,16 @@ class LocalStore:
     ) -> None:
         require_write_once_key(key)
         path = self._path(key)
+        floor = self._min_retention.after(self._clock.now()) if self._min_retention else None
+        until = longest(retain_until, floor)
+        if until is not None and until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
         tmp = self._write_temp(key, data, mode=0o444)
         try:
+            if until is not None and not path.exists():
+                with self._mutable_lock():
+                    self._record_retention(key, until)
+
             try:
                 os.link(tmp, path)
             except FileExistsError as exc:
@@ -123,6 +147,59 @@ class LocalStore:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+    def retention(self, key: str) -> datetime | None:
+        require_write_once_key(key)
+        if not self._path(key).is_file():
+            raise ObjectNotFoundError(f"no object {key} in {self.url}", key=key)
+        return self._read_retention(key)
+
+    def extend_retention(self, key: str, until: datetime) -> datetime | None:
+        require_write_once_key(key)
+        if until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        if not self._path(key).is_file():
+            raise ObjectNotFoundError(f"no object {key} in {self.url}", key=key)
+        with self._mutable_lock():
+            return self._record_retention(key, until)
+
+    def _retention_path(self, key: str) -> Path:
+        return self._retention_root.joinpath(*key.split("/"))
+
+    def _read_retention(self, key: str) -> datetime | None:
+        try:
+            return parse_time(self._retention_path(key).read_text(encoding="ascii").strip())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"while reading the retention of {key} in {self.url}: {exc}",
+                             store=self.url, key=key) from exc
+
+    def _record_retention(self, key: str, until: datetime) -> datetime:  # lock held
+        """Record ``until`` unless a later retention is recorded; returns the one in force."""
+        current = self._read_retention(key)
+        kept = longest(current, until)
+        assert kept is not None
+        if kept == current:
+            return kept
+        path = self._retention_path(key)
+        try:
+            missing = [p for p in (path.parent, *path.parent.parents)
+                       if self._root in p.parents and not p.is_dir()]
+            for directory in reversed(missing):  # only the owner may look inside
+                with contextlib.suppress(FileExistsError):
+                    directory.mkdir(mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self._tmp, prefix="r-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(format_time(kept).encode("ascii") + b"\n")
+                out.flush()
+                os.fchmod(out.fileno(), 0o400)
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise self._error("recording the retention of", key, exc) from exc
+        self._sync_dir(path.parent)
+        return kept
 
     def get(self, key: str) -> bytes:
         validate_key(key)

@@ -1,4 +1,9 @@
-"""An in-memory object store: a dict behind a lock (tests, demos, offline tools)."""
+"""An in-memory object store: a dict behind a lock (tests, demos, offline tools).
+
+Retention is recorded per write-once object (the given ``retain_until``, at least the store's
+``min_retention`` floor) and only ever lengthened; nothing can delete a write-once object here
+anyway, so the record is what :meth:`MemoryStore.retention` reports, not a lock.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from archive.errors import ArchiveInputError, ObjectExistsError, ObjectNotFoundError
+from archive.retention import RetentionPeriod, longest
 from archive.store import (
     MutableObject,
     ObjectInfo,
@@ -29,10 +35,13 @@ _ids = itertools.count(1)
 class MemoryStore:
     """Objects in a dict; thread-safe; write-once by refusing existing keys."""
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, *, clock: Clock | None = None,
+                 min_retention: RetentionPeriod | None = None) -> None:
         self._clock = clock or SystemClock()
+        self._min_retention = min_retention
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[bytes, datetime]] = {}
+        self._retention: dict[str, datetime] = {}
         self._keys: list[str] = []  # sorted
         self._url = f"memory:{next(_ids)}"
 
@@ -55,10 +64,37 @@ class MemoryStore:
         content_type: str = "application/octet-stream",
     ) -> None:
         require_write_once_key(key)
-        if self._create(key, _bytes(data)) is None:
-            raise ObjectExistsError(
-                f"{key} already exists in {self._url}; objects are written once", key=key
-            )
+        floor = self._min_retention.after(self._clock.now()) if self._min_retention else None
+        until = longest(retain_until, floor)
+        if until is not None and until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        with self._lock:
+            if key in self._objects:
+                raise ObjectExistsError(
+                    f"{key} already exists in {self._url}; objects are written once", key=key
+                )
+            self._store(key, _bytes(data))
+            if until is not None:
+                self._retention[key] = until
+
+    def retention(self, key: str) -> datetime | None:
+        require_write_once_key(key)
+        with self._lock:
+            if key not in self._objects:
+                raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key)
+            return self._retention.get(key)
+
+    def extend_retention(self, key: str, until: datetime) -> datetime | None:
+        require_write_once_key(key)
+        if until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        with self._lock:
+            if key not in self._objects:
+                raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key)
+            kept = longest(self._retention.get(key), until)
+            assert kept is not None
+            self._retention[key] = kept
+            return kept
 
     def get(self, key: str) -> bytes:
         validate_key(key)

@@ -6,6 +6,9 @@ Layout of a tenant (a key prefix, default ``default``)::
     TENANT/packages/<id>.json          the manifest ("schema": "ltv.aip/1"), written LAST
     TENANT/batches/<batch>/ats/CCC-AAAA.json
                                        the batch's archive timestamps (archive.renew)
+    TENANT/batches/<batch>/next/CCC-AAAA.json
+                                       the claim of the entry after CCC-AAAA (linear renewal)
+    _archive/tenants/<tenant>          the tenants that have archived anything (renew all)
 
 A package is visible only once its manifest exists, and the manifest is written after every
 blob it names, so a crash never leaves a visible half-package. The package id is the SHA-256
@@ -39,12 +42,14 @@ __all__ = [
     "Manifest",
     "Package",
     "PackageObject",
+    "archive_tenants",
     "blob_key",
     "data_objects",
     "manifest_key",
     "package_ids",
     "put_blob",
     "read_package",
+    "register_tenant",
     "tenant_prefix",
 ]
 
@@ -174,13 +179,59 @@ class Manifest:
 
 def put_blob(store: ObjectStore, tenant: str, data: bytes, *,
              retain_until: datetime | None = None) -> str:
-    """Store ``data`` under its SHA-256 (once); returns the hex digest."""
+    """Store ``data`` under its SHA-256 (once); returns the hex digest.
+
+    A blob that is already there (shared by several packages) keeps the longest retention any
+    of them asked for: its retention is extended to ``retain_until`` when that is later.
+    """
     digest = hashlib.sha256(data).hexdigest()
     key = blob_key(tenant, digest)
     if not store.exists(key):
-        with contextlib.suppress(ObjectExistsError):  # written meanwhile: same content
+        try:
             store.put(key, data, retain_until=retain_until)
+            return digest
+        except ObjectExistsError:  # written meanwhile: same content, maybe shorter retention
+            pass
+    if retain_until is not None:
+        store.extend_retention(key, retain_until)
     return digest
+
+
+_TENANTS = "_archive/tenants/"
+_TENANTS_SCANNED = "_mutable/archive/tenants-scanned"  # bookkeeping, not evidence
+
+
+def register_tenant(store: ObjectStore, tenant: str) -> None:
+    """Note that ``tenant`` archives in this store (what ``renew`` without ``--tenant`` covers).
+
+    The key starts with ``_``, which no tenant name can, so it never collides with a tenant.
+    """
+    key = _TENANTS + tenant_prefix(tenant)[:-1]
+    if not store.exists(key):
+        with contextlib.suppress(ObjectExistsError):
+            store.put(key, b"", content_type="text/plain")
+
+
+def archive_tenants(store: ObjectStore, *, record: bool = True) -> list[str]:
+    """Every tenant with archived batches, sorted.
+
+    Read from the registry :func:`register_tenant` keeps; a store written before the registry
+    existed is scanned (a full listing) and, with ``record``, the tenants found are registered
+    so that the scan happens once (``record=False``: a dry run writes nothing).
+    """
+    found: set[str] = set()
+    if not store.exists(_TENANTS_SCANNED):
+        for info in store.list():
+            tenant, _, rest = info.key.partition("/")
+            if _TENANT.match(tenant) and rest.startswith("batches/") and rest.endswith(
+                    "/ats/000-0000.json"):
+                found.add(tenant)
+        if record:
+            for tenant in sorted(found):
+                register_tenant(store, tenant)
+            store.create_exclusive(_TENANTS_SCANNED, b"scanned")
+    names = (info.key[len(_TENANTS):] for info in store.list(_TENANTS))
+    return sorted(found | {name for name in names if _TENANT.match(name)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

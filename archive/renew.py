@@ -15,12 +15,25 @@ A batch needs renewal when its newest archive timestamp weakens:
 Crash safety: every write is a write-once object and entry names are deterministic
 (``batches/<b>/ats/CCC-AAAA.json``), so a rerun after SIGKILL at any point skips what was done
 and completes the rest; a second writer of the same entry gets ``ObjectExistsError`` and the
-chain is never duplicated. Material blobs are content-addressed. One renewer at a time: a lease
-in ``_mutable/<tenant>/renew.lease``. Renewal partitions by tenant (key prefix).
+chain is never duplicated. Material blobs are content-addressed. Renewal partitions by tenant
+(key prefix); :func:`renew_all` covers every tenant of the store.
+
+Fencing (one renewer at a time, per tenant): a lease in ``_mutable/<tenant>/renew.lease``
+with a fencing token (:func:`archive.store.acquire_lease`). Before every write the job proves
+that the lease is still the one it took (compare of the etag; a heartbeat extends it by the TTL
+once a third of it has passed), and stops with :class:`~archive.errors.LeaseLostError`
+otherwise: a renewer that lost its lease (paused past its TTL, taken over by another) writes
+nothing more. Each new entry is first claimed write-once as *the* successor of the entry it
+was planned from (:func:`archive.ingest.successor_key`), so even a write racing a takeover
+keeps every batch's sequence linear: the loser of the claim writes nothing for that batch.
+
+Retention: each new entry and material blob gets the batch's retention (the longest of its
+packages', carried in its entries), so the evidence record lives as long as the packages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -28,6 +41,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 
@@ -44,18 +58,40 @@ from archive.ingest import (
     last_entry,
     material_bytes,
     read_entries,
+    successor_key,
 )
-from archive.package import DEFAULT_TENANT, data_objects, put_blob, read_package, tenant_prefix
-from archive.store import ObjectStore, acquire_lease, release_lease
+from archive.package import (
+    DEFAULT_TENANT,
+    Manifest,
+    archive_tenants,
+    data_objects,
+    manifest_key,
+    put_blob,
+    read_package,
+    tenant_prefix,
+)
+from archive.retention import longest
+from archive.store import (
+    Lease,
+    ObjectStore,
+    acquire_lease,
+    break_lease,
+    check_lease,
+    heartbeat_lease,
+    release_lease,
+)
 from ltv.algorithms import DigestAlgorithm
-from ltv.clock import Clock, FixedClock, SystemClock
+from ltv.clock import Clock, SystemClock
 from ltv.ers import MAX_LEAVES_PER_TIMESTAMP, build_hash_tree, group_hash
 from ltv.timestamps import TimestampClient, parse_token
 
-__all__ = ["DEFAULT_MARGIN", "LeaseHeldError", "RenewSummary", "RenewalPlan", "plan", "renew"]
+__all__ = ["DEFAULT_MARGIN", "LeaseHeldError", "RenewSummary", "RenewalPlan", "plan", "renew",
+           "renew_all"]
 
 DEFAULT_MARGIN = timedelta(days=180)
 Progress = Callable[[str, int, int], None]
+#: Called with the lease right after it was taken (tests use it to pause a renewer there).
+LeaseHook = Callable[[Lease], None]
 
 
 class LeaseHeldError(ArchiveError):
@@ -148,6 +184,30 @@ def _chunks(items: Sequence[str], size: int) -> list[Sequence[str]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
+class _Fence:
+    """The renewal lease as a fence: :meth:`check` before every write (see the module
+    docstring)."""
+
+    def __init__(self, store: ObjectStore, lease: Lease, *, ttl: timedelta, clock: Clock) -> None:
+        self.store = store
+        self.lease = lease
+        self._ttl = ttl
+        self._clock = clock
+        self._beat = clock.now()
+
+    @property
+    def token(self) -> int:
+        return self.lease.token
+
+    def check(self) -> None:
+        now = self._clock.now()
+        if now - self._beat >= self._ttl / 3:
+            self.lease = heartbeat_lease(self.store, self.lease, ttl=self._ttl, clock=self._clock)
+            self._beat = now
+        else:
+            check_lease(self.store, self.lease)
+
+
 def renew(
     store: ObjectStore,
     *,
@@ -162,29 +222,38 @@ def renew(
     progress: Progress | None = None,
     lease_ttl: timedelta = timedelta(minutes=30),
     max_leaves: int = MAX_LEAVES_PER_TIMESTAMP,
+    on_lease: LeaseHook | None = None,
 ) -> RenewSummary:
-    """Renew every batch that needs it (see the module docstring); idempotent and resumable."""
+    """Renew every batch of ``tenant`` that needs it (see the module docstring); idempotent and
+    resumable. :class:`LeaseHeldError` if another renewer holds the tenant's lease,
+    :class:`~archive.errors.LeaseLostError` if this one lost it while working (it then stops
+    before its next write)."""
     clock = clock or SystemClock()
     now = clock.now()
-    # An ingest that crashed after sealing its batch left its packages parked: publish them
-    # (idempotent, write-once) before anything else, so renewal sees every sealed package.
-    published = 0 if dry_run else finish_publication(store, tenant=tenant)
-    total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                        hash_algorithm=hash_algorithm, sunsets=sunsets)
-    if dry_run or not plans:
-        return RenewSummary(batches=total, dry_run=dry_run, plans=tuple(plans),
-                            published=published)
+    if dry_run:
+        total, plans = plan(store, tenant=tenant, at=now, margin=margin,
+                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+        return RenewSummary(batches=total, dry_run=True, plans=tuple(plans))
     lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-    lease_clock = FixedClock(now) if isinstance(clock, FixedClock) else None
-    lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=lease_clock)
-    if lease is None and _holder_is_dead(store, lease_key):
-        lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=lease_clock)
+    lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=clock)
+    if lease is None and _holder_is_dead(store, lease_key, clock):
+        lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=clock)
     if lease is None:
         raise LeaseHeldError(f"another renewer holds the lease {lease_key}; try again later")
+    if on_lease is not None:
+        on_lease(lease)
+    fence = _Fence(store, lease, ttl=lease_ttl, clock=clock)
     client = _CountingClient(timestamps)
     counts = {"timestamp": 0, "hash-tree": 0, "skipped": 0}
     try:
+        fence.check()
+        # An ingest that crashed after sealing its batch left its packages parked, a renewal
+        # that crashed after claiming an entry left it unwritten: finish both (idempotent,
+        # write-once) before anything else, so renewal sees every sealed package.
+        published = finish_publication(store, tenant=tenant)
+        total, plans = plan(store, tenant=tenant, at=now, margin=margin,
+                            hash_algorithm=hash_algorithm, sunsets=sunsets)
         ts_plans = [p for p in plans if p.kind == "timestamp"]
         ht_plans = [p for p in plans if p.kind == "hash-tree"]
         by_alg: dict[DigestAlgorithm, list[RenewalPlan]] = {}
@@ -193,15 +262,15 @@ def renew(
         for alg, group in by_alg.items():
             _renew_timestamps(store, group, alg, client=client, tenant=tenant, now=now,
                               material=material, counts=counts, progress=progress,
-                              max_leaves=max_leaves)
+                              max_leaves=max_leaves, fence=fence)
         by_alg = {}
         for p in ht_plans:
             by_alg.setdefault(p.algorithm, []).append(p)
         for alg, group in by_alg.items():
             _renew_hash_trees(store, group, alg, client=client, tenant=tenant, now=now,
-                              material=material, counts=counts, progress=progress)
+                              material=material, counts=counts, progress=progress, fence=fence)
     finally:
-        release_lease(store, lease)
+        release_lease(store, fence.lease)
     audit.record(store, audit.AuditEvent.ARCHIVE_RENEW, who=audit.Who.OPERATOR, tenant=tenant,
                  object_id=tenant, detail=" ".join(f"{k}={v}" for k, v in counts.items()),
                  clock=clock)
@@ -210,13 +279,33 @@ def renew(
                         tsa_calls=client.calls, plans=tuple(plans), published=published)
 
 
-def _holder_is_dead(store: ObjectStore, key: str) -> bool:
-    """A lease left by a renewer on this host whose process is gone (killed) is removed, so a
-    rerun right after a crash need not wait for the TTL; other hosts' leases wait for it."""
+def renew_all(store: ObjectStore, *, tenants: Sequence[str] | None = None,
+              **options: Any) -> dict[str, RenewSummary | ArchiveError]:
+    """:func:`renew` for each tenant (default: every tenant of the store,
+    :func:`archive.package.archive_tenants`, and ``default``); one tenant's failure (its lease
+    held or lost, its TSA down) does not stop the others: it is returned in its place."""
+    names = list(tenants) if tenants is not None else sorted(
+        {*archive_tenants(store, record=not options.get("dry_run", False)), DEFAULT_TENANT})
+    out: dict[str, RenewSummary | ArchiveError] = {}
+    for name in names:
+        try:
+            out[name] = renew(store, tenant=name, **options)
+        except ArchiveError as exc:
+            out[name] = exc
+    return out
+
+
+def _holder_is_dead(store: ObjectStore, key: str, clock: Clock) -> bool:
+    """A lease left by a renewer on this host whose process is gone (killed) is marked
+    released (its token kept), so a rerun right after a crash need not wait for the TTL; other
+    hosts' leases wait for it."""
     try:
         current = store.read_mutable(key)
-        holder = str(json.loads(current.data)["holder"])
+        body = json.loads(current.data)
+        holder = str(body["holder"])
     except (ArchiveError, ValueError, KeyError, TypeError):
+        return False
+    if body.get("released"):
         return False
     name, _, rest = holder.partition("@")
     host, _, pid_text = rest.partition(":")
@@ -230,47 +319,79 @@ def _holder_is_dead(store: ObjectStore, key: str) -> bool:
         pass
     except PermissionError:
         return False
-    return store.delete_if(key, etag=current.etag)
+    return break_lease(store, key, etag=current.etag, clock=clock)
+
+
+def _batch_retention(store: ObjectStore, tenant: str, p: RenewalPlan) -> datetime | None:
+    """The batch's retention: carried by its entries; for a batch written before entries
+    carried it, the longest retention of its packages' manifests."""
+    if p.last.retain_until is not None:
+        return p.last.retain_until
+    entries = read_entries(store, p.batch, tenant=tenant)
+    found: list[datetime | None] = []
+    for pid in entries[0].packages if entries else ():
+        with contextlib.suppress(ArchiveError):
+            found.append(Manifest.from_bytes(store.get(manifest_key(tenant, pid))).retain_until)
+    return longest(*found)
 
 
 def _material_leaf(store: ObjectStore, tenant: str, token: bytes, alg: DigestAlgorithm,
-                   material: MaterialSource | None) -> tuple[str, bytes] | None:
+                   material: MaterialSource | None, *, fence: _Fence,
+                   retain_until: datetime | None) -> tuple[str, bytes] | None:
     if material is None:
         return None
     raw = material_bytes(material(token))
-    return put_blob(store, tenant, raw), alg.digest(raw)
+    fence.check()
+    return put_blob(store, tenant, raw, retain_until=retain_until), alg.digest(raw)
 
 
-def _write_entry(store: ObjectStore, tenant: str, entry: BatchEntry,
-                 counts: dict[str, int], kind: str) -> None:
+def _write_entry(store: ObjectStore, tenant: str, previous: BatchEntry, entry: BatchEntry,
+                 counts: dict[str, int], kind: str, *, fence: _Fence) -> None:
+    """Claim ``entry`` as the one successor of ``previous``, then write it (fenced)."""
+    fence.check()
+    data = entry.to_bytes()
+    claim = successor_key(tenant, entry.batch, previous.chain, previous.index)
     try:
-        store.put(entry_key(tenant, entry.batch, entry.chain, entry.index), entry.to_bytes(),
-                  content_type="application/json")
-        counts[kind] += 1
+        store.put(claim, data, retain_until=entry.retain_until, content_type="application/json")
     except ObjectExistsError:
-        counts["skipped"] += 1
+        # another renewer (or an interrupted run) already extended the batch from `previous`:
+        # its entry stands, ours is dropped; make sure its entry is written
+        data = store.get(claim)
+        entry = BatchEntry.from_bytes(data)
+        kind = "skipped"
+    try:
+        store.put(entry_key(tenant, entry.batch, entry.chain, entry.index), data,
+                  retain_until=entry.retain_until, content_type="application/json")
+    except ObjectExistsError:
+        kind = "skipped"
+    counts[kind] += 1
 
 
 def _renew_timestamps(store: ObjectStore, group: list[RenewalPlan], alg: DigestAlgorithm, *,
                       client: _CountingClient, tenant: str, now: datetime,
                       material: MaterialSource | None, counts: dict[str, int],
-                      progress: Progress | None, max_leaves: int) -> None:
+                      progress: Progress | None, max_leaves: int, fence: _Fence) -> None:
     """RFC 4998 §5.2 timestamp renewal of many batches under one timestamp per chunk."""
     by_token: dict[bytes, list[RenewalPlan]] = {}
     for p in group:
         by_token.setdefault(p.last.token, []).append(p)
+    retention = {p.batch: _batch_retention(store, tenant, p) for p in group}
     tokens = list(by_token)
     done = 0
     for start in range(0, len(tokens), max(1, max_leaves // 2)):
         part = tokens[start:start + max(1, max_leaves // 2)]
         leaves = [alg.digest(t) for t in part]
         mats: list[tuple[str, bytes] | None] = [
-            _material_leaf(store, tenant, t, alg, material) for t in part]
+            _material_leaf(store, tenant, t, alg, material, fence=fence,
+                           retain_until=longest(*(retention[p.batch] for p in by_token[t])))
+            for t in part]
         extra = sorted({m[1] for m in mats if m is not None} - set(leaves))
         tree = build_hash_tree([*leaves, *extra], alg)
         index_of = {leaf: i for i, leaf in enumerate(tree.leaves)}
         token = client.stamp(tree.root, alg)
-        own = _material_leaf(store, tenant, token, alg, material)
+        own = _material_leaf(
+            store, tenant, token, alg, material, fence=fence,
+            retain_until=longest(*(retention[p.batch] for t in part for p in by_token[t])))
         for t, leaf, mat in zip(part, leaves, mats, strict=True):
             upper: Reduced = tree.reduced_for(index_of[leaf])
             for p in by_token[t]:
@@ -279,8 +400,9 @@ def _renew_timestamps(store: ObjectStore, group: list[RenewalPlan], alg: DigestA
                     algorithm=alg, token=token, created=now, upper=upper,
                     material=mat[0] if mat else None,
                     material_upper=tree.reduced_for(index_of[mat[1]]) if mat else (),
-                    token_material=own[0] if own else None)
-                _write_entry(store, tenant, entry, counts, "timestamp")
+                    token_material=own[0] if own else None,
+                    retain_until=retention[p.batch], fencing_token=fence.token)
+                _write_entry(store, tenant, p.last, entry, counts, "timestamp", fence=fence)
                 done += 1
                 if progress is not None:
                     progress("timestamp renewal", done, len(group))
@@ -289,11 +411,15 @@ def _renew_timestamps(store: ObjectStore, group: list[RenewalPlan], alg: DigestA
 def _renew_hash_trees(store: ObjectStore, group: list[RenewalPlan], alg: DigestAlgorithm, *,
                       client: _CountingClient, tenant: str, now: datetime,
                       material: MaterialSource | None, counts: dict[str, int],
-                      progress: Progress | None) -> None:
+                      progress: Progress | None, fence: _Fence) -> None:
     """RFC 4998 §5.2 hash-tree renewal: per batch a subtree of the packages' new leaves."""
     subtrees: list[tuple[RenewalPlan, tuple[bytes, ...]]] = []
     for n, p in enumerate(group):
+        fence.check()  # rehashing a large archive takes long: the heartbeat keeps the lease
         entries = read_entries(store, p.batch, tenant=tenant)
+        if not entries or (entries[-1].chain, entries[-1].index) != (p.last.chain, p.last.index):
+            counts["skipped"] += 1  # the batch moved on since it was planned
+            continue
         packages = [read_package(store, pid, tenant=tenant) for pid in entries[0].packages]
         records = assemble_records(entries, packages)
         leaves = []
@@ -304,23 +430,28 @@ def _renew_hash_trees(store: ObjectStore, group: list[RenewalPlan], alg: DigestA
         subtrees.append((p, tuple(leaves)))
         if progress is not None:
             progress("rehashing", n + 1, len(group))
+    if not subtrees:
+        return
+    retention = {p.batch: _batch_retention(store, tenant, p) for p, _ in subtrees}
     roots = [build_hash_tree(list(leaves), alg).root for _, leaves in subtrees]
-    mats = [_material_leaf(store, tenant, p.last.token, alg, material) for p, _ in subtrees]
+    mats = [_material_leaf(store, tenant, p.last.token, alg, material, fence=fence,
+                           retain_until=retention[p.batch]) for p, _ in subtrees]
     extra = sorted({m[1] for m in mats if m is not None} - set(roots))
     top = build_hash_tree([*roots, *extra], alg)
     index_of: dict[bytes, int] = {}
     for i, leaf in enumerate(top.leaves):
         index_of.setdefault(leaf, i)
     token = client.stamp(top.root, alg)
-    own = _material_leaf(store, tenant, token, alg, material)
+    own = _material_leaf(store, tenant, token, alg, material, fence=fence,
+                         retain_until=longest(*retention.values()))
     for n, ((p, sub_leaves), mat) in enumerate(zip(subtrees, mats, strict=True)):
         entry = BatchEntry(
             batch=p.batch, chain=p.last.chain + 1, index=0, kind="hash-tree", algorithm=alg,
             token=token, created=now, leaves=sub_leaves, upper=top.reduced_for(n),
             material=mat[0] if mat else None,
             material_upper=top.reduced_for(index_of[mat[1]]) if mat else (),
-            token_material=own[0] if own else None)
-        _write_entry(store, tenant, entry, counts, "hash-tree")
+            token_material=own[0] if own else None,
+            retain_until=retention[p.batch], fencing_token=fence.token)
+        _write_entry(store, tenant, p.last, entry, counts, "hash-tree", fence=fence)
         if progress is not None:
-            progress("hash-tree renewal", n + 1, len(group))
-
+            progress("hash-tree renewal", n + 1, len(subtrees))

@@ -10,8 +10,16 @@ Write-once, in order of strength (:meth:`S3Store.write_once_mode`):
   overwrite or delete by anyone keeps the old version. With ``retain_until`` or the store's
   ``default_retention`` the version gets a **COMPLIANCE** retention: the server refuses to delete
   it before that date, whoever asks;
-* an existing bucket without object lock but with versioning reports ``VERSIONING``; one with
-  neither reports ``EXCLUSIVE_CREATE`` (only the conditional PUT protects it).
+* an existing bucket without object lock is **refused** (:class:`StoreError` naming the bucket)
+  unless the store is opened with ``allow_unlocked=True`` (``--allow-unlocked``): then one with
+  versioning reports ``VERSIONING`` and one with neither ``EXCLUSIVE_CREATE`` (only the
+  conditional PUT protects it) and no retention is kept.
+
+Retention: every write-once object is written under COMPLIANCE retention until the later of its
+``retain_until`` and the floors (``min_retention``, ``default_retention``) counted from now,
+rounded up to the second. :meth:`S3Store.extend_retention` lengthens it with
+``PutObjectRetention`` (the server refuses to shorten COMPLIANCE retention; we never ask) and
+:meth:`S3Store.retention` reads it back (``GetObjectRetention``).
 
 Mutable objects (``_mutable/``) get no retention (unless the bucket has a default retention
 rule, which then also applies to them). Compare-and-swap uses ``If-None-Match: *`` (create),
@@ -38,9 +46,12 @@ from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import COMPLIANCE
 from minio.error import MinioException, S3Error
+from minio.retention import Retention
 
 from archive.errors import ArchiveInputError, ObjectExistsError, ObjectNotFoundError, StoreError
+from archive.retention import RetentionPeriod, longest
 from archive.store import (
     MutableObject,
     ObjectInfo,
@@ -72,6 +83,8 @@ class S3Store:
         prefix: str = "",
         region: str | None = None,
         default_retention: timedelta | None = None,
+        min_retention: RetentionPeriod | None = None,
+        allow_unlocked: bool = False,
         clock: Clock | None = None,
         create_bucket: bool = True,
         timeout: float = 60.0,
@@ -91,6 +104,8 @@ class S3Store:
         self._prefix = prefix
         self._url = f"s3://{bucket}/{prefix}"
         self._default_retention = default_retention
+        self._min_retention = min_retention
+        self._allow_unlocked = allow_unlocked
         self._clock = clock or SystemClock()
         self._create_bucket = create_bucket
         http = urllib3.PoolManager(
@@ -140,6 +155,12 @@ class S3Store:
                         if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                             raise
                 self._mode = self._detect_mode()
+                if self._mode is not WriteOnce.OBJECT_LOCK and not self._allow_unlocked:
+                    raise StoreError(
+                        f"bucket {self._bucket} has no object lock, so nothing archived in it "
+                        "would be protected by COMPLIANCE retention; use a bucket created "
+                        "with object lock, or pass --allow-unlocked (allow_unlocked=True) to "
+                        "accept that", store=self._url)
             except StoreError:
                 raise
             except (MinioException, urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
@@ -178,16 +199,12 @@ class S3Store:
         self._ensure()
         headers = self._headers(body, content_type)
         headers["If-None-Match"] = "*"
-        until = retain_until
-        if until is None and self._default_retention is not None:
-            until = self._clock.now() + self._default_retention
+        if retain_until is not None and retain_until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        until = longest(retain_until, self._floor())
         if until is not None and self._mode is WriteOnce.OBJECT_LOCK:
-            if until.tzinfo is None:
-                raise ArchiveInputError("retain_until must be an aware UTC datetime")
             headers["x-amz-object-lock-mode"] = "COMPLIANCE"
-            headers["x-amz-object-lock-retain-until-date"] = (
-                until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            )
+            headers["x-amz-object-lock-retain-until-date"] = _s3_time(until)
         try:
             self._client._put_object(self._bucket, self._prefix + key, body, headers)
         except S3Error as exc:
@@ -198,6 +215,53 @@ class S3Store:
             raise self._error("writing", key, exc) from exc
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("writing", key, exc) from exc
+
+    def _floor(self) -> datetime | None:
+        now = self._clock.now()
+        return longest(
+            now + self._default_retention if self._default_retention is not None else None,
+            self._min_retention.after(now) if self._min_retention is not None else None,
+        )
+
+    def retention(self, key: str) -> datetime | None:
+        require_write_once_key(key)
+        self._ensure()
+        name = self._prefix + key
+        try:
+            self._client.stat_object(self._bucket, name)
+            if self._mode is not WriteOnce.OBJECT_LOCK:
+                return None
+            found = self._client.get_object_retention(self._bucket, name)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key) from exc
+            if exc.code in ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFound"):
+                return None
+            raise self._error("reading the retention of", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("reading the retention of", key, exc) from exc
+        if found is None or found.retain_until_date is None:
+            return None
+        when: datetime = found.retain_until_date
+        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+    def extend_retention(self, key: str, until: datetime) -> datetime | None:
+        if until.tzinfo is None:
+            raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        current = self.retention(key)
+        if self._mode is not WriteOnce.OBJECT_LOCK:
+            return None
+        if current is not None and current >= until:
+            return current
+        wanted = _ceil_second(until)
+        try:
+            self._client.set_object_retention(self._bucket, self._prefix + key,
+                                              Retention(COMPLIANCE, wanted))
+        except S3Error as exc:
+            raise self._error("extending the retention of", key, exc) from exc
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("extending the retention of", key, exc) from exc
+        return wanted
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -358,6 +422,18 @@ class S3Store:
             detail = str(exc) or type(exc).__name__
         where = f"{key} {'in' if stage != 'writing' else 'to'} " if key else ""
         return StoreError(f"while {stage} {where}{self._url}: {detail}", store=self._url, key=key)
+
+
+def _ceil_second(when: datetime) -> datetime:
+    """Round up to the whole second (a retention is never shortened by rounding)."""
+    when = when.astimezone(UTC)
+    if when.microsecond:
+        when = when.replace(microsecond=0) + timedelta(seconds=1)
+    return when
+
+
+def _s3_time(when: datetime) -> str:
+    return _ceil_second(when).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def _bytes(data: bytes) -> bytes:

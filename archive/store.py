@@ -19,8 +19,18 @@ support compare-and-swap:
 * :meth:`ObjectStore.delete_if` — delete only if the current etag is the given one.
 
 Since the etag is a content hash, writers put a unique token (holder id, random nonce) in every
-mutable object so that the same bytes never come back (no ABA). :func:`acquire_lease` and
-:func:`release_lease` build the renewal lease from these primitives.
+mutable object so that the same bytes never come back (no ABA). :func:`acquire_lease`,
+:func:`heartbeat_lease`, :func:`check_lease` and :func:`release_lease` build the renewal lease
+from these primitives. The lease carries a **fencing token**, a number that grows by one at every
+change of holder and is never reset (a released lease is marked released, not deleted): a
+renewer proves before each write, by comparing the lease's etag, that it still holds the lease
+it took (:class:`~archive.errors.LeaseLostError` otherwise), and records its token in what it
+writes.
+
+Retention (:mod:`archive.retention`): write-once objects carry a retain-until where the store
+can keep one; :meth:`ObjectStore.retention` reads it back and
+:meth:`ObjectStore.extend_retention` lengthens it (never shortens). A store opened with a
+``min_retention`` floor applies it to every write-once object it writes.
 
 Keys are ``/``-separated relative paths: no empty, ``.`` or ``..`` segment, no segment starting
 with ``.`` (reserved for the stores' own files), no backslash, NUL or control character, at most
@@ -39,7 +49,8 @@ from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from archive.errors import ArchiveInputError, ObjectNotFoundError
+from archive.errors import ArchiveInputError, LeaseLostError, ObjectNotFoundError
+from archive.retention import RetentionPeriod
 from ltv.clock import Clock, SystemClock, format_time, parse_time
 
 __all__ = [
@@ -50,6 +61,8 @@ __all__ = [
     "ObjectStore",
     "WriteOnce",
     "acquire_lease",
+    "check_lease",
+    "heartbeat_lease",
     "is_mutable_key",
     "open_store",
     "release_lease",
@@ -148,6 +161,16 @@ class ObjectStore(Protocol):
         """Delete a mutable object (no error if absent); write-once keys are refused."""
         ...
 
+    def retention(self, key: str) -> datetime | None:
+        """The retain-until the store keeps for a write-once object (None: it keeps none);
+        :class:`ObjectNotFoundError` if there is no object."""
+        ...
+
+    def extend_retention(self, key: str, until: datetime) -> datetime | None:
+        """Lengthen a write-once object's retention to ``until`` if that is later (never
+        shorter); returns the retention now in force (None: the store keeps none)."""
+        ...
+
 
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a valid object key, else raise :class:`ArchiveInputError`."""
@@ -211,22 +234,51 @@ def require_mutable_key(key: str) -> str:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Lease:
-    """A held lease: who holds it, until when, and the etag that proves it is still ours."""
+    """A held lease: who holds it, until when, its fencing token and the etag that proves it is
+    still ours."""
 
     key: str
     holder: str
     expires: datetime
     etag: str
+    token: int = 0
 
 
-def _lease_bytes(holder: str, expires: datetime) -> bytes:
+_LEASE_SCHEMA = "ltv-lease/2"
+
+
+def _lease_bytes(holder: str, expires: datetime, token: int, *, released: bool = False) -> bytes:
     body = {
-        "schema": "ltv-lease/1",
+        "schema": _LEASE_SCHEMA,
         "holder": holder,
         "expires": format_time(expires),
+        "token": token,
+        "released": released,
         "nonce": secrets.token_hex(16),
     }
     return json.dumps(body, sort_keys=True).encode()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _LeaseState:
+    holder: str
+    expires: datetime
+    token: int
+    released: bool
+
+
+def _lease_state(data: bytes, now: datetime) -> _LeaseState:
+    try:
+        body = json.loads(data)
+        token = body.get("token", 0)
+        return _LeaseState(holder=str(body["holder"]), expires=parse_time(str(body["expires"])),
+                           token=token if isinstance(token, int) and token >= 0 else 0,
+                           released=bool(body.get("released", False)))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # unreadable lease: expired; its token is unknown, so the next one must outgrow any
+        # plausible one (a microsecond clock never repeats)
+        return _LeaseState(holder="", expires=now, token=int(now.timestamp() * 1e6),
+                           released=True)
 
 
 def acquire_lease(
@@ -239,43 +291,89 @@ def acquire_lease(
 ) -> Lease | None:
     """Take the lease ``key`` (under ``_mutable/``) for ``ttl``, or ``None`` if someone holds it.
 
-    A free lease is taken with :meth:`ObjectStore.create_exclusive`; an expired one is taken
-    over with :meth:`ObjectStore.replace_if` on the etag we read, so of several racing callers
-    exactly one wins. Renewing a held lease is calling this again with the same ``holder``.
+    A free lease is taken with :meth:`ObjectStore.create_exclusive` (token 1); an expired or
+    released one is taken over with :meth:`ObjectStore.replace_if` on the etag we read, with
+    the next fencing token, so of several racing callers exactly one wins. Calling this again
+    with the same ``holder`` extends a held lease and keeps its token.
     """
     require_mutable_key(key)
     now = (clock or SystemClock()).now()
     expires = now + ttl
-    etag = store.create_exclusive(key, _lease_bytes(holder, expires))
+    etag = store.create_exclusive(key, _lease_bytes(holder, expires, 1))
     if etag is not None:
-        return Lease(key=key, holder=holder, expires=expires, etag=etag)
+        return Lease(key=key, holder=holder, expires=expires, etag=etag, token=1)
     try:
         current = store.read_mutable(key)
     except ObjectNotFoundError:
         return None  # released in between: the caller may simply try again
-    try:
-        body = json.loads(current.data)
-        current_holder = str(body["holder"])
-        current_expires = parse_time(str(body["expires"]))
-    except (ValueError, KeyError, TypeError):
-        current_holder, current_expires = "", now  # unreadable lease: treat it as expired
-    if current_holder != holder and current_expires > now:
+    state = _lease_state(current.data, now)
+    ours = state.holder == holder and not state.released
+    if not ours and not state.released and state.expires > now:
         return None
-    etag = store.replace_if(key, _lease_bytes(holder, expires), etag=current.etag)
+    token = state.token if ours else state.token + 1
+    etag = store.replace_if(key, _lease_bytes(holder, expires, token), etag=current.etag)
     if etag is None:
         return None
-    return Lease(key=key, holder=holder, expires=expires, etag=etag)
+    return Lease(key=key, holder=holder, expires=expires, etag=etag, token=token)
+
+
+def check_lease(store: ObjectStore, lease: Lease) -> None:
+    """The fence: :class:`LeaseLostError` unless the lease object is still the one we wrote."""
+    try:
+        current = store.read_mutable(lease.key)
+    except ObjectNotFoundError as exc:
+        raise LeaseLostError(f"the lease {lease.key} (token {lease.token}) is gone") from exc
+    if current.etag != lease.etag:
+        state = _lease_state(current.data, lease.expires)
+        raise LeaseLostError(
+            f"lost the lease {lease.key}: token {lease.token} was taken over by "
+            f"{state.holder or 'another renewer'} (token {state.token})")
+
+
+def heartbeat_lease(store: ObjectStore, lease: Lease, *, ttl: timedelta,
+                    clock: Clock | None = None) -> Lease:
+    """Extend a held lease to now + ``ttl``, same token (compare-and-swap on its etag);
+    :class:`LeaseLostError` if it was taken over meanwhile."""
+    now = (clock or SystemClock()).now()
+    expires = now + ttl
+    etag = store.replace_if(lease.key, _lease_bytes(lease.holder, expires, lease.token),
+                            etag=lease.etag)
+    if etag is None:
+        check_lease(store, lease)  # raises with who took it
+        raise LeaseLostError(f"lost the lease {lease.key} (token {lease.token})")
+    return Lease(key=lease.key, holder=lease.holder, expires=expires, etag=etag,
+                 token=lease.token)
 
 
 def release_lease(store: ObjectStore, lease: Lease) -> bool:
-    """Give the lease back; ``False`` if it had already been taken over (it expired)."""
-    return store.delete_if(lease.key, etag=lease.etag)
+    """Give the lease back (marked released, its token kept for the next holder); ``False`` if
+    it had already been taken over (it expired)."""
+    body = _lease_bytes(lease.holder, lease.expires, lease.token, released=True)
+    return store.replace_if(lease.key, body, etag=lease.etag) is not None
+
+
+def break_lease(store: ObjectStore, key: str, *, etag: str, clock: Clock | None = None) -> bool:
+    """Mark a lease whose holder is known to be dead as released (compare-and-swap on
+    ``etag``), keeping its token; ``False`` if it changed meanwhile."""
+    require_mutable_key(key)
+    try:
+        current = store.read_mutable(key)
+    except ObjectNotFoundError:
+        return True
+    if current.etag != etag:
+        return False
+    now = (clock or SystemClock()).now()
+    state = _lease_state(current.data, now)
+    body = _lease_bytes(state.holder, now, state.token, released=True)
+    return store.replace_if(key, body, etag=etag) is not None
 
 
 # --- URLs -----------------------------------------------------------------------------------
 
 
-def open_store(url: str, *, clock: Clock | None = None) -> ObjectStore:
+def open_store(url: str, *, clock: Clock | None = None,
+               min_retention: RetentionPeriod | None = None,
+               allow_unlocked: bool = False) -> ObjectStore:
     """Open a store by URL.
 
     * ``file:///path`` or a plain path → :class:`archive.local.LocalStore`
@@ -285,6 +383,9 @@ def open_store(url: str, *, clock: Clock | None = None) -> ObjectStore:
       ``https://…``), ``LTV_S3_ACCESS_KEY``, ``LTV_S3_SECRET_KEY`` and optionally
       ``LTV_S3_REGION``. ``retention_days`` is the default COMPLIANCE retention of new objects.
 
+    ``min_retention`` is the operator's floor: every write-once object gets at least that
+    retention from its write (COMPLIANCE on S3; recorded by the local and memory stores). The
+    S3 store refuses a bucket without object lock unless ``allow_unlocked``.
     Anything else raises :class:`ArchiveInputError`.
     """
     if not isinstance(url, str) or not url.strip():
@@ -293,26 +394,28 @@ def open_store(url: str, *, clock: Clock | None = None) -> ObjectStore:
     if text == "memory:" or text.startswith("memory:"):
         from archive.memory import MemoryStore
 
-        return MemoryStore(clock=clock)
+        return MemoryStore(clock=clock, min_retention=min_retention)
     if text.startswith("s3://"):
-        return _open_s3(text, clock=clock)
+        return _open_s3(text, clock=clock, min_retention=min_retention,
+                        allow_unlocked=allow_unlocked)
     if text.startswith("file:"):
         parts = urlsplit(text)
         if parts.netloc not in ("", "localhost") or not parts.path:
             raise ArchiveInputError(f"bad file URL {url!r} (use file:///absolute/path)")
         from archive.local import LocalStore
 
-        return LocalStore(unquote(parts.path))
+        return LocalStore(unquote(parts.path), clock=clock, min_retention=min_retention)
     if "://" in text or (":" in text.split("/", 1)[0] and len(text.split(":", 1)[0]) > 1):
         raise ArchiveInputError(
             f"unsupported store URL {url!r} (use file:///path, a path, memory: or s3://bucket)"
         )
     from archive.local import LocalStore
 
-    return LocalStore(text)
+    return LocalStore(text, clock=clock, min_retention=min_retention)
 
 
-def _open_s3(url: str, *, clock: Clock | None) -> ObjectStore:
+def _open_s3(url: str, *, clock: Clock | None, min_retention: RetentionPeriod | None,
+             allow_unlocked: bool) -> ObjectStore:
     parts = urlsplit(url)
     bucket = parts.netloc
     if not bucket:
@@ -352,5 +455,7 @@ def _open_s3(url: str, *, clock: Clock | None) -> ObjectStore:
         bucket=bucket,
         prefix=prefix,
         default_retention=retention,
+        min_retention=min_retention,
+        allow_unlocked=allow_unlocked,
         clock=clock,
     )

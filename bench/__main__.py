@@ -10,7 +10,6 @@ import importlib
 import sys
 from pathlib import Path
 
-
 #: Benches run only when named on the command line.
 ON_REQUEST = frozenset({"bench_fuzz"})
 

@@ -2,11 +2,16 @@
 
 ``put`` ingests a signed file and prints the package id; ``get`` writes the signed document
 (``--package DIR``: every object); ``ls`` lists ids; ``verify ID`` proves a package offline
-(validate's exit codes); ``renew`` is the cron job (0 ok or nothing to do, 4 errors);
-``export-er ID --dir OUT`` writes the DER record and its data objects. Every command takes
-``--store URL`` (env ``LTV_STORE``, default ``./var/archive``) and ``--tenant`` (``LTV_TENANT``).
+(validate's exit codes); ``renew`` is the cron job over every tenant (``--tenant`` narrows it;
+0 ok or nothing to do, 4 errors); ``export-er ID --dir OUT`` writes the DER record and its data
+objects. Every command takes ``--store URL`` (env ``LTV_STORE``, default ``./var/archive``),
+``--allow-unlocked`` (``LTV_ALLOW_UNLOCKED``: accept an S3 bucket without object lock) and
+``--tenant`` (``LTV_TENANT``); ``put`` and ``renew`` take ``--min-retention``
+(``LTV_MIN_RETENTION``, default 10y), the operator's retention floor.
 
-``LTV_ARCHIVE_CRASH_AFTER=N`` (tests only) kills the process with SIGKILL after N store writes.
+Test hooks: ``LTV_ARCHIVE_CRASH_AFTER=N`` kills the process with SIGKILL after N store writes;
+``LTV_ARCHIVE_PAUSE_AFTER_LEASE=PATH`` makes ``renew`` create ``PATH.paused`` right after it
+took a lease and wait until ``PATH.resume`` exists.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,28 @@ _STORE = click.option("--store", "store_url", envvar="LTV_STORE", default="./var
                       show_default=True, help="Store URL: a path, file:///path or s3://BUCKET.")
 _TENANT = click.option("--tenant", envvar="LTV_TENANT", default="default", show_default=True,
                        help="Tenant (key prefix).")
+_META_UNLOCKED = "ltv.allow_unlocked"
+_META_MIN_RETENTION = "ltv.min_retention"
+
+
+def _remember(key: str) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        ctx.meta[key] = value
+        return value
+
+    return callback
+
+
+_UNLOCKED = click.option(
+    "--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED", expose_value=False,
+    callback=_remember(_META_UNLOCKED),
+    help="Accept an S3 bucket without object lock (nothing archived there is under "
+         "COMPLIANCE retention).")
+_MIN_RETENTION = click.option(
+    "--min-retention", envvar="LTV_MIN_RETENTION", default="10y", show_default=True,
+    metavar="PERIOD", expose_value=False, callback=_remember(_META_MIN_RETENTION),
+    help="Retention floor of everything archived (10y, 3650d, 1y180d); a retain-until may "
+         "extend it, never shorten it.")
 
 
 class _CrashingStore:
@@ -56,10 +84,20 @@ class _CrashingStore:
         return getattr(self._inner, name)
 
 
+def _min_retention() -> Any:
+    """The ``--min-retention`` floor of this command (None where the command has none)."""
+    from archive.retention import RetentionPeriod
+
+    text = click.get_current_context().meta.get(_META_MIN_RETENTION)
+    return RetentionPeriod.parse(text) if text is not None else None
+
+
 def _open(url: str, clock: Clock | None = None) -> Any:
     from archive.store import open_store
 
-    store = open_store(url, clock=clock)
+    meta = click.get_current_context().meta
+    store = open_store(url, clock=clock, min_retention=_min_retention(),
+                       allow_unlocked=bool(meta.get(_META_UNLOCKED)))
     crash = os.environ.get("LTV_ARCHIVE_CRASH_AFTER")
     if crash:
         return _CrashingStore(store, int(crash))
@@ -144,20 +182,25 @@ def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]
 @click.option("--meta", multiple=True, help="KEY=VALUE metadata (contract-id, parties, "
               "retain-until=ISO8601); repeatable.")
 @_STORE
+@_UNLOCKED
 @_TENANT
 @_PKI
 @_TSA
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Trust anchors for the ingest report (default: $LTV_TRUST or PKI root).")
 @_AT
+@_MIN_RETENTION
 def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_url: str,
             tenant: str, pki: Path | None, tsa_url: str | None, trust: tuple[Path, ...],
             at: datetime | None) -> None:
     """Ingest SIGNED as an evidence package; prints its id."""
     from archive.ingest import ingest, prepare_item
+    from archive.retention import effective_retention
 
     clock = _clock(at)
     metadata, retain = _parse_meta(meta)
+    floor = _min_retention()
+    effective_retention(retain, now=clock.now(), floor=floor)  # refuse before any fetch
     services = _services(pki, tsa_url, clock)
     item = prepare_item(
         signed.read_bytes(), services=services, at=clock.now(),
@@ -167,7 +210,7 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
         warn=lambda text: click.echo(f"ltv: warning: {text}", err=True))
     store = _open(store_url, clock)
     ids = ingest(store, [item], timestamps=services.timestamp_client, tenant=tenant,
-                 clock=clock, material=_material(services, clock))
+                 clock=clock, material=_material(services, clock), min_retention=floor)
     _audit_ingest(store, tenant, ids, item.ingest_indication, clock)
     click.echo(f"ingest report: {item.ingest_indication}", err=True)
     click.echo(ids[0])
@@ -180,6 +223,7 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
 @click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also export every object of the package into this directory.")
 @_STORE
+@_UNLOCKED
 @_TENANT
 def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_url: str,
             tenant: str) -> None:
@@ -203,6 +247,7 @@ def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_u
 
 @archive.command("ls")
 @_STORE
+@_UNLOCKED
 @_TENANT
 def ls_cmd(store_url: str, tenant: str) -> None:
     """List package ids with their ingest date, signed file and contract id."""
@@ -226,6 +271,7 @@ def ls_cmd(store_url: str, tenant: str) -> None:
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
               help="Write the JSON validation report here.")
 @_STORE
+@_UNLOCKED
 @_TENANT
 def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
                json_out: Path | None, store_url: str, tenant: str) -> None:
@@ -259,16 +305,25 @@ def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
 @click.option("--hash-algorithm", type=click.Choice(["sha256", "sha384", "sha512"]),
               default=None, help="Move every chain to this hash (hash-tree renewal).")
 @_STORE
-@_TENANT
+@_UNLOCKED
+@click.option("--tenant", "tenants", multiple=True,
+              help="Renew only this tenant (repeatable); default: every tenant of the store.")
 @_PKI
 @_TSA
+@_MIN_RETENTION
 def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: str | None,
-              store_url: str, tenant: str, pki: Path | None, tsa_url: str | None) -> None:
-    """Renew the evidence of every batch whose newest timestamp weakens (cron job)."""
-    from archive.renew import renew
+              store_url: str, tenants: tuple[str, ...], pki: Path | None,
+              tsa_url: str | None) -> None:
+    """Renew the evidence of every batch whose newest timestamp weakens (cron job), for every
+    tenant of the store unless --tenant narrows it."""
+    from archive.errors import ArchiveError
+    from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
+    from archive.renew import renew_all
     from ltv.algorithms import DigestAlgorithm
     from ltv.validation.policy import DEFAULT_DIGEST_SUNSET
 
+    for name in tenants:
+        tenant_prefix(name)  # a bad name: one line, exit 4, before anything is opened
     clock = _clock(at)
     store = _open(store_url, clock)
     target = DigestAlgorithm.from_name(hash_algorithm) if hash_algorithm else None
@@ -280,14 +335,49 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
         services = _services(pki, tsa_url, clock)
         material = _material(services, clock)
         timestamps = services.timestamp_client
+    known = sorted({*archive_tenants(store, record=not dry_run), DEFAULT_TENANT})
+    if tenants:
+        others = [t for t in known if t not in tenants]
+        if others:
+            click.echo(f"ltv: note: {len(others)} other tenant(s) not renewed by this run: "
+                       f"{', '.join(others[:10])}{' ...' if len(others) > 10 else ''}",
+                       err=True)
     with _Progress() as progress:
-        summary = renew(store, timestamps=timestamps, tenant=tenant, clock=clock,
-                        margin=timedelta(days=margin), hash_algorithm=target,
-                        material=material, dry_run=dry_run, progress=progress,
-                        sunsets=dict(DEFAULT_DIGEST_SUNSET))
-    for p in summary.plans if dry_run else ():
-        click.echo(f"would renew batch {p.batch}: {p.kind} ({p.reason})")
-    click.echo(summary.line())
+        results = renew_all(store, tenants=list(tenants) or known, timestamps=timestamps,
+                            clock=clock, margin=timedelta(days=margin),
+                            hash_algorithm=target, material=material, dry_run=dry_run,
+                            progress=progress, sunsets=dict(DEFAULT_DIGEST_SUNSET),
+                            on_lease=_pause_hook())
+    failed: list[tuple[str, ArchiveError]] = []
+    for name, summary in results.items():
+        if isinstance(summary, ArchiveError):
+            failed.append((name, summary))
+            continue
+        for p in summary.plans if dry_run else ():
+            click.echo(f"would renew batch {p.batch} (tenant {name}): {p.kind} ({p.reason})")
+        click.echo(f"tenant {name}: {summary.line()}")
+    if len(failed) == 1 and len(results) == 1:
+        fail(str(failed[0][1]))
+    for name, exc in failed:
+        click.echo(f"ltv: error: tenant {name}: {exc}", err=True)
+    if failed:
+        sys.exit(4)
+
+
+def _pause_hook() -> Any:
+    """``LTV_ARCHIVE_PAUSE_AFTER_LEASE=PATH`` (tests only): stop after taking a lease, say so
+    with ``PATH.paused``, go on once ``PATH.resume`` exists (a short poll; at most 10 min)."""
+    marker = os.environ.get("LTV_ARCHIVE_PAUSE_AFTER_LEASE")
+    if not marker:
+        return None
+
+    def pause(_lease: Any) -> None:
+        Path(marker + ".paused").write_text(str(os.getpid()), encoding="ascii")
+        deadline = time.monotonic() + 600
+        while not Path(marker + ".resume").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    return pause
 
 
 class _NoTsa:
@@ -334,6 +424,7 @@ class _Progress:
 @click.option("--dir", "directory", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @_STORE
+@_UNLOCKED
 @_TENANT
 def export_er_cmd(package_id: str, directory: Path, store_url: str, tenant: str) -> None:
     """Write OUT/evidence-record.ers (RFC 4998 DER) and OUT/objects/ (its data objects)."""

@@ -51,6 +51,11 @@ def _size(text: str) -> int:
               envvar="LTV_REQUEST_TIMEOUT", help="Seconds before a request answers 504.")
 @click.option("--public-validation", is_flag=True, envvar="LTV_PUBLIC_VALIDATION",
               help="Let /v1/validations (and the web page) work without an API key.")
+@click.option("--min-retention", default="10y", show_default=True, envvar="LTV_MIN_RETENTION",
+              metavar="PERIOD", help="Archive retention floor (10y, 3650d, 1y180d); a tenant's "
+              "retain-until may extend it, never shorten it.")
+@click.option("--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED",
+              help="Accept an S3 bucket without object lock (no COMPLIANCE retention).")
 @click.option("--tsa-key", type=_FILE, default=None, help="Also serve our TSA at /tsa: key.")
 @click.option("--tsa-cert", type=_FILE, default=None, help="... and its certificate.")
 @click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
@@ -71,6 +76,7 @@ def _size(text: str) -> int:
               help="Seconds between purges of expired signing sessions.")
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
+          min_retention: str, allow_unlocked: bool,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
           tsa_chain: Path | None, tsa_state_dir: Path, tsa_key_password_file: Path | None,
           public_tsa: bool, tsa_rate_limit: int, public_metrics: bool,
@@ -82,6 +88,7 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
     from ltv.server.settings import ServerSettings
 
     settings = ServerSettings(
+        min_retention=min_retention, allow_unlocked=allow_unlocked,
         host=host, port=port, store_url=store_url, pki=pki, tsa_url=tsa_url, trust=trust,
         workers=workers, max_upload=_size(max_upload), request_timeout=request_timeout,
         public_validation=public_validation, tsa_key=tsa_key, tsa_cert=tsa_cert,

@@ -95,10 +95,13 @@ def build_app(settings: ServerSettings) -> FastAPI:
     trust anchors from ``--trust`` or the PKI's root, revocation fetched over HTTP."""
     from dataclasses import replace
 
+    from archive.retention import RetentionPeriod
     from ltv.cli._services import build_services
     from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
 
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, min_retention=RetentionPeriod.parse(
+        settings.min_retention), allow_unlocked=settings.allow_unlocked)
+    store.write_once_mode()  # an unreachable store or an unlocked bucket fails here, at start
     services = build_services(pki=settings.pki, tsa_url=settings.tsa_url)
     if not settings.trust and settings.pki is not None:
         settings = replace(settings, trust=(Path(settings.pki) / "root.pem",))

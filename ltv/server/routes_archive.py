@@ -2,7 +2,11 @@
 
 ``POST /v1/archive`` (multipart ``file``, optional ``detached``, repeated ``meta`` KEY=VALUE,
 ``retain-until=ISO8601`` among them) ingests the signed file as one package in its own batch
-(one RFC 3161 timestamp from the server's TSA) and answers 201 ``{"id", ...}``.
+(one RFC 3161 timestamp from the server's TSA) and answers 201 ``{"id", "retain_until", ...}``.
+Retention only grows (:mod:`archive.retention`): the package is kept until ``retain-until`` or
+the operator's floor (``ltv serve --min-retention``, default 10 years), whichever is later; a
+``retain-until`` before the floor answers 422 ``retention-refused`` before anything is fetched
+or written.
 ``GET /v1/archive?limit=&after=`` pages the tenant's ids (ascending) with their ingest date;
 ``GET /v1/archive/{id}`` answers the signed document (``?part=package``: the manifest as JSON);
 ``GET /v1/archive/{id}/verification?at=`` proves the package offline like ``ltv archive
@@ -25,15 +29,24 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from archive.audit import AuditEvent, Who, record
-from archive.errors import ArchiveInputError, ObjectNotFoundError
+from archive.errors import ArchiveInputError, ObjectNotFoundError, RetentionError
 from archive.package import Package
+from archive.retention import RetentionPeriod, effective_retention
 from archive.store import ObjectStore
 from ltv.clock import Clock, format_time, parse_time
 from ltv.errors import InputError, LtvError, MalformedError
-from ltv.server.deps import get_clock, get_policy, get_services, get_store, get_tenant
+from ltv.server.deps import (
+    get_clock,
+    get_policy,
+    get_services,
+    get_settings,
+    get_store,
+    get_tenant,
+)
 from ltv.server.errors import NotFoundError
 from ltv.server.problems import problem_response
 from ltv.server.routes_signing import media_type_for
+from ltv.server.settings import ServerSettings
 from ltv.server.tenants import Tenant
 from ltv.signing import SigningServices
 from ltv.validation import ValidationPolicy
@@ -122,6 +135,7 @@ def create_package(
     services: Annotated[SigningServices, Depends(get_services)],
     policy: Annotated[ValidationPolicy, Depends(get_policy)],
     clock: Annotated[Clock, Depends(get_clock)],
+    settings: Annotated[ServerSettings, Depends(get_settings)],
     detached: Annotated[UploadFile | None, File(
         description="The signed data of a detached signature.")] = None,
     meta: Annotated[list[str] | None, Form(
@@ -131,6 +145,7 @@ def create_package(
     """Gather the signature's validation material, write the package and seal it under one
     archive timestamp; answers its id (the SHA-256 of its manifest)."""
     from archive.ingest import ingest, prepare_item
+    from archive.package import Manifest, manifest_key
     from ltv.evidence import EvidenceSet, collect_for_tokens
     from ltv.validation import detect_format
 
@@ -140,6 +155,12 @@ def create_package(
     detached_data = _read(detached, "detached")
     metadata, retain = _parse_meta(meta or [])
     now = clock.now()
+    floor = RetentionPeriod.parse(settings.min_retention)
+    try:
+        effective_retention(retain, now=now, floor=floor)  # refused before any fetch or write
+    except RetentionError as exc:
+        return problem_response(422, "retention-refused", "Retention refused", str(exc),
+                                instance="/v1/archive")
     signed_name = _safe_name(file.filename, "signed")
     warnings: list[str] = []
     try:
@@ -165,12 +186,14 @@ def create_package(
         return collect_for_tokens([token], services=services, at=clock.now())
 
     ids = ingest(store, [item], timestamps=timestamps, tenant=_tenant(tenant),
-                 clock=clock, material=material)
+                 clock=clock, material=material, min_retention=floor)
     package_id = ids[0]
     record(store, AuditEvent.ARCHIVE_INGEST, who=Who.TENANT, tenant=tenant.name,
            object_id=package_id, detail=item.ingest_indication, clock=clock)
+    kept = Manifest.from_bytes(store.get(manifest_key(_tenant(tenant), package_id))).retain_until
     url = f"/v1/archive/{package_id}"
     return JSONResponse({"id": package_id, "created": format_time(now),
+                         "retain_until": format_time(kept) if kept else None,
                          "ingest_indication": item.ingest_indication, "warnings": warnings,
                          "url": url}, status_code=201, headers={"Location": url})
 

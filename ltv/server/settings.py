@@ -34,6 +34,8 @@ class ServerSettings:
     request_timeout: float = 120.0  # seconds until a request answers 504
     workers: int = 1
     public_validation: bool = False  # /v1/validations without an API key (the web page)
+    min_retention: str = "10y"  # the archive's retention floor (archive.retention period)
+    allow_unlocked: bool = False  # accept an S3 bucket without object lock
     max_session_seconds: int = 3600  # cap on a signing session's lifetime
     tsa_key: Path | None = None  # mount our RFC 3161 TSA at /tsa
     tsa_cert: Path | None = None
@@ -46,6 +48,12 @@ class ServerSettings:
     session_purge_interval: float = 300.0  # seconds between purges of expired signing sessions
 
     def __post_init__(self) -> None:
+        from archive.retention import RetentionPeriod
+
+        try:
+            RetentionPeriod.parse(self.min_retention)
+        except ValueError as exc:
+            raise ConfigurationError(f"--min-retention: {exc}") from exc
         if self.max_upload < 1024:
             raise ConfigurationError("--max-upload must be at least 1024 bytes")
         if self.request_timeout <= 0:
@@ -67,6 +75,7 @@ class ServerSettings:
             "host": self.host, "port": self.port, "store_url": self.store_url,
             "pki": p(self.pki), "tsa_url": self.tsa_url,
             "trust": [str(t.resolve()) for t in self.trust],
+            "min_retention": self.min_retention, "allow_unlocked": self.allow_unlocked,
             "max_upload": self.max_upload, "request_timeout": self.request_timeout,
             "workers": self.workers, "public_validation": self.public_validation,
             "max_session_seconds": self.max_session_seconds,
@@ -88,6 +97,8 @@ class ServerSettings:
                 host=str(obj["host"]), port=int(obj["port"]), store_url=str(obj["store_url"]),
                 pki=p(obj.get("pki")), tsa_url=obj.get("tsa_url") or None,
                 trust=tuple(Path(t) for t in obj.get("trust", ())),
+                min_retention=str(obj.get("min_retention") or "10y"),
+                allow_unlocked=bool(obj.get("allow_unlocked", False)),
                 max_upload=int(obj["max_upload"]), request_timeout=float(obj["request_timeout"]),
                 workers=int(obj["workers"]), public_validation=bool(obj["public_validation"]),
                 max_session_seconds=int(obj["max_session_seconds"]),

@@ -187,8 +187,13 @@ def test_lease_expiry_takeover_and_release(store: ObjectStore) -> None:
     assert b is not None
     assert c is None
     assert release_lease(store, renewed) is False  # "a" lost it: its release changes nothing
+    assert first.token == renewed.token == 1
+    assert b.token == 2  # a new holder: the fencing token grows
     assert release_lease(store, b) is True
-    assert not store.exists(key)
+    # released, not deleted: the token survives, so the next holder's is larger still
+    d = acquire_lease(store, key, holder="d", ttl=timedelta(minutes=5), clock=FixedClock(t0))
+    assert d is not None
+    assert d.token == 3
 
 
 def test_local_crash_leaves_nothing_visible(tmp_path: Path) -> None:
