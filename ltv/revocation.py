@@ -17,10 +17,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import threading
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -33,7 +34,12 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from ltv.clock import Clock
 from ltv.errors import RevocationError
 
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
 __all__ = [
+    "DEFAULT_CRL_CACHE_BYTES",
+    "DEFAULT_OCSP_CACHE_BYTES",
     "CRLFetcher",
     "CachingCRLFetcher",
     "CachingOCSPFetcher",
@@ -490,19 +496,88 @@ def _expiry(next_update: datetime | None, fetched: datetime, max_age: timedelta)
     return limit if next_update is None else min(next_update, limit)
 
 
+DEFAULT_CRL_CACHE_BYTES = 64 << 20
+DEFAULT_OCSP_CACHE_BYTES = 16 << 20
+_ENTRY_OVERHEAD = 512  # dict slot, key, tuple, dataclass: counted per entry
+
+
+class _Lru(Generic[_K, _V]):
+    """An LRU map bounded by a byte budget and an entry count (costs are given by the caller).
+
+    An entry larger than half the budget is never kept, so no single answer can take the whole
+    cache; inserting evicts the least recently used entries until both bounds hold.
+    """
+
+    def __init__(self, *, max_bytes: int, max_entries: int) -> None:
+        if max_bytes < 0 or max_entries < 0:
+            raise ValueError("cache bounds must not be negative")
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self._items: OrderedDict[_K, tuple[int, _V]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: _K) -> _V | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: _K, value: _V, *, cost: int) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[0]
+            if cost > self.max_bytes // 2 or self.max_entries == 0:
+                return
+            self._items[key] = (cost, value)
+            self._bytes += cost
+            while self._bytes > self.max_bytes or len(self._items) > self.max_entries:
+                _, (dropped, _value) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    def discard(self, key: _K) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[0]
+
+
+def _ocsp_cost(response: OcspResponse) -> int:
+    return (_ENTRY_OVERHEAD + 2 * len(response.der)
+            + sum(len(c.public_bytes(Encoding.DER)) for c in response.certificates))
+
+
 class CachingOCSPFetcher:
     """Reuses an OCSP answer while ``clock.now() < min(nextUpdate, fetched + max_age)``.
 
-    Keyed by (issuer key hash, serial number). Thread-safe; concurrent misses may fetch twice.
+    Keyed by (issuer key hash, serial number); an LRU bounded by ``max_bytes`` (DER counted
+    twice for the parsed form) and ``max_entries``, so certificates an uploader makes up can
+    evict older answers but never grow the process. Thread-safe; concurrent misses may fetch
+    twice.
     """
 
     def __init__(self, inner: OCSPFetcher, *, clock: Clock,
-                 max_age: timedelta = timedelta(minutes=5)) -> None:
+                 max_age: timedelta = timedelta(minutes=5),
+                 max_bytes: int = DEFAULT_OCSP_CACHE_BYTES, max_entries: int = 16384) -> None:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[bytes, int], tuple[datetime, OcspResponse]] = {}
+        self._entries: _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]] = _Lru(
+            max_bytes=max_bytes, max_entries=max_entries)
+
+    @property
+    def cache(self) -> _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]]:
+        return self._entries
 
     def fetch_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate) -> OcspResponse:
         key = (
@@ -510,37 +585,48 @@ class CachingOCSPFetcher:
             certificate.serial_number,
         )
         now = self._clock.now()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and now < entry[0]:
-            return entry[1]
+        entry = self._entries.get(key)
+        if entry is not None:
+            if now < entry[0]:
+                return entry[1]
+            self._entries.discard(key)
         response = self._inner.fetch_ocsp(certificate, issuer)
         expires = _expiry(response.next_update, self._clock.now(), self._max_age)
-        with self._lock:
-            self._entries[key] = (expires, response)
+        self._entries.put(key, (expires, response), cost=_ocsp_cost(response))
         return response
 
 
 class CachingCRLFetcher:
-    """Reuses a CRL while ``clock.now() < min(nextUpdate, fetched + max_age)``; keyed by URL."""
+    """Reuses a CRL while ``clock.now() < min(nextUpdate, fetched + max_age)``.
+
+    Keyed by (issuer certificate hash, URL): a CRL is only ever reused for the issuer it was
+    checked against. An LRU bounded by ``max_bytes`` (DER counted twice for the parsed form)
+    and ``max_entries``: distinct URLs an uploader makes up evict older entries but never grow
+    the process beyond the budget, and a CRL larger than half the budget is not kept at all.
+    """
 
     def __init__(self, inner: CRLFetcher, *, clock: Clock,
-                 max_age: timedelta = timedelta(minutes=5)) -> None:
+                 max_age: timedelta = timedelta(minutes=5),
+                 max_bytes: int = DEFAULT_CRL_CACHE_BYTES, max_entries: int = 4096) -> None:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[datetime, bytes, Crl]] = {}
+        self._entries: _Lru[tuple[bytes, str], tuple[datetime, Crl]] = _Lru(
+            max_bytes=max_bytes, max_entries=max_entries)
+
+    @property
+    def cache(self) -> _Lru[tuple[bytes, str], tuple[datetime, Crl]]:
+        return self._entries
 
     def fetch_crl(self, url: str, *, issuer: x509.Certificate) -> Crl:
         now = self._clock.now()
-        issuer_der = issuer.public_bytes(Encoding.DER)
-        with self._lock:
-            entry = self._entries.get(url)
-        if entry is not None and now < entry[0] and entry[1] == issuer_der:
-            return entry[2]
+        key = (hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(), url)
+        entry = self._entries.get(key)
+        if entry is not None:
+            if now < entry[0]:
+                return entry[1]
+            self._entries.discard(key)
         crl = self._inner.fetch_crl(url, issuer=issuer)
         expires = _expiry(crl.next_update, self._clock.now(), self._max_age)
-        with self._lock:
-            self._entries[url] = (expires, issuer_der, crl)
+        self._entries.put(key, (expires, crl), cost=_ENTRY_OVERHEAD + 2 * len(crl.der))
         return crl

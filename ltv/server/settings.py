@@ -39,6 +39,21 @@ class ServerSettings:
     tsa_cert: Path | None = None
     tsa_chain: Path | None = None
     tsa_state_dir: Path = field(default=Path("var/tsa"))
+    # outbound fetches (OCSP, CRLs, caIssuers, TSA): see ltv.online.policy
+    fetch_allow: tuple[str, ...] = ()  # HOST[:PORT] or CIDR allowed despite being non-public
+    fetch_deny: tuple[str, ...] = ()  # HOST[:PORT] or CIDR always refused
+    fetch_timeout: float = 10.0  # seconds, one fetch from connect to last byte
+    fetch_budget: float = 30.0  # seconds of fetching per request, all fetches together
+    max_fetches: int = 32  # fetches per request
+    max_crl_size: int = 64 * 1024 * 1024  # bytes of one CRL
+    cache_size: int = 64 * 1024 * 1024  # bytes of cached CRLs (OCSP: a quarter of it)
+    # admission: a bounded work pool and per-caller limits on /v1/ routes
+    max_concurrent: int = 16  # /v1/ requests worked on at once (503 + Retry-After beyond)
+    queue_seconds: float = 2.0  # how long a request may wait for a free slot
+    tenant_concurrency: int = 4  # /v1/ requests in flight per API key (429 beyond)
+    tenant_rate: int = 120  # /v1/ requests per minute per API key (429 beyond)
+    anonymous_concurrency: int = 2  # anonymous requests in flight, all callers together
+    anonymous_rate: int = 30  # anonymous requests per minute per client address
 
     def __post_init__(self) -> None:
         if self.max_upload < 1024:
@@ -49,6 +64,13 @@ class ServerSettings:
             raise ConfigurationError("give --tsa-key and --tsa-cert together")
         if self.workers < 1:
             raise ConfigurationError("--workers must be 1 or more")
+        if self.fetch_timeout <= 0 or self.fetch_budget <= 0 or self.queue_seconds < 0:
+            raise ConfigurationError("fetch timeouts must be positive")
+        if self.max_crl_size < 1024:
+            raise ConfigurationError("--max-crl-size must be at least 1024 bytes")
+        if min(self.max_fetches, self.max_concurrent, self.tenant_concurrency,
+               self.anonymous_concurrency, self.tenant_rate, self.anonymous_rate) < 1:
+            raise ConfigurationError("concurrency and rate limits must be 1 or more")
 
     def to_json(self) -> dict[str, Any]:
         def p(v: Path | None) -> str | None:
@@ -63,6 +85,8 @@ class ServerSettings:
             "max_session_seconds": self.max_session_seconds,
             "tsa_key": p(self.tsa_key), "tsa_cert": p(self.tsa_cert),
             "tsa_chain": p(self.tsa_chain), "tsa_state_dir": str(self.tsa_state_dir.resolve()),
+            **{name: getattr(self, name) for name in _LIMITS},
+            "fetch_allow": list(self.fetch_allow), "fetch_deny": list(self.fetch_deny),
         }
 
     @classmethod
@@ -81,6 +105,10 @@ class ServerSettings:
                 tsa_key=p(obj.get("tsa_key")), tsa_cert=p(obj.get("tsa_cert")),
                 tsa_chain=p(obj.get("tsa_chain")),
                 tsa_state_dir=Path(obj.get("tsa_state_dir") or "var/tsa"),
+                fetch_allow=tuple(str(r) for r in obj.get("fetch_allow", ())),
+                fetch_deny=tuple(str(r) for r in obj.get("fetch_deny", ())),
+                **{name: type(getattr(_DEFAULTS, name))(obj[name])
+                   for name in _LIMITS if name in obj},
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
@@ -100,3 +128,10 @@ class ServerSettings:
             return cls.from_json(json.loads(raw))
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"{ENV_SETTINGS} is not JSON: {exc}") from exc
+
+
+# numeric limits that round-trip through LTV_SERVER_SETTINGS as they are
+_LIMITS = ("fetch_timeout", "fetch_budget", "max_fetches", "max_crl_size", "cache_size",
+           "max_concurrent", "queue_seconds", "tenant_concurrency", "tenant_rate",
+           "anonymous_concurrency", "anonymous_rate")
+_DEFAULTS = ServerSettings()
