@@ -77,6 +77,9 @@ def _size(text: str) -> int:
 @click.option("--max-concurrent", type=click.IntRange(1, 1000), default=16,
               show_default=True, envvar="LTV_MAX_CONCURRENT",
               help="/v1/ requests worked on at once per worker (503 beyond).")
+@click.option("--queue-seconds", type=click.FloatRange(min=0), default=2.0,
+              show_default=True, envvar="LTV_QUEUE_SECONDS",
+              help="How long a request may wait for a free slot before 503.")
 @click.option("--tenant-concurrency", type=click.IntRange(1, 1000), default=4,
               show_default=True, envvar="LTV_TENANT_CONCURRENCY",
               help="/v1/ requests in flight per API key (429 beyond).")
@@ -95,7 +98,7 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
           tsa_chain: Path | None, tsa_state_dir: Path, fetch_allow: tuple[str, ...],
           fetch_deny: tuple[str, ...], fetch_timeout: float, fetch_budget: float,
           max_fetches: int, max_crl_size: str, cache_size: str, max_concurrent: int,
-          tenant_concurrency: int, tenant_rate: int, anonymous_concurrency: int,
+          queue_seconds: float, tenant_concurrency: int, tenant_rate: int, anonymous_concurrency: int,
           anonymous_rate: int) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
@@ -111,6 +114,7 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         fetch_allow=fetch_allow, fetch_deny=fetch_deny, fetch_timeout=fetch_timeout,
         fetch_budget=fetch_budget, max_fetches=max_fetches, max_crl_size=_size(max_crl_size),
         cache_size=_size(cache_size), max_concurrent=max_concurrent,
+        queue_seconds=queue_seconds,
         tenant_concurrency=tenant_concurrency, tenant_rate=tenant_rate,
         anonymous_concurrency=anonymous_concurrency, anonymous_rate=anonymous_rate,
     )

@@ -174,7 +174,7 @@ class Egress:
             self._checked = self._trusted = client
         else:
             self._checked = _client(_PolicedTransport(self.policy))
-            self._trusted = _client(httpx.HTTPTransport())
+            self._trusted = _client(_PolicedTransport(self.policy))  # same clamps, no check
 
     def close(self) -> None:
         if self._owned:
@@ -247,7 +247,7 @@ class Egress:
                         raise _Failure(f"answer larger than {max_bytes} bytes")
                     chunks.append(chunk)
                     if time.monotonic() > deadline:
-                        raise _Failure("timed out", "total deadline passed while reading")
+                        raise _Failure("timed out")
                 return b"".join(chunks)
         except httpx.HTTPError as exc:
             reason = _reason(exc)
