@@ -98,8 +98,8 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
           tsa_chain: Path | None, tsa_state_dir: Path, fetch_allow: tuple[str, ...],
           fetch_deny: tuple[str, ...], fetch_timeout: float, fetch_budget: float,
           max_fetches: int, max_crl_size: str, cache_size: str, max_concurrent: int,
-          queue_seconds: float, tenant_concurrency: int, tenant_rate: int, anonymous_concurrency: int,
-          anonymous_rate: int) -> None:
+          queue_seconds: float, tenant_concurrency: int, tenant_rate: int,
+          anonymous_concurrency: int, anonymous_rate: int) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 

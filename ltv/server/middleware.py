@@ -157,6 +157,19 @@ class AdmissionLimits:
     max_callers: int = 10_000  # rate-limit entries kept (least recently seen dropped first)
 
 
+async def _drain(receive: Receive, limit: int = 1 << 20) -> None:
+    """Read (and drop) up to ``limit`` bytes of a refused request's body, so the client reads
+    our answer instead of a reset connection; a larger body is cut by closing."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class _TokenBucket:
     __slots__ = ("stamp", "tokens")
 
@@ -195,11 +208,13 @@ class Admission:
         key, rate_key, limit, rate = self._caller(scope)
         wait = self._take_token(rate_key, rate)
         if wait > 0:
+            await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {rate} requests per minute; retry later", path,
                            retry_after=max(1, math.ceil(wait)))
             return
         if self._in_flight[key] >= limit:
+            await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {limit} requests in flight for this caller", path,
                            retry_after=1)
@@ -207,6 +222,7 @@ class Admission:
         self._in_flight[key] += 1
         try:
             if not await self._enter_pool():
+                await _drain(receive)
                 await _problem(send, 503, "unavailable", "Service Unavailable",
                                "the server is busy; retry later", path,
                                retry_after=max(1, math.ceil(self.limits.queue_seconds)))
