@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from bench.hostile import Attacker, Listener, attacker_signature
+from ltv._lru import ByteBudgetLru as _Lru
 from ltv.clock import SystemClock
 from ltv.errors import ConfigurationError, RevocationError, TimestampError
 from ltv.evidence import MAX_CA_ISSUER_FETCHES, collect
@@ -26,7 +27,7 @@ from ltv.online.egress import Egress
 from ltv.online.policy import FetchPolicy, Verdict, is_public, parse_rule
 from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
 from ltv.online.timestamps import HttpTimestampClient
-from ltv.revocation import CachingCRLFetcher, _Lru
+from ltv.revocation import CachingCRLFetcher
 from ltv.signing import SigningServices
 
 
@@ -290,3 +291,14 @@ def test_cli_allows_everything_by_default_and_takes_the_same_flags(
     assert "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "host:99999" in bad.stderr
+
+
+def test_parsed_certificate_and_crl_cache_has_a_byte_budget() -> None:
+    from ltv.validation.certpath import PARSED, _ParseCache
+
+    cache = _ParseCache(limit=1000, max_bytes=1 << 20)
+    for i in range(40):  # 40 uploaded "CRLs" of 100 kB: 12 MB of parsed form if kept
+        cache.get("crl", bytes([i]) * 100_000, len)
+        assert cache._items.size_bytes <= 1 << 20
+    assert len(cache._items) <= 3
+    assert PARSED._items.max_bytes == 64 << 20

@@ -154,7 +154,8 @@ def fetch_policy(settings: ServerSettings) -> FetchPolicy:
         from samples.services import pki_fetch_allow
 
         allow.append(pki_fetch_allow(settings.pki))
-    return FetchPolicy.build(public_only=True, allow=allow, deny=settings.fetch_deny,
+    return FetchPolicy.build(public_only=True, allow=dict.fromkeys(allow),
+                             deny=settings.fetch_deny,
                              timeout=settings.fetch_timeout,
                              crl_max_bytes=settings.max_crl_size)
 
