@@ -161,13 +161,14 @@ async def _drain(receive: Receive, limit: int = 1 << 20) -> None:
     """Read (and drop) up to ``limit`` bytes of a refused request's body, so the client reads
     our answer instead of a reset connection; a larger body is cut by closing."""
     seen = 0
-    while seen <= limit:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        seen += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+    with contextlib.suppress(Exception):  # best effort: the refusal is sent whatever happens
+        while seen <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
 
 
 class _TokenBucket:
