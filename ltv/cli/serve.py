@@ -122,6 +122,13 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",
                err=True)
     click.echo(f"outbound fetches: {fetch_policy(settings).describe()}", err=True)
+    import logging
+
+    online = logging.getLogger("ltv.online")  # failed fetches, with their full URL and cause
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    online.addHandler(handler)
+    online.setLevel(logging.WARNING)
     import uvicorn
 
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False,

@@ -42,6 +42,7 @@ __all__ = ["USER_AGENT", "Egress", "default_egress"]
 
 USER_AGENT = "ltv (long-term signatures)"
 _log = logging.getLogger("ltv.online")
+_log.addHandler(logging.NullHandler())  # a library logs; the edge decides where (ltv serve)
 
 # the deadline (monotonic seconds) of the fetch running in this thread, read by the sockets
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
