@@ -8,7 +8,7 @@ as soon as they are answered (after Retry-After when refused). Figures: p50/p99 
 traffic, its failures, the hostile
 answers by status, the server's peak RSS (VmHWM) and peak thread count.
 Phase 3, "memory": ``LTV_BENCH_HOSTILE`` (default 1000) uploads naming distinct 256 kB CRLs;
-RSS after each quarter: flat once the CRL cache (``--cache-size``, 16M here) is full.
+RSS after each quarter: flat once the caches (``--cache-size``, 8M here) are full.
 
 The server runs with its default limits except ``--fetch-allow`` for the listener, a 5 s fetch
 budget and roomy rate limits (the bench measures the pool and the deadlines, not the 429s).
@@ -163,7 +163,7 @@ def main() -> None:
         anchor.write_bytes(attacker.ca.public_bytes(serialization.Encoding.PEM))
         with _serving(root, "--trust", str(anchor), "--fetch-allow",
                       f"127.0.0.1:{listener.port}", "--fetch-budget", "5",
-                      "--cache-size", "16M", "--tenant-rate", "100000",
+                      "--cache-size", "8M", "--tenant-rate", "100000",
                       "--tenant-concurrency", "6") as server:
             tenants = [server.key("alpha"), server.key("beta")]
             flooder = server.key("flooder")
@@ -194,7 +194,7 @@ def main() -> None:
                 "peak_rss_kib": server.status("VmHWM"),
             }
     record("slowdrip", figures, notes=(
-        f"ltv serve defaults except --fetch-budget 5, --cache-size 16M, --tenant-concurrency 6 "
+        f"ltv serve defaults except --fetch-budget 5, --cache-size 8M, --tenant-concurrency 6 "
         f"and roomy rates; normal traffic = 2 tenants x 4 clients for {seconds:g} s each "
         "phase; flood = 100 clients resending slow-drip uploads (one byte / 0.5 s) from a third "
         f"tenant; memory = {hostile_n} uploads naming distinct 256 kB CRLs."))

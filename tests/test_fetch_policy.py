@@ -296,9 +296,12 @@ def test_cli_allows_everything_by_default_and_takes_the_same_flags(
 def test_parsed_certificate_and_crl_cache_has_a_byte_budget() -> None:
     from ltv.validation.certpath import PARSED, _ParseCache
 
-    cache = _ParseCache(limit=1000, max_bytes=1 << 20)
-    for i in range(40):  # 40 uploaded "CRLs" of 100 kB: 12 MB of parsed form if kept
+    cache = _ParseCache(limit=1000, max_bytes=8 << 20)
+    for i in range(40):  # 40 uploaded "CRLs" of 100 kB: 96 MB of parsed form if kept
         cache.get("crl", bytes([i]) * 100_000, len)
-        assert cache._items.size_bytes <= 1 << 20
-    assert len(cache._items) <= 3
-    assert PARSED._items.max_bytes == 64 << 20
+        assert cache._items.size_bytes <= 8 << 20
+    assert 0 < len(cache._items) <= 3
+    cache.set_budget(4 << 20)
+    cache.get("cert", b"ca", len)
+    assert cache._items.size_bytes <= 4 << 20
+    assert PARSED._items.max_bytes >= 1 << 20

@@ -136,6 +136,9 @@ def build_app(settings: ServerSettings) -> FastAPI:
         known = pki_certificates(settings.pki)
         tsa_url = tsa_url or pki_tsa_url(settings.pki)
     egress = Egress(fetch_policy(settings))
+    from ltv.validation.certpath import PARSED
+
+    PARSED.set_budget(settings.cache_size)  # parsed certificates and CRLs of uploads
     services = online_services(tsa_url=tsa_url, egress=egress, known_certificates=known,
                                cache_bytes=settings.cache_size)
     if not settings.trust and settings.pki is not None:

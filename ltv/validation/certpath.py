@@ -347,19 +347,26 @@ class _Pool:
 
 
 class _ParseCache:
-    """Parsed objects shared across validations, keyed by their exact DER: an LRU bounded by
-    ``limit`` entries and ``max_bytes`` (DER counted three times for the parsed form), so
-    uploaded CRLs and certificates cannot pin memory beyond it.
+    """Parsed objects shared across validations, keyed by their exact DER.
 
     asn1crypto objects cache their decoded parts (names prepared for comparison, extension
     values, ...) on first use; sharing them between documents that carry the same CA, TSA and
     responder certificates or the same OCSP responses and CRLs saves most of that work. The
     objects are immutable values: DER in, the same parse out, whoever asks.
+
+    The DER comes from uploads, so the cache is an LRU bounded by ``limit`` entries and
+    ``max_bytes``, each entry costed at 4 KiB + 24 times its DER (a parsed certificate holds
+    about 25 times its DER); ``ltv serve`` sets the budget to ``--cache-size``
+    (:meth:`set_budget`).
     """
 
     def __init__(self, limit: int = 4096, max_bytes: int = 64 << 20) -> None:
         self._items: ByteBudgetLru[tuple[str, bytes], object] = ByteBudgetLru(
             max_bytes=max_bytes, max_entries=limit)
+
+    def set_budget(self, max_bytes: int) -> None:
+        """Change the byte budget (process-wide; entries beyond it go at the next insert)."""
+        self._items.max_bytes = max_bytes
 
     def get(self, kind: str, data: bytes, parse: Callable[[bytes], _V]) -> _V:
         key = (kind, data)
@@ -367,7 +374,7 @@ class _ParseCache:
         if found is not None:
             return found  # type: ignore[return-value]
         value = parse(data)
-        self._items.put(key, value, cost=512 + 3 * len(data))
+        self._items.put(key, value, cost=4096 + 24 * len(data))
         return value
 
     def clear(self) -> None:
