@@ -305,3 +305,36 @@ def test_parsed_certificate_and_crl_cache_has_a_byte_budget() -> None:
     cache.get("cert", b"ca", len)
     assert cache._items.size_bytes <= 4 << 20
     assert PARSED._items.max_bytes >= 1 << 20
+
+
+def test_server_settings_carry_the_fetch_policy_and_limits_to_workers() -> None:
+    from ltv.server.app import fetch_policy
+    from ltv.server.settings import ServerSettings
+
+    settings = ServerSettings(fetch_allow=("127.0.0.1:8380",), fetch_deny=("10.0.0.0/8",),
+                              fetch_budget=5.5, max_concurrent=3, queue_seconds=0.0,
+                              tenant_rate=7, cache_size=1 << 20, max_crl_size=2 << 20)
+    again = ServerSettings.from_environment(settings.to_environment())
+    for name in ("fetch_allow", "fetch_deny", "fetch_budget", "max_concurrent",
+                 "queue_seconds", "tenant_rate", "cache_size", "max_crl_size", "fetch_timeout",
+                 "max_fetches", "tenant_concurrency", "anonymous_concurrency",
+                 "anonymous_rate"):
+        assert getattr(again, name) == getattr(settings, name), name
+    policy = fetch_policy(again)
+    assert policy.public_only
+    assert policy.crl_max_bytes == 2 << 20
+    assert policy.describe() == ("public addresses only; allow 127.0.0.1:8380; "
+                                 "deny 10.0.0.0/8; 10 s per fetch")
+    with pytest.raises(ConfigurationError):
+        ServerSettings(tenant_rate=0)
+
+
+def test_serve_refuses_a_bad_fetch_rule_in_one_line(tmp_path) -> None:
+    from conftest import free_port
+
+    done = ltv_cli("serve", "--port", str(free_port()), "--store", tmp_path / "store",
+                   "--fetch-allow", "10.0.0.0/33", timeout=60)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "ltv: error: not a CIDR range: '10.0.0.0/33'"], done.stderr
