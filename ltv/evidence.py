@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -23,7 +24,8 @@ from ltv.revocation import ca_issuer_urls, crl_urls, ocsp_urls
 if TYPE_CHECKING:
     from ltv.signing import SigningServices
 
-__all__ = ["EvidenceSet", "collect", "collect_for_tokens", "has_ocsp_nocheck", "is_self_signed"]
+__all__ = ["MAX_CA_ISSUER_FETCHES", "MAX_CHAIN_DEPTH", "EvidenceSet", "collect",
+           "collect_for_tokens", "has_ocsp_nocheck", "is_self_signed"]
 
 
 def _der(cert: x509.Certificate) -> bytes:
@@ -108,11 +110,27 @@ def _valid_at(cert: x509.Certificate, at: datetime) -> bool:
     return cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
 
 
+#: Bounds of the AIA chain walk (a certificate's caIssuers URL is the uploader's choice: an
+#: endless chain of made-up CAs must end quickly, EN 319 102-1 §5.2.6 needs only a path).
+MAX_CHAIN_DEPTH = 10
+MAX_CA_ISSUER_FETCHES = 8
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or "an unusable URL"
+    except ValueError:
+        return "an unusable URL"
+
+
 class _Collector:
     def __init__(self, services: SigningServices, at: datetime,
-                 available: Iterable[x509.Certificate]) -> None:
+                 available: Iterable[x509.Certificate], *, max_depth: int = MAX_CHAIN_DEPTH,
+                 max_aia_fetches: int = MAX_CA_ISSUER_FETCHES) -> None:
         self.services = services
         self.at = at
+        self.max_depth = max_depth
+        self.max_aia_fetches = max_aia_fetches
         self.pool: dict[bytes, x509.Certificate] = {}
         for cert in (*services.known_certificates, *available):
             self.pool.setdefault(_der(cert), cert)
@@ -123,22 +141,30 @@ class _Collector:
         self.fetched_aia: set[str] = set()
 
     def run(self, targets: Sequence[x509.Certificate]) -> EvidenceSet:
-        queue = list(targets)
+        queue: list[tuple[x509.Certificate, int, tuple[x509.Name, ...]]] = [
+            (t, 0, ()) for t in targets]
         while queue:
-            cert = queue.pop(0)
+            cert, depth, below = queue.pop(0)
             der = _der(cert)
             if der in self.done:
                 continue
+            if depth > self.max_depth or cert.subject in below:
+                raise RevocationError(
+                    f"cannot build the certificate chain of {_describe(cert)}: "
+                    + (f"longer than {self.max_depth} certificates" if depth > self.max_depth
+                       else "its issuers loop back to it")
+                )
             self.done.add(der)
             self.pool.setdefault(der, cert)
             self.certificates.append(cert)
             if is_self_signed(cert):
                 continue  # a trust anchor: no issuer, no revocation data
             issuer = self.issuer_of(cert)
-            queue.append(issuer)
+            path = (*below, cert.subject)
+            queue.append((issuer, depth + 1, path))
             if has_ocsp_nocheck(cert):
                 continue
-            queue.extend(self.revocation_for(cert, issuer))
+            queue.extend((extra, depth + 1, path) for extra in self.revocation_for(cert, issuer))
         return EvidenceSet.of(certificates=self.certificates, crls=self.crls,
                               ocsp_responses=self.ocsp)
 
@@ -146,9 +172,14 @@ class _Collector:
         found = self._issuer_from_pool(cert)
         if found is None:
             fetcher = self.services.certificate_fetcher
-            for url in ca_issuer_urls(cert):
+            for url in ca_issuer_urls(cert)[:2]:
                 if fetcher is None or url in self.fetched_aia:
                     continue
+                if len(self.fetched_aia) >= self.max_aia_fetches:
+                    raise RevocationError(
+                        f"cannot build the certificate chain of {_describe(cert)}: more than "
+                        f"{self.max_aia_fetches} issuer certificates to fetch"
+                    )
                 self.fetched_aia.add(url)
                 for fetched in fetcher.fetch_certificates(url):
                     self.pool.setdefault(_der(fetched), fetched)
@@ -201,7 +232,7 @@ class _Collector:
             try:
                 crl = crl_fetcher.fetch_crl(crl_url, issuer=issuer)
             except LtvError as exc:
-                problems.append(f"CRL {crl_url}: {exc}")
+                problems.append(f"CRL at {_host(crl_url)}: {exc}")
                 url = url or crl_url
                 continue
             self.crls.append(crl.der)
@@ -234,8 +265,11 @@ def collect(
     Fetches go through the ports in ``services`` (fresh answers at augmentation time, so the
     revocation data post-dates any signature time-stamp already present, except what a caching
     fetcher still holds). ``at`` (default: the services' clock) picks among several issuer
-    certificates. Raises :class:`~ltv.errors.RevocationError` naming the certificate whose
-    chain or revocation data cannot be obtained; nothing is skipped silently.
+    certificates. The walk is bounded: at most :data:`MAX_CHAIN_DEPTH` certificates above a
+    target, at most :data:`MAX_CA_ISSUER_FETCHES` caIssuers fetches (two URLs per
+    certificate), and a subject that reappears above itself ends it. Raises
+    :class:`~ltv.errors.RevocationError` naming the certificate whose chain or revocation data
+    cannot be obtained; nothing is skipped silently.
     """
     when = at or services.clock.now()
     return _Collector(services, when, available).run(targets)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,10 +29,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
+from ltv._lru import ByteBudgetLru as _Lru
 from ltv.clock import Clock
 from ltv.errors import RevocationError
 
 __all__ = [
+    "DEFAULT_CRL_CACHE_BYTES",
+    "DEFAULT_OCSP_CACHE_BYTES",
     "CRLFetcher",
     "CachingCRLFetcher",
     "CachingOCSPFetcher",
@@ -500,19 +502,37 @@ def _expiry(next_update: datetime | None, fetched: datetime, max_age: timedelta)
     return limit if next_update is None else min(next_update, limit)
 
 
+DEFAULT_CRL_CACHE_BYTES = 64 << 20
+DEFAULT_OCSP_CACHE_BYTES = 16 << 20
+_ENTRY_OVERHEAD = 512  # dict slot, key, tuple, dataclass: counted per entry
+
+
+def _ocsp_cost(response: OcspResponse) -> int:
+    return (_ENTRY_OVERHEAD + 2 * len(response.der)
+            + sum(len(c.public_bytes(Encoding.DER)) for c in response.certificates))
+
+
 class CachingOCSPFetcher:
     """Reuses an OCSP answer while ``clock.now() < min(nextUpdate, fetched + max_age)``.
 
-    Keyed by (issuer key hash, serial number). Thread-safe; concurrent misses may fetch twice.
+    Keyed by (issuer key hash, serial number); an LRU bounded by ``max_bytes`` (DER counted
+    twice for the parsed form) and ``max_entries``, so certificates an uploader makes up can
+    evict older answers but never grow the process. Thread-safe; concurrent misses may fetch
+    twice.
     """
 
     def __init__(self, inner: OCSPFetcher, *, clock: Clock,
-                 max_age: timedelta = timedelta(minutes=5)) -> None:
+                 max_age: timedelta = timedelta(minutes=5),
+                 max_bytes: int = DEFAULT_OCSP_CACHE_BYTES, max_entries: int = 16384) -> None:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[bytes, int], tuple[datetime, OcspResponse]] = {}
+        self._entries: _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]] = _Lru(
+            max_bytes=max_bytes, max_entries=max_entries)
+
+    @property
+    def cache(self) -> _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]]:
+        return self._entries
 
     def fetch_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate) -> OcspResponse:
         key = (
@@ -520,37 +540,48 @@ class CachingOCSPFetcher:
             certificate.serial_number,
         )
         now = self._clock.now()
-        with self._lock:
-            entry = self._entries.get(key)
-        if entry is not None and now < entry[0]:
-            return entry[1]
+        entry = self._entries.get(key)
+        if entry is not None:
+            if now < entry[0]:
+                return entry[1]
+            self._entries.discard(key)
         response = self._inner.fetch_ocsp(certificate, issuer)
         expires = _expiry(response.next_update, self._clock.now(), self._max_age)
-        with self._lock:
-            self._entries[key] = (expires, response)
+        self._entries.put(key, (expires, response), cost=_ocsp_cost(response))
         return response
 
 
 class CachingCRLFetcher:
-    """Reuses a CRL while ``clock.now() < min(nextUpdate, fetched + max_age)``; keyed by URL."""
+    """Reuses a CRL while ``clock.now() < min(nextUpdate, fetched + max_age)``.
+
+    Keyed by (issuer certificate hash, URL): a CRL is only ever reused for the issuer it was
+    checked against. An LRU bounded by ``max_bytes`` (DER counted twice for the parsed form)
+    and ``max_entries``: distinct URLs an uploader makes up evict older entries but never grow
+    the process beyond the budget, and a CRL larger than half the budget is not kept at all.
+    """
 
     def __init__(self, inner: CRLFetcher, *, clock: Clock,
-                 max_age: timedelta = timedelta(minutes=5)) -> None:
+                 max_age: timedelta = timedelta(minutes=5),
+                 max_bytes: int = DEFAULT_CRL_CACHE_BYTES, max_entries: int = 4096) -> None:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._lock = threading.Lock()
-        self._entries: dict[str, tuple[datetime, bytes, Crl]] = {}
+        self._entries: _Lru[tuple[bytes, str], tuple[datetime, Crl]] = _Lru(
+            max_bytes=max_bytes, max_entries=max_entries)
+
+    @property
+    def cache(self) -> _Lru[tuple[bytes, str], tuple[datetime, Crl]]:
+        return self._entries
 
     def fetch_crl(self, url: str, *, issuer: x509.Certificate) -> Crl:
         now = self._clock.now()
-        issuer_der = issuer.public_bytes(Encoding.DER)
-        with self._lock:
-            entry = self._entries.get(url)
-        if entry is not None and now < entry[0] and entry[1] == issuer_der:
-            return entry[2]
+        key = (hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(), url)
+        entry = self._entries.get(key)
+        if entry is not None:
+            if now < entry[0]:
+                return entry[1]
+            self._entries.discard(key)
         crl = self._inner.fetch_crl(url, issuer=issuer)
         expires = _expiry(crl.next_update, self._clock.now(), self._max_age)
-        with self._lock:
-            self._entries[url] = (expires, issuer_der, crl)
+        self._entries.put(key, (expires, crl), cost=_ENTRY_OVERHEAD + 2 * len(crl.der))
         return crl

@@ -44,7 +44,9 @@ def app(pki, pki_server, store, keys):
     services = build_services(pki=pki.directory, clock=OffsetClock(SIGN_AT))
     fetchers = RevocationFetchers(ocsp=HttpOCSPFetcher(), crl=HttpCRLFetcher(),
                                   certificates=HttpCertificateFetcher())
-    settings = ServerSettings(trust=(pki.directory / "root.pem",))
+    # limits out of the way: this module tests the API itself (test_server_limits the limits)
+    settings = ServerSettings(trust=(pki.directory / "root.pem",), max_concurrent=256,
+                              tenant_concurrency=256, tenant_rate=100_000)
     return create_app(settings, store=store, services=services, fetchers=fetchers)
 
 

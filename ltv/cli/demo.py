@@ -175,8 +175,13 @@ def _sign_over_api(n: Narrator) -> None:
            "finishes")
     port = _free_port()
     key = n.run(["ltv", "tenant", "add", "acme", "--store", "api-store"]).stdout.strip()
+    from samples.services import pki_fetch_allow
+
+    # the API refuses loopback fetches unless allowed: --pki allows its own server anyway,
+    # --fetch-allow shows how a deployment names its CA's responders
+    allow = pki_fetch_allow(n.workdir / "pki")
     with _background(n, ["ltv", "serve", "--pki", "pki", "--store", "api-store", "--port",
-                         str(port)], port):
+                         str(port), "--fetch-allow", allow], port):
         n.run(["ltv", "phone", "sign-document", "contract.pdf", "--phone", "phone", "--server",
                f"http://127.0.0.1:{port}", "--api-key", key, "--format", "pades",
                "--level", "B-LTA", "-o", "contract-api.pdf"])

@@ -74,17 +74,58 @@ def _size(text: str) -> int:
 @click.option("--session-purge-interval", type=click.FloatRange(min=1.0), default=300.0,
               show_default=True, envvar="LTV_SESSION_PURGE_INTERVAL",
               help="Seconds between purges of expired signing sessions.")
+@click.option("--fetch-allow", multiple=True, envvar="LTV_FETCH_ALLOW",
+              metavar="HOST[:PORT]|CIDR",
+              help="Allow fetching from this non-public host or range (repeatable); --pki "
+                   "adds its own server.")
+@click.option("--fetch-deny", multiple=True, envvar="LTV_FETCH_DENY",
+              metavar="HOST[:PORT]|CIDR", help="Never fetch from this host or range.")
+@click.option("--fetch-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, envvar="LTV_FETCH_TIMEOUT",
+              help="Seconds for one fetch, connect to last byte.")
+@click.option("--fetch-budget", type=click.FloatRange(min=0.1), default=30.0,
+              show_default=True, envvar="LTV_FETCH_BUDGET",
+              help="Seconds of fetching per request, all fetches together.")
+@click.option("--max-fetches", type=click.IntRange(1, 1000), default=32, show_default=True,
+              envvar="LTV_MAX_FETCHES", help="Fetches per request.")
+@click.option("--max-crl-size", default="64M", show_default=True, envvar="LTV_MAX_CRL_SIZE",
+              help="Largest CRL fetched.")
+@click.option("--cache-size", default="64M", show_default=True, envvar="LTV_CACHE_SIZE",
+              help="Memory for cached CRLs (OCSP answers get a quarter more).")
+@click.option("--max-concurrent", type=click.IntRange(1, 1000), default=16,
+              show_default=True, envvar="LTV_MAX_CONCURRENT",
+              help="/v1/ requests worked on at once per worker (503 beyond).")
+@click.option("--queue-seconds", type=click.FloatRange(min=0), default=2.0,
+              show_default=True, envvar="LTV_QUEUE_SECONDS",
+              help="How long a request may wait for a free slot before 503.")
+@click.option("--tenant-concurrency", type=click.IntRange(1, 1000), default=4,
+              show_default=True, envvar="LTV_TENANT_CONCURRENCY",
+              help="/v1/ requests in flight per API key (429 beyond).")
+@click.option("--tenant-rate", type=click.IntRange(1, 100000), default=120,
+              show_default=True, envvar="LTV_TENANT_RATE",
+              help="/v1/ requests per minute per API key (429 beyond).")
+@click.option("--anonymous-concurrency", type=click.IntRange(1, 1000), default=2,
+              show_default=True, envvar="LTV_ANONYMOUS_CONCURRENCY",
+              help="Anonymous requests in flight, all callers together.")
+@click.option("--anonymous-rate", type=click.IntRange(1, 100000), default=30,
+              show_default=True, envvar="LTV_ANONYMOUS_RATE",
+              help="Anonymous requests per minute per client address.")
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           min_retention: str, allow_unlocked: bool,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
           tsa_chain: Path | None, tsa_state_dir: Path, tsa_key_password_file: Path | None,
           public_tsa: bool, tsa_rate_limit: int, public_metrics: bool,
-          session_purge_interval: float) -> None:
+          session_purge_interval: float,
+          fetch_allow: tuple[str, ...],
+          fetch_deny: tuple[str, ...], fetch_timeout: float, fetch_budget: float,
+          max_fetches: int, max_crl_size: str, cache_size: str, max_concurrent: int,
+          queue_seconds: float, tenant_concurrency: int, tenant_rate: int,
+          anonymous_concurrency: int, anonymous_rate: int) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
-    from ltv.server.app import build_app
+    from ltv.server.app import build_app, fetch_policy
     from ltv.server.settings import ServerSettings
 
     settings = ServerSettings(
@@ -96,10 +137,24 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         tsa_key_password_file=tsa_key_password_file, public_tsa=public_tsa,
         tsa_rate_limit=tsa_rate_limit, public_metrics=public_metrics,
         session_purge_interval=session_purge_interval,
+        fetch_allow=fetch_allow, fetch_deny=fetch_deny, fetch_timeout=fetch_timeout,
+        fetch_budget=fetch_budget, max_fetches=max_fetches, max_crl_size=_size(max_crl_size),
+        cache_size=_size(cache_size), max_concurrent=max_concurrent,
+        queue_seconds=queue_seconds,
+        tenant_concurrency=tenant_concurrency, tenant_rate=tenant_rate,
+        anonymous_concurrency=anonymous_concurrency, anonymous_rate=anonymous_rate,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",
                err=True)
+    click.echo(f"outbound fetches: {fetch_policy(settings).describe()}", err=True)
+    import logging
+
+    online = logging.getLogger("ltv.online")  # failed fetches, with their full URL and cause
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    online.addHandler(handler)
+    online.setLevel(logging.WARNING)
     import uvicorn
 
     common = {"host": host, "port": port, "log_level": "warning", "access_log": False,

@@ -14,6 +14,7 @@ import click
 from cryptography import x509
 
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
+from ltv.cli._fetch import cli_egress, fetch_options
 from ltv.cli._services import ENV_PKI, ENV_TSA, build_services
 from ltv.errors import ConfigurationError, InputError
 from ltv.files import write_atomic
@@ -46,7 +47,7 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
 
 
 def _services(pki: Path | None, tsa: str | None) -> SigningServices:
-    return build_services(pki=pki, tsa_url=tsa)
+    return build_services(pki=pki, tsa_url=tsa, egress=cli_egress())
 
 
 def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path | None
@@ -95,6 +96,7 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
 @click.option("--location", default=None, help="PAdES: /Location of the signature.")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the signed file goes.")
+@fetch_options
 def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
          cert: Path | None, chain: Path | None, pki: Path | None, tsa: str | None,
          detached: bool, packaging: str | None, digest_algorithm: str, mechanism: str | None,
@@ -147,6 +149,7 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
               help="Hash of the new timestamp's imprint: sha256 (default), sha384 or sha512.")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the extended file goes.")
+@fetch_options
 def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None,
            pki: Path | None, tsa: str | None, timestamp_digest: str | None, out: Path) -> None:
     """Raise an existing signature (ours or another tool's) to --level."""

@@ -31,6 +31,7 @@ from ltv.cli._common import (
     EXIT_PASSED,
     TIME,
 )
+from ltv.cli._fetch import cli_egress, fetch_options
 from ltv.clock import SystemClock, format_time
 from ltv.errors import ConfigurationError, LtvError
 from ltv.ers import EvidenceRecord
@@ -94,8 +95,11 @@ def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
 def _fetchers() -> RevocationFetchers:
     from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
 
-    return RevocationFetchers(ocsp=HttpOCSPFetcher(), crl=HttpCRLFetcher(),
-                              certificates=HttpCertificateFetcher())
+    egress = cli_egress()
+    timeout = egress.policy.timeout
+    return RevocationFetchers(ocsp=HttpOCSPFetcher(timeout, egress=egress),
+                              crl=HttpCRLFetcher(timeout, egress=egress),
+                              certificates=HttpCertificateFetcher(timeout, egress=egress))
 
 
 def _policy(trust: tuple[Path, ...], policy_file: Path | None,
@@ -212,6 +216,7 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help="Do not accept signatures made with this kind of key (repeatable).")
+@fetch_options
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,

@@ -8,8 +8,11 @@
 * :class:`HttpCertificateFetcher`: GETs an AIA caIssuers URL: DER or PEM certificates, or a
   PKCS#7 certs-only bundle.
 
-Failures are :class:`~ltv.errors.RevocationError` naming the stage and URL ("while asking the
-OCSP responder at http://...: timed out").
+Every fetch goes through :class:`~ltv.online.egress.Egress` (the fetch policy, a total deadline,
+no redirects, size caps: OCSP and certificates 64 KiB, CRLs 64 MiB by default). Failures are
+:class:`~ltv.errors.RevocationError` naming the stage and the URL's host only ("while asking
+the OCSP responder at ocsp.example: timed out"); the full URL is the error's ``url`` attribute
+and goes to the ``ltv.online`` log, never into a report.
 """
 
 from __future__ import annotations
@@ -24,6 +27,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509 import ocsp
 
 from ltv.errors import RevocationError
+from ltv.online.egress import Egress, default_egress
+from ltv.online.policy import (
+    DEFAULT_CERTIFICATE_MAX_BYTES,
+    DEFAULT_CRL_MAX_BYTES,
+    DEFAULT_OCSP_MAX_BYTES,
+    split_url,
+)
 from ltv.revocation import Crl, OcspResponse, ocsp_urls, parse_crl, parse_ocsp_response
 
 __all__ = ["HttpCRLFetcher", "HttpCertificateFetcher", "HttpOCSPFetcher"]
@@ -32,20 +42,21 @@ _USER_AGENT = "ltv (long-term signatures)"
 
 
 class _HttpBase:
-    """Pass ``client`` to share a connection pool (it is then not closed here); otherwise the
-    fetcher owns one, closed by :meth:`close` or on leaving a ``with`` block."""
+    """The fetches go through ``egress`` (default: the process-wide permissive one, as the CLI
+    wants); pass ``client`` to use an httpx client as is (tests, proxies; it is then not closed
+    here). ``timeout`` is the total time of one fetch."""
 
-    def __init__(self, *, timeout: float, client: httpx.Client | None, max_bytes: int) -> None:
-        self._owned = client is None
-        self._client = client if client is not None else httpx.Client(
-            timeout=timeout, follow_redirects=True, headers={"user-agent": _USER_AGENT}
-        )
+    def __init__(self, *, timeout: float, client: httpx.Client | None, max_bytes: int,
+                 egress: Egress | None) -> None:
+        if client is not None:
+            self._egress = Egress(egress.policy if egress else None, client=client)
+        else:
+            self._egress = egress or default_egress()
         self._timeout = timeout
         self._max_bytes = max_bytes
 
     def close(self) -> None:
-        if self._owned:
-            self._client.close()
+        """Nothing to release: the egress (and its pools) outlive a fetcher."""
 
     def __enter__(self) -> Self:
         return self
@@ -55,27 +66,9 @@ class _HttpBase:
 
     def _request(self, method: str, url: str, *, what: str, content: bytes | None = None,
                  headers: dict[str, str] | None = None) -> bytes:
-        try:
-            with self._client.stream(method, url, content=content, headers=headers,
-                                     timeout=self._timeout) as response:
-                if response.status_code != 200:
-                    raise RevocationError(
-                        f"while asking the {what} at {url}: HTTP {response.status_code}", url=url
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max_bytes:
-                        raise RevocationError(
-                            f"while asking the {what} at {url}: answer larger than "
-                            f"{self._max_bytes} bytes", url=url,
-                        )
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.HTTPError as exc:
-            raise RevocationError(f"while asking the {what} at {url}: {exc or type(exc).__name__}",
-                                  url=url) from exc
+        return self._egress.fetch(method, url, what=what, max_bytes=self._max_bytes,
+                                  error=RevocationError, content=content, headers=headers,
+                                  timeout=self._timeout)
 
 
 class HttpOCSPFetcher(_HttpBase):
@@ -86,8 +79,10 @@ class HttpOCSPFetcher(_HttpBase):
     """
 
     def __init__(self, timeout: float = 10.0, client: httpx.Client | None = None, *,
-                 nonce: bool = False, max_bytes: int = 1 << 20) -> None:
-        super().__init__(timeout=timeout, client=client, max_bytes=max_bytes)
+                 nonce: bool = False, max_bytes: int | None = None,
+                 egress: Egress | None = None) -> None:
+        cap = max_bytes or (egress.policy.ocsp_max_bytes if egress else DEFAULT_OCSP_MAX_BYTES)
+        super().__init__(timeout=timeout, client=client, max_bytes=cap, egress=egress)
         self._nonce = nonce
 
     def fetch_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate) -> OcspResponse:
@@ -113,8 +108,9 @@ class HttpOCSPFetcher(_HttpBase):
                 try:
                     response = parse_ocsp_response(der, certificate=certificate, issuer=issuer)
                 except RevocationError as exc:
-                    raise RevocationError(f"while asking the OCSP responder at {url}: {exc}",
-                                          url=url) from exc
+                    raise RevocationError(
+                        f"while asking the OCSP responder at {_host(url)}: {exc}", url=url
+                    ) from exc
                 if nonce is not None:
                     _check_nonce(der, nonce, url)
                 return response
@@ -132,7 +128,8 @@ def _check_nonce(der: bytes, nonce: bytes, url: str) -> None:
         echoed = None
     if echoed != nonce:
         raise RevocationError(
-            f"while asking the OCSP responder at {url}: the response does not echo our nonce",
+            f"while asking the OCSP responder at {_host(url)}: the response does not echo "
+            "our nonce",
             url=url,
         )
 
@@ -141,23 +138,27 @@ class HttpCRLFetcher(_HttpBase):
     """Downloads a CRL (DER or PEM) and checks its issuer and signature."""
 
     def __init__(self, timeout: float = 10.0, client: httpx.Client | None = None, *,
-                 max_bytes: int = 64 << 20) -> None:
-        super().__init__(timeout=timeout, client=client, max_bytes=max_bytes)
+                 max_bytes: int | None = None, egress: Egress | None = None) -> None:
+        cap = max_bytes or (egress.policy.crl_max_bytes if egress else DEFAULT_CRL_MAX_BYTES)
+        super().__init__(timeout=timeout, client=client, max_bytes=cap, egress=egress)
 
     def fetch_crl(self, url: str, *, issuer: x509.Certificate) -> Crl:
         der = self._request("GET", url, what="CRL distribution point")
         try:
             return parse_crl(der, issuer=issuer)
         except RevocationError as exc:
-            raise RevocationError(f"while fetching the CRL at {url}: {exc}", url=url) from exc
+            raise RevocationError(f"while fetching the CRL at {_host(url)}: {exc}",
+                                  url=url) from exc
 
 
 class HttpCertificateFetcher(_HttpBase):
     """Downloads CA certificates from an AIA caIssuers URL (DER, PEM or PKCS#7 certs-only)."""
 
     def __init__(self, timeout: float = 10.0, client: httpx.Client | None = None, *,
-                 max_bytes: int = 1 << 20) -> None:
-        super().__init__(timeout=timeout, client=client, max_bytes=max_bytes)
+                 max_bytes: int | None = None, egress: Egress | None = None) -> None:
+        cap = max_bytes or (egress.policy.certificate_max_bytes if egress
+                            else DEFAULT_CERTIFICATE_MAX_BYTES)
+        super().__init__(timeout=timeout, client=client, max_bytes=cap, egress=egress)
 
     def fetch_certificates(self, url: str) -> list[x509.Certificate]:
         data = self._request("GET", url, what="CA certificate server")
@@ -165,9 +166,18 @@ class HttpCertificateFetcher(_HttpBase):
             return _parse_certificates(data)
         except ValueError as exc:
             raise RevocationError(
-                f"while fetching CA certificates at {url}: not a certificate or PKCS#7 bundle",
+                f"while fetching CA certificates at {_host(url)}: not a certificate or PKCS#7 "
+                "bundle",
                 url=url,
             ) from exc
+
+
+def _host(url: str) -> str:
+    """What an error may say about a certificate-named URL: its host, nothing more."""
+    try:
+        return split_url(url).host
+    except ValueError:
+        return "an unusable URL"
 
 
 def _parse_certificates(data: bytes) -> list[x509.Certificate]:

@@ -1,4 +1,8 @@
-"""``HttpTimestampClient``: RFC 3161 over HTTP POST (RFC 3161 §3.4), the only httpx user here.
+"""``HttpTimestampClient``: RFC 3161 over HTTP POST (RFC 3161 §3.4), through the egress.
+
+The TSA URL is operator-configured, so it is trusted by the fetch policy (no address check) but
+keeps its limits: no redirects (RFC 3161 clients never follow them on POST), a total deadline,
+a 1 MiB reply cap.
 
 Each request carries a fresh random 63-bit nonce and certReq TRUE; the reply is checked by
 :func:`ltv.timestamps.parse_response`. Every failure is a :class:`~ltv.errors.TimestampError`
@@ -15,20 +19,20 @@ from cryptography import x509
 
 from ltv.algorithms import DigestAlgorithm
 from ltv.errors import LtvError, TimestampError
+from ltv.online.egress import Egress, default_egress
 from ltv.timestamps import TimestampToken, build_request, new_nonce, parse_response
 
 __all__ = ["QUERY_CONTENT_TYPE", "REPLY_CONTENT_TYPE", "HttpTimestampClient"]
 
 QUERY_CONTENT_TYPE = "application/timestamp-query"
 REPLY_CONTENT_TYPE = "application/timestamp-reply"
-_MAX_REPLY_BYTES = 1 << 20
 
 
 class HttpTimestampClient:
     """A :class:`~ltv.timestamps.TimestampClient` asking the RFC 3161 TSA at ``url``.
 
-    Pass ``client`` to share a connection pool (it is then not closed here); otherwise the
-    client owns one, closed by :meth:`close` or on leaving a ``with`` block.
+    ``egress`` carries the fetch limits (default: the process-wide permissive one); ``client``
+    uses an httpx client as is (tests), not closed here.
     ``extra_certificates`` help find the TSA certificate when a TSA ignores certReq.
     """
 
@@ -39,10 +43,13 @@ class HttpTimestampClient:
         timeout: float = 10.0,
         client: httpx.Client | None = None,
         extra_certificates: Sequence[x509.Certificate] = (),
+        egress: Egress | None = None,
     ) -> None:
         self.url = url
-        self._owned = client is None
-        self._client = client if client is not None else httpx.Client(timeout=timeout)
+        if client is not None:
+            self._egress = Egress(egress.policy if egress else None, client=client)
+        else:
+            self._egress = egress or default_egress()
         self._timeout = timeout
         self._extra = tuple(extra_certificates)
 
@@ -50,27 +57,15 @@ class HttpTimestampClient:
         nonce = new_nonce()
         request = build_request(digest, algorithm, nonce=nonce, cert_req=True)
         where = f"while asking the TSA at {self.url}"
-        try:
-            response = self._client.post(
-                self.url,
-                content=request,
-                headers={"Content-Type": QUERY_CONTENT_TYPE, "Accept": REPLY_CONTENT_TYPE},
-                timeout=self._timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise TimestampError(f"{where}: timed out", url=self.url) from exc
-        except httpx.HTTPError as exc:
-            raise TimestampError(f"{where}: {exc or type(exc).__name__}", url=self.url) from exc
-        if response.status_code != 200:
-            text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-            raise TimestampError(
-                f"{where}: HTTP {response.status_code}{': ' + text if text else ''}", url=self.url
-            )
-        if len(response.content) > _MAX_REPLY_BYTES:
-            raise TimestampError(f"{where}: the reply is larger than 1 MiB", url=self.url)
+        # the TSA is operator-configured: no address check, and errors name the whole URL
+        reply = self._egress.fetch(
+            "POST", self.url, what="TSA", max_bytes=self._egress.policy.tsa_max_bytes,
+            error=TimestampError, content=request, trusted=True, timeout=self._timeout,
+            headers={"Content-Type": QUERY_CONTENT_TYPE, "Accept": REPLY_CONTENT_TYPE},
+        )
         try:
             return parse_response(
-                response.content,
+                reply,
                 digest=digest,
                 algorithm=algorithm,
                 nonce=nonce,
@@ -80,8 +75,7 @@ class HttpTimestampClient:
             raise TimestampError(f"{where}: {exc}", url=self.url) from exc
 
     def close(self) -> None:
-        if self._owned:
-            self._client.close()
+        """Nothing to release: the egress (and its pools) outlive a client."""
 
     def __enter__(self) -> HttpTimestampClient:
         return self

@@ -12,20 +12,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+from cryptography import x509
 from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from archive.store import ObjectStore, open_store
 from ltv import __version__
 from ltv.clock import Clock
+from ltv.online.policy import FetchPolicy
 from ltv.server.deps import AppState, get_metrics
-from ltv.server.middleware import BodyLimit, Metrics, MetricsMiddleware, Timeout
+from ltv.server.middleware import (
+    Admission,
+    AdmissionLimits,
+    BodyLimit,
+    Metrics,
+    MetricsMiddleware,
+    Timeout,
+)
 from ltv.server.problems import install_problem_handlers
 from ltv.server.settings import ServerSettings
 from ltv.signing import SigningServices
 from ltv.validation import RevocationFetchers, ValidationPolicy, load_trust_anchors
 
-__all__ = ["app_from_environment", "build_app", "create_app"]
+__all__ = ["app_from_environment", "build_app", "create_app", "fetch_policy"]
 
 _DESCRIPTION = """Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys.
 
@@ -67,7 +76,7 @@ def create_app(
     app.include_router(docs.router)  # /docs with local assets (no CDN)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
-    def healthz() -> JSONResponse:
+    async def healthz() -> JSONResponse:  # async: answers even when every worker thread works
         return JSONResponse({"status": "ok", "version": __version__})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics of this process",
@@ -80,9 +89,15 @@ def create_app(
 
         app.router.routes.insert(0, tsa_route(settings, store=store))
 
-    # outermost last: metrics see every answer, including 413 and 504
+    # outermost last: metrics see every answer, including 413, 429, 503 and 504
+    app.add_middleware(Admission, limits=AdmissionLimits(
+        max_concurrent=settings.max_concurrent, queue_seconds=settings.queue_seconds,
+        tenant_concurrency=settings.tenant_concurrency, tenant_rate=settings.tenant_rate,
+        anonymous_concurrency=settings.anonymous_concurrency,
+        anonymous_rate=settings.anonymous_rate))
     app.add_middleware(BodyLimit, limit=settings.max_upload)
-    app.add_middleware(Timeout, seconds=settings.request_timeout)
+    app.add_middleware(Timeout, seconds=settings.request_timeout,
+                       fetch_seconds=settings.fetch_budget, max_fetches=settings.max_fetches)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeaders)  # nosniff everywhere; CSP + frame-ancestors on HTML
     app.add_middleware(SessionPurger, store=store, clock=clock or services.clock,
@@ -92,25 +107,50 @@ def create_app(
 
 def build_app(settings: ServerSettings) -> FastAPI:
     """The app as ``ltv serve`` runs it: store from ``--store``, services from ``--pki``/``--tsa``,
-    trust anchors from ``--trust`` or the PKI's root, revocation fetched over HTTP."""
+    trust anchors from ``--trust`` or the PKI's root, revocation fetched over HTTP under the
+    server's fetch policy (:func:`fetch_policy`)."""
     from dataclasses import replace
 
     from archive.retention import RetentionPeriod
-    from ltv.cli._services import build_services
-    from ltv.online.revocation import HttpCertificateFetcher, HttpCRLFetcher, HttpOCSPFetcher
+    from ltv.online.egress import Egress
+    from ltv.online.services import online_services
 
     store = open_store(settings.store_url, min_retention=RetentionPeriod.parse(
         settings.min_retention), allow_unlocked=settings.allow_unlocked)
     store.write_once_mode()  # an unreachable store or an unlocked bucket fails here, at start
-    services = build_services(pki=settings.pki, tsa_url=settings.tsa_url)
+    known: list[x509.Certificate] = []
+    tsa_url = settings.tsa_url
+    if settings.pki is not None:
+        from samples.services import pki_certificates, pki_tsa_url
+
+        known = pki_certificates(settings.pki)
+        tsa_url = tsa_url or pki_tsa_url(settings.pki)
+    egress = Egress(fetch_policy(settings))
+    from ltv.validation.certpath import PARSED
+
+    PARSED.set_budget(settings.cache_size)  # parsed certificates and CRLs of uploads
+    services = online_services(tsa_url=tsa_url, egress=egress, known_certificates=known,
+                               cache_bytes=settings.cache_size)
     if not settings.trust and settings.pki is not None:
         settings = replace(settings, trust=(Path(settings.pki) / "root.pem",))
-    # the signing services' fetchers cache fresh answers: validation shares them
-    fetchers = RevocationFetchers(ocsp=services.ocsp_fetcher or HttpOCSPFetcher(),
-                                  crl=services.crl_fetcher or HttpCRLFetcher(),
-                                  certificates=services.certificate_fetcher
-                                  or HttpCertificateFetcher())
+    # the signing services' fetchers cache fresh answers (bounded LRU): validation shares them
+    fetchers = RevocationFetchers(ocsp=services.ocsp_fetcher, crl=services.crl_fetcher,
+                                  certificates=services.certificate_fetcher)
     return create_app(settings, store=store, services=services, fetchers=fetchers)
+
+
+def fetch_policy(settings: ServerSettings) -> FetchPolicy:
+    """The server's outbound fetch policy: public addresses only, plus ``--fetch-allow`` rules
+    (and the sample PKI's own server with ``--pki DIR``), minus ``--fetch-deny`` rules."""
+    allow = list(settings.fetch_allow)
+    if settings.pki is not None:
+        from samples.services import pki_fetch_allow
+
+        allow.append(pki_fetch_allow(settings.pki))
+    return FetchPolicy.build(public_only=True, allow=dict.fromkeys(allow),
+                             deny=settings.fetch_deny,
+                             timeout=settings.fetch_timeout,
+                             crl_max_bytes=settings.max_crl_size)
 
 
 def app_from_environment() -> FastAPI:

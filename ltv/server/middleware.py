@@ -1,6 +1,8 @@
-"""ASGI middleware of the API: upload cap (413), request timeout (504), Prometheus metrics.
+"""ASGI middleware of the API: upload cap (413), request timeout (504) with the request's fetch
+budget, admission (a bounded work pool, 503; per-caller concurrency and rate limits, 429),
+Prometheus metrics.
 
-All three are plain ASGI wrappers (no per-request task or thread), answering with the same
+All are plain ASGI wrappers (no per-request task or thread), answering with the same
 ``application/problem+json`` bodies as :mod:`ltv.server.problems`.
 """
 
@@ -8,16 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import math
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
+from ltv.online.budget import fetch_budget
 from ltv.server.problems import PROBLEM_JSON, TYPE_PREFIX
 
-__all__ = ["BodyLimit", "Metrics", "MetricsMiddleware", "Timeout"]
+__all__ = ["Admission", "AdmissionLimits", "BodyLimit", "Metrics", "MetricsMiddleware",
+           "Timeout"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -26,14 +33,15 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _problem(send: Send, status: int, slug: str, title: str, detail: str, path: str
-                   ) -> None:
+async def _problem(send: Send, status: int, slug: str, title: str, detail: str, path: str,
+                   *, retry_after: int | None = None) -> None:
     body = json.dumps({"type": TYPE_PREFIX + slug, "title": title, "status": status,
                        "detail": detail, "instance": path}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", PROBLEM_JSON.encode()),
+               (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -96,17 +104,29 @@ class BodyLimit:
 
 
 class Timeout:
-    """Answer 504 when a request takes longer than ``seconds`` (work in a worker thread keeps
-    running to its end, but the client is answered and the connection freed)."""
+    """Answer 504 when a request takes longer than ``seconds``, and give the request a fetch
+    budget (:mod:`ltv.online.budget`) of ``min(fetch_seconds, seconds)`` and ``max_fetches``.
 
-    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+    The budget is what frees the worker thread: every outbound fetch of the request ends at its
+    deadline, and when the request times out (or ends) the budget is cancelled, so a fetch in
+    flight stops at its next socket operation and no new one starts.
+    """
+
+    def __init__(self, app: ASGIApp, *, seconds: float, fetch_seconds: float | None = None,
+                 max_fetches: int = 32) -> None:
         self.app = app
         self.seconds = seconds
+        self.fetch_seconds = min(fetch_seconds or seconds, seconds)
+        self.max_fetches = max_fetches
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with fetch_budget(seconds=self.fetch_seconds, max_fetches=self.max_fetches):
+            await self._timed(scope, receive, send)
+
+    async def _timed(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -122,6 +142,150 @@ class Timeout:
                 await _problem(send, 504, "timeout", "Request timed out",
                                f"the request took longer than {self.seconds:g} s",
                                scope.get("path", ""))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdmissionLimits:
+    """Limits on ``/v1/`` requests (see :class:`Admission`)."""
+
+    max_concurrent: int = 16
+    queue_seconds: float = 2.0
+    tenant_concurrency: int = 4
+    tenant_rate: int = 120  # per minute
+    anonymous_concurrency: int = 2
+    anonymous_rate: int = 30  # per minute, per client address
+    max_callers: int = 10_000  # rate-limit entries kept (least recently seen dropped first)
+
+
+async def _drain(receive: Receive, limit: int = 1 << 20) -> None:
+    """Read (and drop) up to ``limit`` bytes of a refused request's body, so the client reads
+    our answer instead of a reset connection; a larger body is cut by closing."""
+    seen = 0
+    with contextlib.suppress(Exception):  # best effort: the refusal is sent whatever happens
+        while seen <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            seen += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+
+class _TokenBucket:
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self, tokens: float, stamp: float) -> None:
+        self.tokens = tokens
+        self.stamp = stamp
+
+
+class Admission:
+    """A bounded work pool and per-caller limits for ``/v1/`` routes (the ones that validate,
+    sign, extend, archive or read the store); ``/healthz``, ``/metrics``, ``/``, ``/docs`` pass.
+
+    * a caller is an API key (by its SHA-256, before any store lookup, so a refusal costs
+      nothing), or, without a key, the client address (rate) within one shared anonymous pool
+      (concurrency);
+    * rate: a token bucket of ``rate`` requests per minute (burst ``rate``) → 429;
+    * concurrency per caller → 429 (``Retry-After: 1``);
+    * at most ``max_concurrent`` requests in the work pool; a request waits at most
+      ``queue_seconds`` for a slot (and only while fewer than ``max_concurrent`` wait), else
+      503 with ``Retry-After`` — never an unbounded queue of threads.
+    """
+
+    def __init__(self, app: ASGIApp, *, limits: AdmissionLimits) -> None:
+        self.app = app
+        self.limits = limits
+        self._busy = 0
+        self._waiting = 0
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._buckets: OrderedDict[str, _TokenBucket] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        key, rate_key, limit, rate = self._caller(scope)
+        wait = self._take_token(rate_key, rate)
+        if wait > 0:
+            await _drain(receive)
+            await _problem(send, 429, "too-many-requests", "Too Many Requests",
+                           f"more than {rate} requests per minute; retry later", path,
+                           retry_after=max(1, math.ceil(wait)))
+            return
+        if self._in_flight[key] >= limit:
+            await _drain(receive)
+            await _problem(send, 429, "too-many-requests", "Too Many Requests",
+                           f"more than {limit} requests in flight for this caller", path,
+                           retry_after=1)
+            return
+        self._in_flight[key] += 1
+        try:
+            if not await self._enter_pool():
+                await _drain(receive)
+                await _problem(send, 503, "unavailable", "Service Unavailable",
+                               "the server is busy; retry later", path,
+                               retry_after=max(1, math.ceil(self.limits.queue_seconds)))
+                return
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._leave_pool()
+        finally:
+            self._in_flight[key] -= 1
+            if self._in_flight[key] <= 0:
+                del self._in_flight[key]
+
+    def _caller(self, scope: Scope) -> tuple[str, str, int, int]:
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                digest = hashlib.sha256(bytes(value)).hexdigest()[:32]
+                key = "key:" + digest
+                return key, key, self.limits.tenant_concurrency, self.limits.tenant_rate
+        client = scope.get("client") or ("?", 0)
+        return ("anonymous", f"addr:{client[0]}", self.limits.anonymous_concurrency,
+                self.limits.anonymous_rate)
+
+    def _take_token(self, key: str, per_minute: int) -> float:
+        """0 if a request may start now, else the seconds until it may."""
+        now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _TokenBucket(float(per_minute), now)
+            while len(self._buckets) > self.limits.max_callers:
+                self._buckets.popitem(last=False)
+        self._buckets.move_to_end(key)
+        bucket.tokens = min(float(per_minute),
+                            bucket.tokens + (now - bucket.stamp) * per_minute / 60.0)
+        bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) * 60.0 / per_minute
+
+    async def _enter_pool(self) -> bool:
+        # a counter polled by waiters (not an asyncio.Semaphore: the middleware may serve more
+        # than one event loop, e.g. under a test client)
+        if self._busy < self.limits.max_concurrent:
+            self._busy += 1
+            return True
+        if self._waiting >= self.limits.max_concurrent or self.limits.queue_seconds <= 0:
+            return False
+        self._waiting += 1
+        try:
+            give_up = time.monotonic() + self.limits.queue_seconds
+            while time.monotonic() < give_up:
+                await asyncio.sleep(0.02)
+                if self._busy < self.limits.max_concurrent:
+                    self._busy += 1
+                    return True
+            return False
+        finally:
+            self._waiting -= 1
+
+    def _leave_pool(self) -> None:
+        self._busy -= 1
 
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

@@ -46,6 +46,21 @@ class ServerSettings:
     tsa_rate_limit: int = 600  # /tsa requests per minute per caller (tenant, or client address)
     public_metrics: bool = False  # /metrics without an API key
     session_purge_interval: float = 300.0  # seconds between purges of expired signing sessions
+    # outbound fetches (OCSP, CRLs, caIssuers, TSA): see ltv.online.policy
+    fetch_allow: tuple[str, ...] = ()  # HOST[:PORT] or CIDR allowed despite being non-public
+    fetch_deny: tuple[str, ...] = ()  # HOST[:PORT] or CIDR always refused
+    fetch_timeout: float = 10.0  # seconds, one fetch from connect to last byte
+    fetch_budget: float = 30.0  # seconds of fetching per request, all fetches together
+    max_fetches: int = 32  # fetches per request
+    max_crl_size: int = 64 * 1024 * 1024  # bytes of one CRL
+    cache_size: int = 64 * 1024 * 1024  # bytes of cached CRLs (OCSP: a quarter of it)
+    # admission: a bounded work pool and per-caller limits on /v1/ routes
+    max_concurrent: int = 16  # /v1/ requests worked on at once (503 + Retry-After beyond)
+    queue_seconds: float = 2.0  # how long a request may wait for a free slot
+    tenant_concurrency: int = 4  # /v1/ requests in flight per API key (429 beyond)
+    tenant_rate: int = 120  # /v1/ requests per minute per API key (429 beyond)
+    anonymous_concurrency: int = 2  # anonymous requests in flight, all callers together
+    anonymous_rate: int = 30  # anonymous requests per minute per client address
 
     def __post_init__(self) -> None:
         from archive.retention import RetentionPeriod
@@ -66,6 +81,13 @@ class ServerSettings:
             raise ConfigurationError("--tsa-rate-limit must be 1 or more requests per minute")
         if self.session_purge_interval <= 0:
             raise ConfigurationError("--session-purge-interval must be positive")
+        if self.fetch_timeout <= 0 or self.fetch_budget <= 0 or self.queue_seconds < 0:
+            raise ConfigurationError("fetch timeouts must be positive")
+        if self.max_crl_size < 1024:
+            raise ConfigurationError("--max-crl-size must be at least 1024 bytes")
+        if min(self.max_fetches, self.max_concurrent, self.tenant_concurrency,
+               self.anonymous_concurrency, self.tenant_rate, self.anonymous_rate) < 1:
+            raise ConfigurationError("concurrency and rate limits must be 1 or more")
 
     def to_json(self) -> dict[str, Any]:
         def p(v: Path | None) -> str | None:
@@ -85,6 +107,8 @@ class ServerSettings:
             "public_tsa": self.public_tsa, "tsa_rate_limit": self.tsa_rate_limit,
             "public_metrics": self.public_metrics,
             "session_purge_interval": self.session_purge_interval,
+            **{name: getattr(self, name) for name in _LIMITS},
+            "fetch_allow": list(self.fetch_allow), "fetch_deny": list(self.fetch_deny),
         }
 
     @classmethod
@@ -110,6 +134,10 @@ class ServerSettings:
                 tsa_rate_limit=int(obj.get("tsa_rate_limit", 600)),
                 public_metrics=bool(obj.get("public_metrics", False)),
                 session_purge_interval=float(obj.get("session_purge_interval", 300.0)),
+                fetch_allow=tuple(str(r) for r in obj.get("fetch_allow", ())),
+                fetch_deny=tuple(str(r) for r in obj.get("fetch_deny", ())),
+                **{name: type(getattr(_DEFAULTS, name))(obj[name])
+                   for name in _LIMITS if name in obj},
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
@@ -129,3 +157,10 @@ class ServerSettings:
             return cls.from_json(json.loads(raw))
         except json.JSONDecodeError as exc:
             raise ConfigurationError(f"{ENV_SETTINGS} is not JSON: {exc}") from exc
+
+
+# numeric limits that round-trip through LTV_SERVER_SETTINGS as they are
+_LIMITS = ("fetch_timeout", "fetch_budget", "max_fetches", "max_crl_size", "cache_size",
+           "max_concurrent", "queue_seconds", "tenant_concurrency", "tenant_rate",
+           "anonymous_concurrency", "anonymous_rate")
+_DEFAULTS = ServerSettings()

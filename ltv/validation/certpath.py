@@ -18,7 +18,6 @@ day, decades later.
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -74,6 +73,7 @@ from pyhanko_certvalidator.registry import (
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 from pyhanko_certvalidator.validate import async_validate_path
 
+from ltv._lru import ByteBudgetLru
 from ltv.evidence import EvidenceSet
 from ltv.validation.facts import poe_digest
 from ltv.validation.model import SubIndication
@@ -347,36 +347,38 @@ class _Pool:
 
 
 class _ParseCache:
-    """Parsed objects shared across validations, keyed by their exact DER (bounded, LRU-ish).
+    """Parsed objects shared across validations, keyed by their exact DER.
 
     asn1crypto objects cache their decoded parts (names prepared for comparison, extension
     values, ...) on first use; sharing them between documents that carry the same CA, TSA and
     responder certificates or the same OCSP responses and CRLs saves most of that work. The
     objects are immutable values: DER in, the same parse out, whoever asks.
+
+    The DER comes from uploads, so the cache is an LRU bounded by ``limit`` entries and
+    ``max_bytes``, each entry costed at 4 KiB + 24 times its DER (a parsed certificate holds
+    about 25 times its DER); ``ltv serve`` sets the budget to ``--cache-size``
+    (:meth:`set_budget`).
     """
 
-    def __init__(self, limit: int = 4096) -> None:
-        self._limit = limit
-        self._items: dict[tuple[str, bytes], object] = {}
-        self._lock = threading.Lock()
+    def __init__(self, limit: int = 4096, max_bytes: int = 64 << 20) -> None:
+        self._items: ByteBudgetLru[tuple[str, bytes], object] = ByteBudgetLru(
+            max_bytes=max_bytes, max_entries=limit)
+
+    def set_budget(self, max_bytes: int) -> None:
+        """Change the byte budget (process-wide; entries beyond it go at the next insert)."""
+        self._items.max_bytes = max_bytes
 
     def get(self, kind: str, data: bytes, parse: Callable[[bytes], _V]) -> _V:
         key = (kind, data)
-        with self._lock:
-            found = self._items.get(key)
+        found = self._items.get(key)
         if found is not None:
             return found  # type: ignore[return-value]
         value = parse(data)
-        with self._lock:
-            if len(self._items) >= self._limit:
-                for old in list(self._items)[: self._limit // 4]:
-                    del self._items[old]
-            self._items[key] = value
+        self._items.put(key, value, cost=4096 + 24 * len(data))
         return value
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
 
 PARSED = _ParseCache()
