@@ -145,7 +145,7 @@ def test_prepare_on_one_replica_finish_on_the_other(replicas, api_key, phone_rsa
                         files={"file": ("signed.pdf", pdf)}).json()
     assert report["indication"] == "TOTAL-PASSED", report
     assert report["signatures"][0]["level"] == "B-LTA"
-    metrics = httpx.get(f"{b.base_url}/metrics").text
+    metrics = httpx.get(f"{b.base_url}/metrics", headers=headers).text  # needs a key
     assert 'route="/v1/signing-sessions/{session_id}/signature",status="200"' in metrics
 
 
