@@ -270,3 +270,23 @@ TIME_STAMPING = ExtendedKeyUsageOID.TIME_STAMPING
 CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 EMAIL_PROTECTION = ExtendedKeyUsageOID.EMAIL_PROTECTION
 DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
+
+
+def resign_ocsp(der: bytes, key: PrivateKey, hash_name: str) -> bytes:
+    """An OCSP response re-signed over the same tbsResponseData with ``hash_name`` (cryptography
+    refuses to sign OCSP with SHA-1; an old responder did not)."""
+    from asn1crypto import ocsp as asn1_ocsp
+
+    basic = asn1_ocsp.OCSPResponse.load(der)["response_bytes"]["response"].parsed
+    tbs = basic["tbs_response_data"]
+    resigned = asn1_ocsp.BasicOCSPResponse({
+        "tbs_response_data": tbs,
+        "signature_algorithm": {"algorithm": _sig_alg_name(key, hash_name)},
+        "signature": raw_sign(key, tbs.dump(), hash_name),
+        "certs": basic["certs"],
+    })
+    out: bytes = asn1_ocsp.OCSPResponse({
+        "response_status": "successful",
+        "response_bytes": {"response_type": "basic_ocsp_response", "response": resigned},
+    }).dump()
+    return out

@@ -20,12 +20,17 @@ from pathlib import Path
 
 import pytest
 from conftest import SERVER_AT, PkiServer, ltv_cli
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509 import ocsp
 from forge_helpers import (
     build_cms,
     build_token,
     byte_range_data,
     issue_signer,
     replace_contents,
+    resign_ocsp,
     signature_value_of,
     with_signature_timestamp,
     xades_with_sha1,
@@ -42,10 +47,11 @@ from test_validation_signer_purpose import (
 
 from ltv.cli._services import build_services
 from ltv.clock import OffsetClock, format_time
+from ltv.evidence import EvidenceSet
 from ltv.keys import KeySigner, PrivateKey
 from ltv.signing import Packaging, SignatureFormat, SignatureLevel, SigningOptions, sign
 from ltv.validation import Indication, SubIndication, ValidationPolicy, validate
-from samples.pki import SamplePki
+from samples.pki import CaName, SamplePki
 
 NO_POE = SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE
 TS_AT = SIGNED_AT + timedelta(minutes=1)
@@ -246,3 +252,43 @@ def test_pades_sha1(pki: SamplePki, pki_server: PkiServer, tmp_path: Path,
                     knobs: dict[str, str], words: str) -> None:
     _indeterminate(pki, _pades_with(signed_pdf, signer, **knobs), tmp_path, words,
                    suffix=".pdf")
+
+
+# ---------------------------------------------------------------------------------------------
+# Revocation data: an OCSP response signed with SHA-1 gives no trustworthy status
+
+
+def _ocsp_response(pki: SamplePki, cert: x509.Certificate, ca: CaName, hash_name: str) -> bytes:
+    responder, key = pki.responder(ca)
+    at = SIGNED_AT + timedelta(minutes=30)
+    builder = (ocsp.OCSPResponseBuilder()
+               .add_response(cert=cert, issuer=pki.ca_certificate(ca), algorithm=hashes.SHA256(),
+                             cert_status=ocsp.OCSPCertStatus.GOOD, this_update=at,
+                             next_update=at + timedelta(days=1), revocation_time=None,
+                             revocation_reason=None)
+               .responder_id(ocsp.OCSPResponderEncoding.HASH, responder)
+               .certificates([responder]))
+    der = builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+    return der if hash_name == "sha256" else resign_ocsp(der, key, hash_name)
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["sha256-ocsp", "sha1-ocsp"])
+def test_ocsp_response_signature_algorithm(pki: SamplePki,
+                                           signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                           weak: bool) -> None:
+    key, chain = signer
+    data = build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT)
+    evidence = EvidenceSet.of(ocsp_responses=[
+        _ocsp_response(pki, chain[0], "card-ca", "sha1" if weak else "sha256"),
+        _ocsp_response(pki, pki.card_ca, "root", "sha256"),
+    ])
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[pki.root]),
+                      at=CHECK_AT, offline=True, extra_evidence=evidence)
+    sig = report.signatures[0]
+    if not weak:
+        assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
+        return
+    assert (sig.indication, sig.subindication) == (Indication.INDETERMINATE, NO_POE)
+    assert sig.message is not None
+    assert sig.message.startswith(
+        f"sha1 in the OCSP response about {chain[0].subject.rfc4514_string()}: its signature")

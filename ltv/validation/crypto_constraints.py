@@ -15,15 +15,27 @@ strength really rests on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import itertools
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.x509 import ocsp
 
 from ltv.validation.facts import AlgorithmUse
 from ltv.validation.model import SubIndication
 from ltv.validation.policy import ValidationPolicy
 
-__all__ = ["CryptoVerdict", "cryptographic_constraints", "normalise_digest_name"]
+__all__ = [
+    "CryptoVerdict",
+    "RevocationUse",
+    "cryptographic_constraints",
+    "normalise_digest_name",
+    "revocation_algorithm_uses",
+]
 
 # asn1crypto / URI spellings of the same hash → the sunset table's key
 _ALIASES = {"sha-1": "sha1", "sha_1": "sha1", "md-5": "md5"}
@@ -76,3 +88,78 @@ def cryptographic_constraints(uses: Iterable[AlgorithmUse], *, policy: Validatio
                  f"{subject} existed before (proof of existence: {moment.isoformat()})"),
         weakest=weakest, sunset=sunset,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevocationUse:
+    """The signature algorithm of one OCSP response or CRL about ``certificate``; ``der`` is
+    the object's DER (its POE key)."""
+
+    certificate: x509.Certificate
+    use: AlgorithmUse
+    der: bytes
+
+
+def revocation_algorithm_uses(path: Sequence[x509.Certificate], *,
+                              ocsp_responses: Iterable[bytes], crls: Iterable[bytes]
+                              ) -> list[list[RevocationUse]]:
+    """For each certificate of ``path`` (trust anchor first, as path validation returns it)
+    below the anchor: the signature algorithms of the OCSP responses about it and of the CRLs
+    of its issuer in the evidence. Which one path validation relied on is not told, so the
+    caller refuses a certificate only when *all* its revocation data is weak."""
+    parsed_ocsp: list[tuple[ocsp.OCSPResponse, bytes]] = []
+    for der in ocsp_responses:
+        try:
+            response = ocsp.load_der_ocsp_response(der)
+            if response.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL:
+                parsed_ocsp.append((response, der))
+        except ValueError:
+            continue
+    parsed_crls: list[tuple[x509.CertificateRevocationList, bytes]] = []
+    for der in crls:
+        try:
+            parsed_crls.append((x509.load_der_x509_crl(der), der))
+        except ValueError:
+            continue
+    out: list[list[RevocationUse]] = []
+    for issuer, cert in itertools.pairwise(path):
+        uses: list[RevocationUse] = []
+        name = cert.subject.rfc4514_string()
+        for response, der in parsed_ocsp:
+            if _ocsp_about(response, cert, issuer):
+                algorithm = _hash_name(response)
+                if algorithm is not None:
+                    uses.append(RevocationUse(certificate=cert, der=der, use=AlgorithmUse(
+                        what=f"OCSP response about {name}: its signature", algorithm=algorithm)))
+        for crl, der in parsed_crls:
+            if crl.issuer == cert.issuer:
+                algorithm = _hash_name(crl)
+                if algorithm is not None:
+                    uses.append(RevocationUse(certificate=cert, der=der, use=AlgorithmUse(
+                        what=f"CRL of {crl.issuer.rfc4514_string()}: its signature",
+                        algorithm=algorithm)))
+        out.append(uses)
+    return out
+
+
+def _hash_name(obj: ocsp.OCSPResponse | x509.CertificateRevocationList) -> str | None:
+    try:
+        algorithm = obj.signature_hash_algorithm
+    except UnsupportedAlgorithm:  # unknown to cryptography: path validation judges it
+        return None
+    return algorithm.name if algorithm is not None else None
+
+
+def _ocsp_about(response: ocsp.OCSPResponse, cert: x509.Certificate,
+                issuer: x509.Certificate) -> bool:
+    for single in response.responses:
+        if single.serial_number != cert.serial_number:
+            continue
+        try:
+            name_hash = hashlib.new(single.hash_algorithm.name,
+                                    issuer.subject.public_bytes()).digest()
+        except (ValueError, TypeError):
+            continue
+        if name_hash == single.issuer_name_hash:
+            return True
+    return False

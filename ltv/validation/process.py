@@ -56,7 +56,11 @@ from ltv.validation.certpath import (
     key_description,
 )
 from ltv.validation.constraints import content_type_constraint, signer_purpose
-from ltv.validation.crypto_constraints import CryptoVerdict, cryptographic_constraints
+from ltv.validation.crypto_constraints import (
+    CryptoVerdict,
+    cryptographic_constraints,
+    revocation_algorithm_uses,
+)
 from ltv.validation.facts import (
     AlgorithmUse,
     IntegrityStatus,
@@ -628,6 +632,10 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
                                        moment=best)
     if not crypto.ok:
         return _final(run, Indication.INDETERMINATE, crypto.subindication, crypto.message)
+    weak_revocation = _revocation_crypto_failure(run)
+    if weak_revocation is not None:
+        return _final(run, Indication.INDETERMINATE, weak_revocation.subindication,
+                      weak_revocation.message)
     weak_ts = _timestamp_crypto_failure(run)
     if weak_ts is not None:
         return _final(run, Indication.INDETERMINATE, weak_ts[0], weak_ts[1])
@@ -653,6 +661,21 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
                       "the document was changed after signing in a way the signature does not "
                       f"allow: {facts.pdf_changes_detail or 'disallowed changes'}")
     return _final(run, Indication.TOTAL_PASSED, None, None, carried_by_past=carried_by_past)
+
+
+def _revocation_crypto_failure(run: _Run) -> CryptoVerdict | None:
+    """§5.2.8 for the revocation data of the signer's path: a certificate whose every OCSP
+    response and CRL is signed with an algorithm past its sunset (at that object's POE) gives
+    no trustworthy revocation status."""
+    for uses in revocation_algorithm_uses(run.signer_path,
+                                          ocsp_responses=run.evidence.ocsp_responses,
+                                          crls=run.evidence.crls):
+        verdicts = [cryptographic_constraints(
+            [u.use], policy=run.checker.policy, moment=run.ledger.time_of(poe_digest(u.der)),
+            subject="that revocation data") for u in uses]
+        if verdicts and not any(v.ok for v in verdicts):
+            return verdicts[0]
+    return None
 
 
 def _timestamp_crypto_failure(run: _Run) -> tuple[SubIndication, str] | None:
