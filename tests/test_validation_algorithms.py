@@ -292,3 +292,47 @@ def test_ocsp_response_signature_algorithm(pki: SamplePki,
     assert sig.message is not None
     assert sig.message.startswith(
         f"sha1 in the OCSP response about {chain[0].subject.rfc4514_string()}: its signature")
+
+
+# ---------------------------------------------------------------------------------------------
+# pyHanko's verdict on the same PAdES attacks (differences documented, issue 11)
+
+#: attack → (pyHanko 0.38's ades_basic_validation verdict, why it differs from ours). Ours is
+#: asserted by the tests above; these rows re-check pyHanko's and say why they differ.
+PYHANKO_ON_ATTACKS: dict[str, tuple[tuple[str, str | None], str]] = {
+    "intermediate-ca-key": (("TOTAL-PASSED", None),
+                            "pyHanko does not check the signer's purpose (TESTING.md); we give "
+                            "INDETERMINATE / CHAIN_CONSTRAINTS_FAILURE"),
+    "sha1WithRSA": (("INDETERMINATE", "CRYPTO_CONSTRAINTS_FAILURE"),
+                    "pyHanko's default policy bans SHA-1 without a date, so no POE can cure it; "
+                    "our sunset table says 2016-01-01, hence CRYPTO_CONSTRAINTS_FAILURE_NO_POE"),
+}
+
+
+def _pyhanko(pki: SamplePki, data: bytes) -> tuple[str, str | None]:
+    from test_validation_matrix import pyhanko_verdict
+
+    from ltv.validation import pades
+    from ltv.validation.process import gather_online
+
+    policy = ValidationPolicy.default(trust_anchors=[pki.root])
+    facts = pades.extract(data)
+    known = gather_online(facts, facts[0].evidence, policy, online_fetchers(), [])
+    return pyhanko_verdict(data, pki.root, CHECK_AT, basic=True, known=known)
+
+
+@pytest.mark.parametrize("attack", list(PYHANKO_ON_ATTACKS))
+def test_pyhanko_on_pades_attacks(pki: SamplePki, pki_server: PkiServer,
+                                  signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                  signed_pdf: bytes, attack: str) -> None:
+    if attack == "intermediate-ca-key":
+        data = sign(make_pdf("Lease"), KeySigner(pki.ca_key("card-ca")),
+                    [pki.card_ca, pki.root], SignatureFormat.PADES, SignatureLevel.B_B,
+                    services=build_services(pki=pki.directory, clock=OffsetClock(SIGNED_AT)))
+        ours = (Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE)
+    else:
+        data = _pades_with(signed_pdf, signer, sig_hash="sha1")
+        ours = (Indication.INDETERMINATE, NO_POE)
+    assert library_verdict(pki, data)[:2] == ours
+    documented, reason = PYHANKO_ON_ATTACKS[attack]
+    assert _pyhanko(pki, data) == documented, f"pyHanko changed ({reason})"
