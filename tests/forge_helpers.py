@@ -235,27 +235,39 @@ def _c14n_of(signed_info: Any) -> bytes:
     return out
 
 
-def xades_with_sha1(xml: bytes, key: PrivateKey, *, reference: bool,
-                    signature_method: bool) -> bytes:
-    """An enveloping XAdES signature with its data-object reference's DigestMethod turned to
-    SHA-1 (DigestValue recomputed over the same octets) and/or its SignatureMethod to
-    rsa-sha1; SignedInfo re-signed with ``key``."""
-    from ltv.formats._xmldsig import process_reference, resolve_ids
+def xades_with_sha1(xml: bytes, key: PrivateKey, *, reference: bool = False,
+                    signed_properties_reference: bool = False, cert_digest: bool = False,
+                    signature_method: bool = False) -> bytes:
+    """An XAdES signature with SHA-1 where asked — the data-object reference's DigestMethod,
+    the SignedProperties reference's, the SigningCertificateV2 CertDigest, the SignatureMethod
+    (rsa-sha1) — every reference digest recomputed over the same octets and SignedInfo
+    re-signed with ``key``, as a third-party signer would make it."""
+    from ltv.formats._xmldsig import XADES, process_reference, resolve_ids
 
     tree = etree.ElementTree(etree.fromstring(xml))
     signature = tree.getroot() if tree.getroot().tag == f"{{{DS}}}Signature" else next(
         tree.getroot().iter(f"{{{DS}}}Signature"))
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
-    if reference:
-        ids = resolve_ids(tree)
-        for ref in signed_info.findall(f"{{{DS}}}Reference"):
-            if ref.get("Type", "").endswith("#SignedProperties"):
-                continue
-            processed = process_reference(ref, tree=tree, ids=ids, signature=signature,
-                                          external=None)
-            ref.find(f"{{{DS}}}DigestMethod").set("Algorithm", DS + "sha1")
-            ref.find(f"{{{DS}}}DigestValue").text = base64.b64encode(
-                hashlib.sha1(processed.octets).digest()).decode()  # noqa: S324
+    if cert_digest:
+        cert = next(signature.iter(f"{{{XADES}}}SigningCertificateV2")).find(
+            f"{{{XADES}}}Cert")
+        der = base64.b64decode("".join(signature.find(
+            f".//{{{DS}}}X509Certificate").text.split()))
+        digest = cert.find(f"{{{XADES}}}CertDigest")
+        digest.find(f"{{{DS}}}DigestMethod").set("Algorithm", DS + "sha1")
+        digest.find(f"{{{DS}}}DigestValue").text = base64.b64encode(
+            hashlib.sha1(der).digest()).decode()  # noqa: S324
+    ids = resolve_ids(tree)
+    for ref in signed_info.findall(f"{{{DS}}}Reference"):
+        is_sp = ref.get("Type", "").endswith("#SignedProperties")
+        method = ref.find(f"{{{DS}}}DigestMethod")
+        if (is_sp and signed_properties_reference) or (not is_sp and reference):
+            method.set("Algorithm", DS + "sha1")
+        name = {DS + "sha1": "sha1"}.get(method.get("Algorithm"), "sha256")
+        processed = process_reference(ref, tree=tree, ids=ids, signature=signature,
+                                      external=None)
+        ref.find(f"{{{DS}}}DigestValue").text = base64.b64encode(
+            hashlib.new(name, processed.octets).digest()).decode()
     hash_name = "sha256"
     if signature_method:
         signed_info.find(f"{{{DS}}}SignatureMethod").set("Algorithm", DS + "rsa-sha1")

@@ -202,14 +202,17 @@ def test_xades_resigned_control_passes(pki: SamplePki, pki_server: PkiServer,
     assert library_verdict(pki, data)[:2] == (Indication.TOTAL_PASSED, None)
 
 
-@pytest.mark.parametrize(("reference", "method", "words"), [
-    (True, False, "sha1 in the ds:Reference '#"),
-    (False, True, "sha1 in the ds:SignatureMethod rsassa-pkcs1v15-sha1"),
-], ids=["reference-digest-sha1", "signature-method-rsa-sha1"])
+@pytest.mark.parametrize(("where", "words"), [
+    ("reference", "sha1 in the ds:Reference '#"),
+    ("signed_properties_reference", "sha1 in the ds:Reference SignedProperties DigestMethod"),
+    ("cert_digest", "sha1 in the xades:SigningCertificateV2 CertDigest"),
+    ("signature_method", "sha1 in the ds:SignatureMethod rsassa-pkcs1v15-sha1"),
+], ids=["reference-digest-sha1", "signed-properties-digest-sha1", "cert-digest-sha1",
+        "signature-method-rsa-sha1"])
 def test_xades_sha1(pki: SamplePki, pki_server: PkiServer, tmp_path: Path,
                     signer: tuple[PrivateKey, list], enveloping: bytes,  # type: ignore[type-arg]
-                    reference: bool, method: bool, words: str) -> None:
-    data = xades_with_sha1(enveloping, signer[0], reference=reference, signature_method=method)
+                    where: str, words: str) -> None:
+    data = xades_with_sha1(enveloping, signer[0], **{where: True})
     _indeterminate(pki, data, tmp_path, words, suffix=".xml")
 
 
@@ -336,3 +339,18 @@ def test_pyhanko_on_pades_attacks(pki: SamplePki, pki_server: PkiServer,
     assert library_verdict(pki, data)[:2] == ours
     documented, reason = PYHANKO_ON_ATTACKS[attack]
     assert _pyhanko(pki, data) == documented, f"pyHanko changed ({reason})"
+
+
+def test_timestamp_ess_v1_is_not_refused(pki: SamplePki, pki_server: PkiServer,
+                                         signer: tuple[PrivateKey, list]) -> None:  # type: ignore[type-arg]
+    """A TSA that still writes ESSCertID v1 (SHA-1, as RFC 3161 once required) is accepted:
+    only a second preimage could swap the certificate it names."""
+    key, chain = signer
+    p7s = build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT)
+    token = build_token(pki, signature_value_of(p7s), at=TS_AT, ess="v1")
+    report = validate(with_signature_timestamp(p7s, token),
+                      policy=ValidationPolicy.default(trust_anchors=[pki.root]), at=CHECK_AT,
+                      fetchers=online_fetchers())
+    sig = report.signatures[0]
+    assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
+    assert sig.best_signature_time == TS_AT

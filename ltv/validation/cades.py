@@ -125,11 +125,15 @@ def _hash_of(sig_alg: algos.SignedDigestAlgorithm, fallback: str) -> str:
         return fallback  # plain rsaEncryption / ecPublicKey: the digestAlgorithm is the hash
 
 
-def cms_algorithm_uses(info: asn1_cms.SignerInfo, *, where: str = "SignerInfo"
-                       ) -> tuple[AlgorithmUse, ...]:
+def cms_algorithm_uses(info: asn1_cms.SignerInfo, *, where: str = "SignerInfo",
+                       ess: bool = True) -> tuple[AlgorithmUse, ...]:
     """The algorithms a CMS SignerInfo's binding rests on: its digestAlgorithm (the
-    message-digest), its signatureAlgorithm's hash, and the ESS signing-certificate(-v2)
-    certHash algorithm (v1 is SHA-1 by definition, RFC 2634 §5.4)."""
+    message-digest), its signatureAlgorithm's hash, and (``ess``) the ESS
+    signing-certificate(-v2) certHash algorithm (v1 is SHA-1 by definition, RFC 2634 §5.4).
+
+    Time-stamp tokens are judged without their ESS hash (``ess=False``): RFC 3161 mandated
+    ESSCertID v1 (SHA-1) until RFC 5816, many TSAs still write it, and replacing the TSA
+    certificate it names would take a SHA-1 second preimage, not a collision."""
     digest = str(info["digest_algorithm"]["algorithm"].native)
     sig_alg: algos.SignedDigestAlgorithm = info["signature_algorithm"]
     uses = [
@@ -138,7 +142,7 @@ def cms_algorithm_uses(info: asn1_cms.SignerInfo, *, where: str = "SignerInfo"
                      algorithm=_hash_of(sig_alg, digest)),
     ]
     attrs = info["signed_attrs"]
-    for attr in attrs if isinstance(attrs, asn1_cms.CMSAttributes) else ():
+    for attr in attrs if ess and isinstance(attrs, asn1_cms.CMSAttributes) else ():
         oid = attr["type"].dotted
         if oid == OID_SIGNING_CERTIFICATE:
             uses.append(AlgorithmUse(what=f"{where} ESS signing-certificate (v1) certHash",
@@ -624,7 +628,7 @@ def timestamp_facts(token: bytes, *, kind: TimestampKind, label: str,
         if structure is not None:
             raise MalformedError(f"the time-stamp token: {structure}")
         token_uses = cms_algorithm_uses(tparts.signer_infos[0].parsed(),
-                                        where="time-stamp token SignerInfo")
+                                        where="time-stamp token SignerInfo", ess=False)
     except LtvError as exc:
         return TimestampFacts(
             kind=kind, token=token, gen_time=datetime.min.replace(tzinfo=UTC),
