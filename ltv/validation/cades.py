@@ -64,7 +64,7 @@ from ltv.validation.facts import (
 )
 from ltv.validation.model import TimestampKind
 
-__all__ = ["cms_algorithm_uses", "extract", "signed_attributes_problem"]
+__all__ = ["certificates_problem", "cms_algorithm_uses", "extract", "signed_attributes_problem"]
 
 _DER = Encoding.DER
 
