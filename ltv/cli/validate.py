@@ -118,8 +118,10 @@ def _policy(trust: tuple[Path, ...], policy_file: Path | None,
 def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
     """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
     ``trust`` (more PEM paths, relative to the file), ``refuse_unsigned_content`` (XAdES,
-    default true), and the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
-    ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``."""
+    default true), the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
+    ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``, ``digest_sunset``
+    (algorithm → ISO 8601 time, merged over the defaults), ``allowed_content_types`` and
+    ``signer_extended_key_usages`` (dotted OIDs, replacing the defaults)."""
     from dataclasses import replace
     from datetime import timedelta
 
@@ -130,7 +132,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
-             "refuse_unsigned_content", "deadline_seconds", *_CAPS}
+             "refuse_unsigned_content", "deadline_seconds", *_CAPS,
+             "digest_sunset", "allowed_content_types", "signer_extended_key_usages"}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -166,6 +169,19 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
             if not 0 < seconds < 86400:
                 raise ConfigurationError(f"{path}: deadline_seconds is between 0 and 86400")
             policy = replace(policy, deadline=timedelta(seconds=seconds))
+        if "digest_sunset" in data:  # {"sha1": "2016-01-01T00:00:00Z", ...}: replaces entries
+            from ltv.clock import parse_time
+
+            policy = replace(policy, digest_sunset={
+                **policy.digest_sunset,
+                **{str(k).lower().replace("-", ""): parse_time(str(v))
+                   for k, v in dict(data["digest_sunset"]).items()}})
+        if "allowed_content_types" in data:
+            policy = replace(policy, allowed_content_types=frozenset(
+                str(o) for o in data["allowed_content_types"]))
+        if "signer_extended_key_usages" in data:
+            policy = replace(policy, signer_extended_key_usages=frozenset(
+                str(o) for o in data["signer_extended_key_usages"]))
         if "trust" in data:
             policy = policy.with_trust_anchors(
                 load_trust_anchors([path.parent / p for p in data["trust"]]))

@@ -6,6 +6,11 @@ What only the format can check happens here (EN 319 102-1 §5.2.2 FC, §5.2.3 IS
   (HASH_FAILURE), the signature value over the DER signed attributes (SIG_CRYPTO_FAILURE);
 * the signer certificate named by ``sid`` and bound by signing-certificate(-v2)
   (NO_SIGNING_CERTIFICATE_FOUND otherwise);
+* the structure (§5.2.2 FC): the certificates set holds certificates only (no attribute
+  certificate, no garbage), the signed attributes hold content-type and message-digest, and no
+  attribute type twice (RFC 5652 §5.3, §11): TOTAL-FAILED / FORMAT_FAILURE otherwise;
+* every algorithm the binding rests on (:func:`cms_algorithm_uses`), for the cryptographic
+  constraints of :mod:`ltv.validation.crypto_constraints`;
 * each signature-time-stamp's imprint over the signature value, each content-time-stamp's over
   the content, and each archive-time-stamp-v3's imprint (EN 319 122-1 §5.5.3, computed with
   :func:`ltv.formats.cades.archive_timestamp_imprint` over the ats-hash-index-v3 the token
@@ -50,6 +55,7 @@ from ltv.formats.cades import (
 )
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.facts import (
+    AlgorithmUse,
     IntegrityResult,
     IntegrityStatus,
     SignatureFacts,
@@ -58,13 +64,99 @@ from ltv.validation.facts import (
 )
 from ltv.validation.model import TimestampKind
 
-__all__ = ["extract"]
+__all__ = ["certificates_problem", "cms_algorithm_uses", "extract", "signed_attributes_problem"]
 
 _DER = Encoding.DER
 
 # The attribute OIDs are the builder's (one vocabulary for what we write and what we read).
 OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS v1: read only (SHA-1 era)
 OID_ID_DATA = "1.2.840.113549.1.7.1"
+
+_ATTRIBUTE_NAMES = {
+    OID_CONTENT_TYPE: "content-type",
+    OID_MESSAGE_DIGEST: "message-digest",
+    OID_SIGNING_TIME: "signing-time",
+    OID_SIGNING_CERTIFICATE: "signing-certificate",
+    OID_SIGNING_CERTIFICATE_V2: "signing-certificate-v2",
+    OID_CONTENT_TIME_STAMP: "content-time-stamp",
+}
+# RFC 5652 §11.1-11.3, RFC 5035 §3: exactly one value each
+_SINGLE_VALUED = frozenset({OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, OID_SIGNING_TIME,
+                            OID_SIGNING_CERTIFICATE, OID_SIGNING_CERTIFICATE_V2})
+_CERT_CHOICE_NAMES = {0xA0: "an extended certificate", 0xA1: "an attribute certificate (v1)",
+                      0xA2: "an attribute certificate (v2)", 0xA3: "an other certificate format"}
+
+
+def signed_attributes_problem(attributes: Sequence[tuple[str, int]]) -> str | None:
+    """Format checking of signed attributes given as (type OID, number of values) pairs:
+    content-type and message-digest present (RFC 5652 §5.3), no attribute type twice, one
+    value for the single-valued ones. A one-line reason, or None."""
+    seen: set[str] = set()
+    for oid, count in attributes:
+        name = _ATTRIBUTE_NAMES.get(oid, oid)
+        if oid in seen:
+            return f"the signed attribute {name} occurs twice"
+        seen.add(oid)
+        if oid in _SINGLE_VALUED and count != 1:
+            return f"the signed attribute {name} holds {count} values instead of one"
+    for oid in (OID_CONTENT_TYPE, OID_MESSAGE_DIGEST):
+        if oid not in seen:
+            return f"the mandatory signed attribute {_ATTRIBUTE_NAMES[oid]} is missing"
+    return None
+
+
+def certificates_problem(raw_certificates: Sequence[bytes]) -> str | None:
+    """Format checking of the SignedData certificates set: certificates only (DER X.509)."""
+    for raw in raw_certificates:
+        if not raw or raw[0] != cms.TAG_SEQUENCE:
+            what = _CERT_CHOICE_NAMES.get(raw[0] if raw else -1, "something else")
+            return f"the CMS certificates set holds {what}, not a certificate"
+        try:
+            x509.load_der_x509_certificate(raw)
+        except ValueError as exc:
+            return f"the CMS certificates set holds an entry that is no certificate: {exc}"
+    return None
+
+
+def _hash_of(sig_alg: algos.SignedDigestAlgorithm, fallback: str) -> str:
+    try:
+        return str(sig_alg.hash_algo)
+    except (ValueError, KeyError):
+        return fallback  # plain rsaEncryption / ecPublicKey: the digestAlgorithm is the hash
+
+
+def cms_algorithm_uses(info: asn1_cms.SignerInfo, *, where: str = "SignerInfo",
+                       ess: bool = True) -> tuple[AlgorithmUse, ...]:
+    """The algorithms a CMS SignerInfo's binding rests on: its digestAlgorithm (the
+    message-digest), its signatureAlgorithm's hash, and (``ess``) the ESS
+    signing-certificate(-v2) certHash algorithm (v1 is SHA-1 by definition, RFC 2634 §5.4).
+
+    Time-stamp tokens are judged without their ESS hash (``ess=False``): RFC 3161 mandated
+    ESSCertID v1 (SHA-1) until RFC 5816, many TSAs still write it, and replacing the TSA
+    certificate it names would take a SHA-1 second preimage, not a collision."""
+    digest = str(info["digest_algorithm"]["algorithm"].native)
+    sig_alg: algos.SignedDigestAlgorithm = info["signature_algorithm"]
+    uses = [
+        AlgorithmUse(what=f"{where} digestAlgorithm (message-digest)", algorithm=digest),
+        AlgorithmUse(what=f"{where} signatureAlgorithm {sig_alg['algorithm'].native}",
+                     algorithm=_hash_of(sig_alg, digest)),
+    ]
+    attrs = info["signed_attrs"]
+    for attr in attrs if ess and isinstance(attrs, asn1_cms.CMSAttributes) else ():
+        oid = attr["type"].dotted
+        if oid == OID_SIGNING_CERTIFICATE:
+            uses.append(AlgorithmUse(what=f"{where} ESS signing-certificate (v1) certHash",
+                                     algorithm="sha1"))
+        elif oid == OID_SIGNING_CERTIFICATE_V2:
+            try:
+                for value in attr["values"]:
+                    for cert_id in value["certs"]:
+                        uses.append(AlgorithmUse(
+                            what=f"{where} ESS signing-certificate-v2 certHash",
+                            algorithm=str(cert_id["hash_algorithm"]["algorithm"].native)))
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # malformed: signer identification reports it
+    return tuple(uses)
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
@@ -79,6 +171,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise MalformedError(f"not a CMS signature: {exc}") from exc
     certificates, cert_problems = _certificates(parts)
+    structure = certificates_problem(parts.certificates or ())
     crls, ocsps, rev_problems = _revocation(parts)
     evidence = EvidenceSet.of(certificates=certificates, crls=crls, ocsp_responses=ocsps)
     content = econtent
@@ -94,7 +187,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
             facts = _signer_facts(parts, info, label=label, content=content,
                                   econtent_type=econtent_type, certificates=certificates,
                                   evidence=evidence, warnings=warnings,
-                                  detached=econtent is None)
+                                  detached=econtent is None, structure=structure)
         except LtvError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError,
@@ -152,7 +245,8 @@ def _revocation(parts: cms.SignedDataParts) -> tuple[list[bytes], list[bytes], l
 def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, label: str,
                   content: bytes | None, econtent_type: str,
                   certificates: Sequence[x509.Certificate], evidence: EvidenceSet,
-                  warnings: Sequence[str], detached: bool) -> SignatureFacts:
+                  warnings: Sequence[str], detached: bool,
+                  structure: str | None = None) -> SignatureFacts:
     parsed = info.parsed()
     errors: list[str] = []
     warns = list(warnings)
@@ -174,10 +268,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
         key_size = key.key_size if isinstance(key, (rsa.RSAPublicKey,
                                                     ec.EllipticCurvePublicKey)) else None
     if info.signed_attrs is not None:
-        for oid, name in ((OID_CONTENT_TYPE, "content-type"),
-                          (OID_MESSAGE_DIGEST, "message-digest")):
-            if oid not in signed:
-                constraints.append(f"the mandatory signed attribute {name} is missing")
+        structure = structure or signed_attributes_problem(
+            [(oid, len(values)) for oid, values in info.signed_attributes()])
         if OID_SIGNING_CERTIFICATE_V2 not in signed and OID_SIGNING_CERTIFICATE not in signed:
             warns.append("no signing-certificate-v2 attribute: not a CAdES baseline signature")
 
@@ -187,6 +279,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
     timestamps = _timestamps(parts, info, signed, content, certificates, signature_value,
                              errors, bound)
     level = _level(info, parts, signed)
+    if structure is not None:  # FC (§5.2.2) comes before everything else
+        integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
     return SignatureFacts(
         id=label,
         format=SignatureFormat.CADES,
@@ -205,6 +299,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
         errors=tuple(errors),
         warnings=tuple(warns),
         constraint_failures=tuple(constraints),
+        algorithm_uses=cms_algorithm_uses(parsed),
+        content_type=econtent_type,
     )
 
 
@@ -528,11 +624,24 @@ def timestamp_facts(token: bytes, *, kind: TimestampKind, label: str,
         tparts = cms.parse_signed_data(token)
         token_sig = tparts.signer_infos[0].signature_value
         token_certs, _ = _certificates(tparts)
+        structure = certificates_problem(tparts.certificates or ())
+        if structure is not None:
+            raise MalformedError(f"the time-stamp token: {structure}")
+        token_uses = cms_algorithm_uses(tparts.signer_infos[0].parsed(),
+                                        where="time-stamp token SignerInfo", ess=False)
     except LtvError as exc:
         return TimestampFacts(
             kind=kind, token=token, gen_time=datetime.min.replace(tzinfo=UTC),
             signature_value=b"", tsa_certificate=None, label=label,
             integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc)),
+            imprint_ok=False, covers=frozenset(),
+        )
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        return TimestampFacts(
+            kind=kind, token=token, gen_time=datetime.min.replace(tzinfo=UTC),
+            signature_value=b"", tsa_certificate=None, label=label,
+            integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
+                                             f"the time-stamp token does not parse: {exc}"),
             imprint_ok=False, covers=frozenset(),
         )
     all_covers = covers
@@ -575,6 +684,7 @@ def timestamp_facts(token: bytes, *, kind: TimestampKind, label: str,
         imprint_ok=imprint_ok, imprint_message=imprint_message,
         digest_algorithm=parsed.digest_algorithm.value,
         covers=all_covers if imprint_ok else frozenset(), label=label,
+        algorithm_uses=token_uses,
     )
 
 

@@ -27,6 +27,7 @@ from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.model import SignedDataObjectSummary, TimestampKind, UnsignedContent
 
 __all__ = [
+    "AlgorithmUse",
     "IntegrityResult",
     "IntegrityStatus",
     "SignatureFacts",
@@ -67,6 +68,19 @@ class IntegrityResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AlgorithmUse:
+    """One algorithm a signature's (or time-stamp's) binding rests on (EN 319 102-1 §5.2.8).
+
+    ``what`` says where it is used, as a reader of the report would look for it ("SignerInfo
+    signatureAlgorithm sha1_rsa", "ds:Reference '#obj-1' DigestMethod"); ``algorithm`` is the
+    hash, spelled as the policy's sunset table spells it ("sha1", "sha256", "md5").
+    """
+
+    what: str
+    algorithm: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimestampFacts:
     """One RFC 3161 time-stamp (or an RFC 4998 evidence record) attached to a signature.
 
@@ -88,6 +102,9 @@ class TimestampFacts:
     digest_algorithm: str | None = None  # message imprint hash (e.g. "sha256")
     covers: frozenset[bytes] = frozenset()
     label: str = ""
+    #: The token's own algorithms: its SignerInfo digest and signature hash, its ESS
+    #: signing-certificate hash (the imprint is ``digest_algorithm``, judged at genTime).
+    algorithm_uses: tuple[AlgorithmUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +135,11 @@ class SignatureFacts:
     #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any
     #: entry makes the result INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
     constraint_failures: tuple[str, ...] = ()
+    #: Every algorithm the binding of the signature rests on (signature hash, message digest,
+    #: references, signing-certificate digest), judged at the signature's POE (§5.2.8).
+    algorithm_uses: tuple[AlgorithmUse, ...] = ()
+    #: CMS eContentType (dotted OID) of a CAdES/PAdES signature; None for XAdES.
+    content_type: str | None = None
 
 
 def evidence_digests(

@@ -39,7 +39,12 @@ from ltv.evidence import EvidenceSet
 from ltv.formats import pdf_revisions
 from ltv.formats.pades import pdf_errors
 from ltv.signing import SignatureFormat, SignatureLevel
-from ltv.validation.cades import timestamp_facts
+from ltv.validation.cades import (
+    certificates_problem,
+    cms_algorithm_uses,
+    signed_attributes_problem,
+    timestamp_facts,
+)
 from ltv.validation.facts import (
     IntegrityResult,
     IntegrityStatus,
@@ -355,6 +360,9 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
             integrity = IntegrityResult.failed(
                 IntegrityStatus.SIG_CRYPTO_FAILURE,
                 "the signature value does not verify with the signer certificate's key")
+    structure = _structure_problem(sig.signed_data, signer_info)
+    if structure is not None:  # FC (§5.2.2) before anything else
+        integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
     sig_covers = frozenset({poe_digest(signature_value)}
                            | ({poe_digest(signer.public_bytes(_DER))} if signer else set()))
     timestamps: list[TimestampFacts] = []
@@ -394,5 +402,17 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         evidence=evidence.merge(EvidenceSet.of(certificates=certs)),
         pdf_changes_after_signing=changes,
         pdf_changes_detail=detail,
+        algorithm_uses=cms_algorithm_uses(signer_info),
+        content_type=str(sig.signed_data["encap_content_info"]["content_type"].dotted),
     )
+
+
+def _structure_problem(signed_data: Any, signer_info: Any) -> str | None:
+    """The CMS format checks of :mod:`ltv.validation.cades`, on pyHanko's parsed objects."""
+    problem = certificates_problem([c.dump() for c in signed_data["certificates"] or ()])
+    if problem is not None:
+        return problem
+    attrs = signer_info["signed_attrs"]
+    return signed_attributes_problem(
+        [(a["type"].dotted, len(a["values"])) for a in attrs or ()])
 

@@ -68,8 +68,20 @@ from ltv.validation.certpath import (
     der,
     key_description,
 )
+from ltv.validation.constraints import content_type_constraint, signer_purpose
+from ltv.validation.crypto_constraints import (
+    CryptoVerdict,
+    cryptographic_constraints,
+    revocation_algorithm_uses,
+)
 from ltv.validation.diagnostics import library_log
-from ltv.validation.facts import IntegrityStatus, SignatureFacts, TimestampFacts, poe_digest
+from ltv.validation.facts import (
+    AlgorithmUse,
+    IntegrityStatus,
+    SignatureFacts,
+    TimestampFacts,
+    poe_digest,
+)
 from ltv.validation.limits import (
     Guard,
     Monotonic,
@@ -483,11 +495,9 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
     if ts.gen_time < tsa.not_valid_before_utc:
         return report(Indication.FAILED, SubIndication.NOT_YET_VALID,
                       "genTime is before the TSA certificate's validity"), ()
-    if ts.digest_algorithm:
-        sunset = checker.policy.digest_sunset_for(ts.digest_algorithm)
-        if sunset is not None and ts.gen_time >= sunset:
-            return report(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                          f"{ts.digest_algorithm} imprint after its sunset"), ()
+    crypto = _timestamp_crypto(ts, checker=checker, ledger=ledger)
+    if not crypto.ok:
+        return report(Indication.INDETERMINATE, crypto.subindication, crypto.message), ()
     outcome = await checker.validate_at(tsa, usage_time=ts.gen_time, ledger=ledger,
                                         role=CertRole.TSA, extra_certificates=ts.certificates)
     if outcome.ok:
@@ -506,6 +516,23 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
                 past.path or outcome.path)
     indication = Indication.FAILED if current in _FAILED_SUBS else Indication.INDETERMINATE
     return report(indication, current, outcome.message), outcome.path
+
+
+def _timestamp_crypto(ts: TimestampFacts, *, checker: CertificateChecker,
+                      ledger: PoeLedger) -> CryptoVerdict:
+    """§5.2.8 for a time-stamp: its message imprint at genTime (the TSA vouches for when it
+    saw the imprint), its own SignerInfo algorithms at the token's POE (a forged token could
+    claim any genTime, so only an earlier proof of the token counts)."""
+    label = ts.label or ts.kind.value
+    if ts.digest_algorithm:
+        imprint = cryptographic_constraints(
+            [AlgorithmUse(what=f"{label} message imprint", algorithm=ts.digest_algorithm)],
+            policy=checker.policy, moment=ts.gen_time, subject="the time-stamped data")
+        if not imprint.ok:
+            return imprint
+    return cryptographic_constraints(
+        ts.algorithm_uses, policy=checker.policy,
+        moment=ledger.time_of(poe_digest(ts.signature_value)), subject=f"the {label}")
 
 
 async def _gather_poe(run: _Run) -> None:
@@ -560,6 +587,17 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.FORMAT_FAILURE:
         return _final(run, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                       integrity.message)
+    # FC: a CMS that signs no id-data, or an embedded time-stamp that does not parse
+    content_type = content_type_constraint(facts.content_type, policy=run.checker.policy)
+    if content_type is not None:
+        return _final(run, Indication.TOTAL_FAILED, content_type.subindication,
+                      content_type.message)
+    for ts in facts.timestamps:
+        if (ts.kind in (TimestampKind.SIGNATURE, TimestampKind.CONTENT, TimestampKind.ARCHIVE)
+                and ts.integrity.status is IntegrityStatus.FORMAT_FAILURE):
+            return _final(run, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                          f"the {ts.label or ts.kind.value} is malformed: "
+                          f"{ts.integrity.message}")
     # A signed data object that does not match is final whatever else holds (CV §5.2.7).
     if integrity.status is IntegrityStatus.HASH_FAILURE:
         return _final(run, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, integrity.message)
@@ -572,6 +610,9 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if facts.signer_certificate is None:
         return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                       facts.signer_identification_error or "no signer certificate")
+    purpose = signer_purpose(facts.signer_certificate, policy=run.checker.policy)
+    if purpose is not None:  # §5.2.6 constraints: an end entity meant for signing
+        return _final(run, Indication.INDETERMINATE, purpose.subindication, purpose.message)
     kind = signer_key_kind(facts.signer_certificate)
     if kind not in run.checker.policy.accepted_key_kinds:
         return _final(run, Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
@@ -686,6 +727,22 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
     # SAV (§5.2.8): cryptographic constraints at the best-signature-time, then the policy
     signer = facts.signer_certificate
     assert signer is not None
+    crypto = cryptographic_constraints(facts.algorithm_uses, policy=run.checker.policy,
+                                       moment=best)
+    if not crypto.ok:
+        return _final(run, Indication.INDETERMINATE, crypto.subindication, crypto.message)
+    weak_revocation = _revocation_crypto_failure(run)
+    if weak_revocation is not None:
+        return _final(run, Indication.INDETERMINATE, weak_revocation.subindication,
+                      weak_revocation.message)
+    weak_ts = _timestamp_crypto_failure(run)
+    if weak_ts is not None:
+        return _final(run, Indication.INDETERMINATE, weak_ts[0], weak_ts[1])
+    if crypto.weakest is not None and crypto.sunset is not None and crypto.sunset <= run.at:
+        run.warnings.append(
+            f"{crypto.weakest.algorithm} in the {crypto.weakest.what} is past its sunset "
+            f"({crypto.sunset.date().isoformat()}); it is accepted only through the proof of "
+            f"existence of {best.isoformat()}")
     sub_crypto, why = run.checker.signature_algorithm_verdict(
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
@@ -708,6 +765,35 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
                       + "; ".join(u.description for u in facts.unsigned_content[:3])
                       + (" and more" if len(facts.unsigned_content) > 3 else ""))
     return _final(run, Indication.TOTAL_PASSED, None, None, carried_by_past=carried_by_past)
+
+
+def _revocation_crypto_failure(run: _Run) -> CryptoVerdict | None:
+    """§5.2.8 for the revocation data of the signer's path: a certificate whose every OCSP
+    response and CRL is signed with an algorithm past its sunset (at that object's POE) gives
+    no trustworthy revocation status."""
+    for uses in revocation_algorithm_uses(run.signer_path,
+                                          ocsp_responses=run.evidence.ocsp_responses,
+                                          crls=run.evidence.crls):
+        verdicts = [cryptographic_constraints(
+            [u.use], policy=run.checker.policy, moment=run.ledger.time_of(poe_digest(u.der)),
+            subject="that revocation data") for u in uses]
+        if verdicts and not any(v.ok for v in verdicts):
+            return verdicts[0]
+    return None
+
+
+def _timestamp_crypto_failure(run: _Run) -> tuple[SubIndication, str] | None:
+    """A time-stamp of this signature that failed its cryptographic constraints makes the
+    signature fail them too: SHA-1 anywhere in the binding, without POE, is refused."""
+    crypto_subs = (SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                   SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
+    for index, ts in enumerate(run.facts.timestamps):
+        ts_report = run.ts_reports.get(index)
+        if ts_report is not None and ts_report.subindication in crypto_subs:
+            assert ts_report.subindication is not None
+            return ts_report.subindication, (f"{ts.label or ts.kind.value} of "
+                                             f"{ts.gen_time.isoformat()}: {ts_report.message}")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from ltv.errors import LtvError, MalformedError, SignatureValueError
+from ltv.errors import LtvError, MalformedError, SignatureValueError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet
-from ltv.formats._xmldsig import DS, XADES, HashFailureError
+from ltv.formats._xmldsig import DS, XADES, HashFailureError, digest_from_uri
 from ltv.signing import SignatureFormat
 from ltv.validation.cades import timestamp_facts
 from ltv.validation.facts import (
+    AlgorithmUse,
     IntegrityResult,
     IntegrityStatus,
     SignatureFacts,
@@ -38,7 +39,7 @@ from ltv.validation.model import SignedDataObjectSummary, TimestampKind, Unsigne
 from ltv.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
-    from ltv.formats.xades import ReferenceInfo, UnsignedNode
+    from ltv.formats.xades import ReferenceInfo, UnsignedNode, XadesInfo
 
 __all__ = ["extract"]
 
@@ -121,6 +122,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         evidence=info.evidence,
         signed_data_objects=tuple(_signed_data_object(r) for r in info.references),
         unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
+        algorithm_uses=_algorithm_uses(data, info),
     )]
 
 
@@ -147,3 +149,32 @@ def _failed(status: IntegrityStatus, message: str, signature_value: bytes) -> Si
         integrity=IntegrityResult.failed(status, message), signature_value=signature_value,
         evidence=EvidenceSet(),
     )
+
+
+def _algorithm_uses(data: bytes, info: XadesInfo) -> tuple[AlgorithmUse, ...]:
+    """What the binding rests on (EN 319 102-1 §5.2.8): SignatureMethod, every ds:Reference
+    DigestMethod (SignedProperties included) and the SigningCertificate(V2) CertDigest."""
+    uses = [AlgorithmUse(
+        what=f"ds:SignatureMethod {info.mechanism.value}-{info.digest_algorithm.value}",
+        algorithm=info.digest_algorithm.value)]
+    for ref in info.references:
+        target = "SignedProperties" if ref.is_signed_properties else repr(ref.uri or "")
+        uses.append(AlgorithmUse(what=f"ds:Reference {target} DigestMethod",
+                                 algorithm=ref.digest_algorithm.value))
+    root = parse_xml(data, what="the XAdES signature").getroot()
+    signature = next((s for s in root.iter(f"{{{DS}}}Signature")
+                      if info.signature_id is None or s.get("Id") == info.signature_id), None)
+    for tag in ("SigningCertificateV2", "SigningCertificate"):
+        element = next(signature.iter(f"{{{XADES}}}{tag}"), None) if signature is not None \
+            else None
+        method = element.find(f"{{{XADES}}}Cert/{{{XADES}}}CertDigest/{{{DS}}}DigestMethod") \
+            if element is not None else None
+        if method is None:
+            continue
+        try:
+            algorithm = digest_from_uri(method.get("Algorithm")).value
+        except UnsupportedAlgorithmError:
+            algorithm = method.get("Algorithm") or "unknown"
+        uses.append(AlgorithmUse(what=f"xades:{tag} CertDigest", algorithm=algorithm))
+        break
+    return tuple(uses)
