@@ -10,6 +10,7 @@ files OUT is a directory that gets ``NAME.json`` (``.xml``, ``.html``) per input
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from datetime import datetime
@@ -42,6 +43,10 @@ from ltv.validation import (
 from ltv.validation import (
     validate as validate_data,
 )
+
+# pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
+# its reason are in the report, and stderr keeps to the diagnostics (no traceback ever).
+logging.getLogger("pyhanko_certvalidator").addHandler(logging.NullHandler())
 
 __all__ = ["validate"]
 

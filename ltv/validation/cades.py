@@ -49,6 +49,7 @@ from ltv.formats.cades import (
     OID_SIGNING_TIME,
 )
 from ltv.signing import SignatureFormat, SignatureLevel
+from ltv.validation import legacy
 from ltv.validation.facts import (
     IntegrityResult,
     IntegrityStatus,
@@ -95,6 +96,8 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
                                   econtent_type=econtent_type, certificates=certificates,
                                   evidence=evidence, warnings=warnings,
                                   detached=econtent is None)
+            facts = legacy.augment(facts, der=der, index=index,
+                                   detached=detached_content if econtent is None else None)
         except LtvError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError,
@@ -402,8 +405,7 @@ def _timestamps(parts: cms.SignedDataParts, info: cms.SignerInfoParts,
             for token in values:
                 out.append(_archive_timestamp(parts, info, token, content, certificates,
                                               sig_covers))
-        elif oid == OID_ARCHIVE_TIME_STAMP_V2:
-            errors.append("a legacy archive-time-stamp (v2) was not evaluated")
+        # archive-time-stamp-v2 and the other legacy stamps: ltv.validation.legacy
     return out
 
 

@@ -88,6 +88,16 @@ class TimestampFacts:
     digest_algorithm: str | None = None  # message imprint hash (e.g. "sha256")
     covers: frozenset[bytes] = frozenset()
     label: str = ""
+    #: False when the covered data is missing (e.g. detached content): "not-computable".
+    imprint_computable: bool = True
+    imprint_variant: str | None = None  # which reading of the standard matched (legacy kinds)
+
+    @property
+    def imprint(self) -> str:
+        """``verified``, ``failed`` or ``not-computable``."""
+        if self.imprint_ok:
+            return "verified"
+        return "failed" if self.imprint_computable else "not-computable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +128,8 @@ class SignatureFacts:
     #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any
     #: entry makes the result INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
     constraint_failures: tuple[str, ...] = ()
+    #: Legacy long-term form (``ltv.validation.legacy``), e.g. "ES-A (ATSv2)"; None: none.
+    form: str | None = None
 
 
 def evidence_digests(
