@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from ltv.errors import MalformedError
 from ltv.formats import cades_legacy, cms
 from ltv.validation import cades
-from ltv.validation.facts import SignatureFacts
+from ltv.validation.facts import SignatureFacts, poe_digest
 
 VECTORS = Path(__file__).parent / "vectors" / "legacy"
 EXIT_VERDICTS = {0, 1, 3}  # TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE (never 2 usage / 4 bad input)
@@ -201,8 +201,6 @@ def test_older_atsv2_excludes_the_newer_by_time_not_position() -> None:
     assert [ts.imprint for ts in stamps] == ["verified", "verified"]
     # the newer one covers the older token (POE chain), not the other way round
     older_sig = cms.parse_signed_data(stamps[1].token).signer_infos[0].signature_value
-    from ltv.validation.facts import poe_digest
-
     assert poe_digest(older_sig) in stamps[0].covers
     newer_sig = cms.parse_signed_data(stamps[0].token).signer_infos[0].signature_value
     assert poe_digest(newer_sig) not in stamps[1].covers
@@ -260,10 +258,24 @@ def test_values_and_token_material_join_the_evidence() -> None:
     assert set(ocsps) <= set(facts.evidence.ocsp_responses)
 
 
-def test_certificate_references_are_listed_with_their_resolution() -> None:
+def test_references_are_listed_with_their_resolution() -> None:
+    """ES-X type 1 without values: the CRL references stay unresolved (listed by hash); an
+    ES-A with values resolves every reference (CRL by its DER, OCSP by its BasicOCSPResponse)."""
     facts = cades.extract((VECTORS / "cades/Signature-C-X-1.p7m").read_bytes())[0]
-    [line] = [w for w in facts.warnings if w.startswith("complete-certificate-references")]
-    assert " resolved against the embedded certificates" in line
+    assert "complete-certificate-references: 4 of 4 resolved against the embedded " \
+        "certificates" in facts.warnings
+    [line] = [w for w in facts.warnings if w.startswith("complete-revocation-references")]
+    assert line.startswith("complete-revocation-references: 0 of 3 resolved against the "
+                           "embedded revocation data; unresolved: crl sha1:f5bcdecf1180")
+    full = cades.extract(
+        (VECTORS / "cades/dss-916-test.txt.signed.qes.attached.p7s").read_bytes())[0]
+    assert "complete-revocation-references: 2 of 2 resolved against the embedded " \
+        "revocation data" in full.warnings
+    # the ES-X stamp proves the referenced (and resolved) CRLs existed at its time
+    one = cades.extract(
+        (VECTORS / "cades/dss-1619-CAdES-XL-T1-Double-AV2.png.p7m").read_bytes())[0]
+    [esc] = [ts for ts in one.timestamps if ts.kind.value == "esc"]
+    assert any(poe_digest(crl) in esc.covers for crl in one.evidence.crls)
 
 
 def test_a_truncated_legacy_attribute_is_bad_input_not_a_crash(ltv_cli: object,

@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from asn1crypto import algos, core, tsp
 from asn1crypto import cms as asn1_cms
-from asn1crypto import core, tsp
 
 from ltv.errors import MalformedError
 from ltv.formats import cms
@@ -47,12 +47,14 @@ __all__ = [
     "LegacyForm",
     "RawSignedData",
     "atsv2_inputs",
+    "basic_ocsp",
     "cert_crl_inputs",
     "certificate_refs",
     "certificate_values",
     "classify",
     "esc_inputs",
     "raw_signed_data",
+    "revocation_refs",
     "revocation_values",
     "token_gen_time",
 ]
@@ -237,6 +239,7 @@ def classify(oids: set[str]) -> LegacyForm | None:
     the legacy attributes; a baseline signature)."""
     legacy = oids & {OID_COMPLETE_CERTIFICATE_REFS, OID_COMPLETE_REVOCATION_REFS,
                      OID_CERTIFICATE_VALUES, OID_REVOCATION_VALUES, OID_ESC_TIME_STAMP,
+                     OID_ATTRIBUTE_CERTIFICATE_REFS, OID_ATTRIBUTE_REVOCATION_REFS,
                      OID_CERT_CRL_TIME_STAMP, OID_ARCHIVE_TIME_STAMP_V1,
                      OID_ARCHIVE_TIME_STAMP_V2}
     if not legacy:
@@ -284,6 +287,16 @@ def revocation_values(value: bytes) -> tuple[list[bytes], list[bytes]]:
     return crls, ocsps
 
 
+def basic_ocsp(response: bytes) -> bytes | None:
+    """The ``BasicOCSPResponse`` inside a successful ``OCSPResponse`` (None otherwise)."""
+    try:
+        kids = cms.read_single(response, "OCSPResponse").children()
+        body = kids[1].children()[0].children()
+        return body[1].content if body[1].tag == cms.TAG_OCTET_STRING else None
+    except (MalformedError, IndexError):
+        return None
+
+
 def wrap_basic_ocsp(basic: bytes) -> bytes:
     """A successful ``OCSPResponse`` around a ``BasicOCSPResponse``."""
     body = cms.tlv(cms.TAG_SEQUENCE, cms.encode_oid(_OCSP_BASIC)
@@ -291,16 +304,35 @@ def wrap_basic_ocsp(basic: bytes) -> bytes:
     return cms.tlv(cms.TAG_SEQUENCE, b"\x0a\x01\x00" + cms.tlv(cms.TAG_CTX0, body))
 
 
+def _other_hash(element: cms.Tlv) -> tuple[str, bytes]:
+    """``OtherHash``: a bare SHA-1 OCTET STRING or ``OtherHashAlgAndValue``."""
+    if element.tag == cms.TAG_OCTET_STRING:
+        return "sha1", element.content
+    alg, digest = element.children()[:2]
+    dotted = core.ObjectIdentifier.load(alg.children()[0].raw).dotted
+    return str(algos.DigestAlgorithmId.map(dotted)), digest.content
+
+
+def revocation_refs(value: bytes) -> list[tuple[str, str, bytes]]:
+    """complete-revocation-references (id-aa 22): ``[("crl"|"ocsp", hash algorithm, hash)]``
+    for every CrlValidatedID and every OcspResponsesID that carries a hash (TS 101 733 §6.2.2).
+    """
+    out: list[tuple[str, str, bytes]] = []
+    for ref in cms.read_single(value, "complete-revocation-references").children():
+        for choice in ref.children():
+            if choice.tag == cms.TAG_CTX0:  # [0] CRLListID { crls SEQUENCE OF CrlValidatedID }
+                for crl_id in choice.children()[0].children()[0].children():
+                    out.append(("crl", *_other_hash(crl_id.children()[0])))
+            elif choice.tag == cms.TAG_CTX1:  # [1] OcspListID { SEQUENCE OF OcspResponsesID }
+                for ocsp_id in choice.children()[0].children()[0].children():
+                    kids = ocsp_id.children()
+                    if len(kids) > 1:
+                        out.append(("ocsp", *_other_hash(kids[1])))
+    return out
+
+
 def certificate_refs(value: bytes) -> list[tuple[str, bytes]]:
     """complete-certificate-references (id-aa 21): ``[(hash algorithm, hash)]`` per OtherCertID
     (``OtherHash`` is a bare SHA-1 OCTET STRING or ``OtherHashAlgAndValue``)."""
-    out: list[tuple[str, bytes]] = []
-    for cert_id in cms.read_single(value, "complete-certificate-references").children():
-        other_hash = cert_id.children()[0]
-        if other_hash.tag == cms.TAG_OCTET_STRING:
-            out.append(("sha1", other_hash.content))
-            continue
-        alg, digest = other_hash.children()[:2]
-        oid = core.ObjectIdentifier.load(alg.children()[0].raw)
-        out.append((str(oid.native), digest.content))
-    return out
+    return [_other_hash(cert_id.children()[0]) for cert_id in
+            cms.read_single(value, "complete-certificate-references").children()]

@@ -82,6 +82,10 @@ def augment(facts: SignatureFacts, *, der: bytes, index: int,
     loaded = _load_certificates(certs, warnings)
     known = {c.public_bytes(Encoding.DER) for c in (*facts.certificates, *loaded)}
     warnings.extend(_reference_report(attrs, known))
+    all_crls = {*facts.evidence.crls, *crls}
+    all_ocsps = {*facts.evidence.ocsp_responses, *ocsps}
+    revocation_line, revocation_covers = _revocation_refs(attrs, all_crls, all_ocsps)
+    warnings.extend(revocation_line)
 
     # -- what each kind covers (POE digests)
     bound = (facts.signer_certificate.public_bytes(Encoding.DER),) if (
@@ -111,10 +115,11 @@ def augment(facts: SignatureFacts, *, der: bytes, index: int,
         for token in values:
             if oid == L.OID_ESC_TIME_STAMP:
                 candidates = L.esc_inputs(signature_value, info.unsigned)
-                covers = sig_covers | sts_covers | _referenced(attrs, known)
+                covers = (sig_covers | sts_covers | _referenced(attrs, known)
+                          | revocation_covers)
             elif oid == L.OID_CERT_CRL_TIME_STAMP:
                 candidates = L.cert_crl_inputs(info.unsigned)
-                covers = _referenced(attrs, known)
+                covers = _referenced(attrs, known) | revocation_covers
             elif oid == L.OID_ARCHIVE_TIME_STAMP_V2:
                 when = L.token_gen_time(token)
                 if when is None:
@@ -349,3 +354,36 @@ def _reference_report(attrs: Sequence[tuple[str, list[bytes]]], known: set[bytes
     if unresolved:
         line += "; unresolved: " + ", ".join(unresolved)
     return [line]
+
+
+def _revocation_refs(attrs: Sequence[tuple[str, list[bytes]]], crls: set[bytes],
+                     ocsps: set[bytes]) -> tuple[list[str], set[bytes]]:
+    """complete-revocation-references matched by hash: CRLs against every CRL known, OCSP
+    against the BasicOCSPResponse of every response known. Returns the report line and the
+    POE digests of the resolved objects (what an ES-X stamp over the references proves)."""
+    refs: list[tuple[str, str, bytes]] = []
+    for oid, values in attrs:
+        if oid == L.OID_COMPLETE_REVOCATION_REFS:
+            for value in values:
+                try:
+                    refs.extend(L.revocation_refs(value))
+                except (LtvError, IndexError, ValueError):
+                    continue
+    if not refs:
+        return [], set()
+    basics = {basic: response for response in ocsps
+              if (basic := L.basic_ocsp(response)) is not None}
+    covers: set[bytes] = set()
+    unresolved: list[str] = []
+    for kind, alg, digest in refs:
+        pool = crls if kind == "crl" else set(basics)
+        found = _resolve(alg, digest, pool)
+        if found is None:
+            unresolved.append(f"{kind} {alg}:{digest.hex()}")
+        else:
+            covers.add(poe_digest(found if kind == "crl" else basics[found]))
+    line = (f"complete-revocation-references: {len(refs) - len(unresolved)} of {len(refs)} "
+            f"resolved against the embedded revocation data")
+    if unresolved:
+        line += "; unresolved: " + ", ".join(unresolved)
+    return [line], covers
