@@ -125,6 +125,9 @@ class TimestampKind(enum.Enum):
     CERT_CRL = "cert-crl"  # CAdES certCRLTimestamp (ES-X type 2)
     ARCHIVE_V1 = "archive-v1"  # CAdES archiveTimestamp (id-aa 27, deprecated)
     ARCHIVE_V2 = "archive-v2"  # CAdES archive-time-stamp-v2 (id-aa 48)
+    ARCHIVE_132 = "archive-1.3.2"  # XAdES 1.3.2 xades:ArchiveTimeStamp
+    SIG_AND_REFS = "sig-and-refs"  # XAdES SigAndRefsTimeStamp(V2) (XAdES-X type 1)
+    REFS_ONLY = "refs-only"  # XAdES RefsOnlyTimeStamp(V2) (XAdES-X type 2)
 
     @property
     def proves_existence_of_signature(self) -> bool:
@@ -133,7 +136,9 @@ class TimestampKind(enum.Enum):
 
 #: Legacy time-stamps that give POE like the baseline archive ones (EN 319 102-1 §5.6.2.3):
 #: ES-X stamps over the signature and its references, and archive-time-stamp-v2.
-LEGACY_POE_KINDS = (TimestampKind.ESC, TimestampKind.CERT_CRL, TimestampKind.ARCHIVE_V2)
+LEGACY_POE_KINDS = (TimestampKind.ESC, TimestampKind.CERT_CRL, TimestampKind.ARCHIVE_V2,
+                    TimestampKind.ARCHIVE_132, TimestampKind.SIG_AND_REFS,
+                    TimestampKind.REFS_ONLY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
