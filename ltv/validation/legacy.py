@@ -38,7 +38,7 @@ from ltv.signing import SignatureLevel
 from ltv.validation.facts import SignatureFacts, TimestampFacts, poe_digest
 from ltv.validation.model import TimestampKind
 
-__all__ = ["augment"]
+__all__ = ["augment", "covered_by_value"]
 
 _TOKEN_OIDS = frozenset({L.OID_SIGNATURE_TIME_STAMP, L.OID_ESC_TIME_STAMP,
                          L.OID_CERT_CRL_TIME_STAMP, L.OID_ARCHIVE_TIME_STAMP_V1,
@@ -387,3 +387,19 @@ def _revocation_refs(attrs: Sequence[tuple[str, list[bytes]]], crls: set[bytes],
     if unresolved:
         line += "; unresolved: " + ", ".join(unresolved)
     return [line], covers
+
+
+def covered_by_value(oid: str, value: bytes) -> set[bytes]:
+    """POE digests an archive time-stamp covering this legacy unsigned attribute value brings:
+    a legacy time-stamp token's signature value and certificates, or each certificate, CRL
+    and OCSP response of a values attribute. Empty for anything else."""
+    if oid in _LEGACY_LABEL:
+        return _token_objects(value)
+    if oid not in (L.OID_CERTIFICATE_VALUES, L.OID_REVOCATION_VALUES):
+        return set()
+    certs: list[bytes] = []
+    crls: list[bytes] = []
+    ocsps: list[bytes] = []
+    _values_into(oid, [value], certs, crls, ocsps, [])
+    return {poe_digest(x) for x in (*certs, *crls, *ocsps)}
+
