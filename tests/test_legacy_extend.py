@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from asn1crypto import cms as asn1_cms
@@ -104,8 +105,6 @@ def test_extending_twice_keeps_root_material_and_old_stamps(es_a: bytes, pki: Sa
 def test_ber_root_certificates_refuse_extension(pki: SamplePki, pki_server: PkiServer) -> None:
     """dss-1401 keeps its certificates in BER indefinite length: re-writing them would break
     its ATSv2, so extension is refused with one clear line."""
-    from pathlib import Path
-
     data = (Path(__file__).parent / "vectors/legacy/cades/dss-1401-sig_with_atsv2.p7s"
             ).read_bytes()
     before = hashlib.sha256(data).hexdigest()
@@ -114,3 +113,29 @@ def test_ber_root_certificates_refuse_extension(pki: SamplePki, pki_server: PkiS
                services=_services(pki, SIGNED_AT))
     assert hashlib.sha256(data).hexdigest() == before
     assert asn1_cms.ContentInfo.load(data)["content_type"].native == "signed_data"
+
+
+def test_archive_put_and_renew_a_legacy_es_a(es_a: bytes, pki: SamplePki, pki_server: PkiServer,
+                                             ltv_cli: object, tmp_path: Path) -> None:
+    """`ltv archive put` ingests a legacy ES-A (its ingest report names the form) and `renew`
+    renews its evidence; the stored bytes are the ES-A's, ATSv2 intact."""
+    at = (SIGNED_AT + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    signed = tmp_path / "es-a.p7s"
+    signed.write_bytes(es_a)
+    store = tmp_path / "store"
+    put = ltv_cli("archive", "put", signed, "--store", store,  # type: ignore[operator]
+                  "--pki", pki.directory, "--at", at)
+    assert put.returncode == 0, put.stderr
+    assert "Traceback" not in put.stderr
+    assert "ingest report: TOTAL-PASSED" in put.stderr
+    pid = put.stdout.strip()
+    renew = ltv_cli("archive", "renew", "--store", store, "--margin", "100000",  # type: ignore[operator]
+                    "--pki", pki.directory, "--at", at)
+    assert renew.returncode == 0, renew.stderr
+    got = tmp_path / "out.p7s"
+    get = ltv_cli("archive", "get", pid, "-o", got, "--store", store)  # type: ignore[operator]
+    assert get.returncode == 0, get.stderr
+    assert got.read_bytes() == es_a
+    assert ("archive-v2", "verified") in _imprints(got.read_bytes())
+    verify = ltv_cli("archive", "verify", pid, "--store", store, "--at", at)  # type: ignore[operator]
+    assert verify.returncode == 0, verify.stderr + verify.stdout
