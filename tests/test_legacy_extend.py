@@ -139,3 +139,16 @@ def test_archive_put_and_renew_a_legacy_es_a(es_a: bytes, pki: SamplePki, pki_se
     assert ("archive-v2", "verified") in _imprints(got.read_bytes())
     verify = ltv_cli("archive", "verify", pid, "--store", store, "--at", at)  # type: ignore[operator]
     assert verify.returncode == 0, verify.stderr + verify.stdout
+
+
+def test_cli_refuses_to_extend_a_ber_es_a(pki: SamplePki, pki_server: PkiServer,
+                                          ltv_cli: object, tmp_path: Path) -> None:
+    signed = Path(__file__).parent / "vectors/legacy/cades/dss-1401-sig_with_atsv2.p7s"
+    out = tmp_path / "out.p7s"
+    done = ltv_cli("extend", signed, "--level", "b-lta", "--pki", pki.directory,  # type: ignore[operator]
+                   "-o", out)
+    assert done.returncode == 4, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "BER indefinite length" in line
+    assert not out.exists()
