@@ -15,6 +15,7 @@ report's warnings (library messages among them) on stderr, and tracebacks.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
@@ -50,6 +51,10 @@ from ltv.validation import (
     validate as validate_data,
 )
 from ltv.validation.safetext import printable
+
+# pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
+# its reason are in the report, and stderr keeps to the diagnostics (no traceback ever).
+logging.getLogger("pyhanko_certvalidator").addHandler(logging.NullHandler())
 
 __all__ = ["validate"]
 

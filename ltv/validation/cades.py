@@ -54,6 +54,7 @@ from ltv.formats.cades import (
     OID_SIGNING_TIME,
 )
 from ltv.signing import SignatureFormat, SignatureLevel
+from ltv.validation import legacy
 from ltv.validation.facts import (
     AlgorithmUse,
     IntegrityResult,
@@ -70,6 +71,7 @@ _DER = Encoding.DER
 
 # The attribute OIDs are the builder's (one vocabulary for what we write and what we read).
 OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS v1: read only (SHA-1 era)
+OID_ATS_HASH_INDEX_V1 = "0.4.0.1733.2.5"  # ats-hash-index, TS 101 733 v2.2.1: read only
 OID_ID_DATA = "1.2.840.113549.1.7.1"
 
 _ATTRIBUTE_NAMES = {
@@ -188,6 +190,8 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
                                   econtent_type=econtent_type, certificates=certificates,
                                   evidence=evidence, warnings=warnings,
                                   detached=econtent is None, structure=structure)
+            facts = legacy.augment(facts, der=der, index=index,
+                                   detached=detached_content if econtent is None else None)
         except LtvError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError,
@@ -498,8 +502,7 @@ def _timestamps(parts: cms.SignedDataParts, info: cms.SignerInfoParts,
             for token in values:
                 out.append(_archive_timestamp(parts, info, token, content, certificates,
                                               sig_covers))
-        elif oid == OID_ARCHIVE_TIME_STAMP_V2:
-            errors.append("a legacy archive-time-stamp (v2) was not evaluated")
+        # archive-time-stamp-v2 and the other legacy stamps: ltv.validation.legacy
     return out
 
 
@@ -546,7 +549,8 @@ def _hash_index(token: bytes) -> bytes | None:
     except LtvError:
         return None
     for oid, values in token_parts.signer_infos[0].unsigned_attributes():
-        if oid == OID_ATS_HASH_INDEX_V3 and values:
+        # ats-hash-index (v1, TS 101 733 v2.2.1) has the same imprint rule (JIS X 5092 files)
+        if oid in (OID_ATS_HASH_INDEX_V3, OID_ATS_HASH_INDEX_V1) and values:
             return values[0]
     return None
 
@@ -582,11 +586,14 @@ def _covered_by_index(parts: cms.SignedDataParts, info: cms.SignerInfoParts,
     for raw in info.unsigned_attrs or ():
         oid, type_raw, values = cms.attribute_parts(raw)
         for value in values:
-            if alg.digest(type_raw + value) not in attr_hashes:
+            # v3 hashes attrType || each value; v1 (TS 101 733 v2.2.1) the whole attribute
+            if alg.digest(type_raw + value) not in attr_hashes and alg.digest(raw) not in (
+                    attr_hashes):
                 continue
             covered.add(poe_digest(value))
             if oid in (OID_SIGNATURE_TIME_STAMP, OID_ARCHIVE_TIME_STAMP_V3):
                 covered |= _token_objects(value)
+            covered |= legacy.covered_by_value(oid, value)  # ATSv2, ES-X stamps, values
     return covered
 
 

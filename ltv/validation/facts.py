@@ -105,6 +105,16 @@ class TimestampFacts:
     #: The token's own algorithms: its SignerInfo digest and signature hash, its ESS
     #: signing-certificate hash (the imprint is ``digest_algorithm``, judged at genTime).
     algorithm_uses: tuple[AlgorithmUse, ...] = ()
+    #: False when the covered data is missing (e.g. detached content): "not-computable".
+    imprint_computable: bool = True
+    imprint_variant: str | None = None  # which reading of the standard matched (legacy kinds)
+
+    @property
+    def imprint(self) -> str:
+        """``verified``, ``failed`` or ``not-computable``."""
+        if self.imprint_ok:
+            return "verified"
+        return "failed" if self.imprint_computable else "not-computable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +150,8 @@ class SignatureFacts:
     algorithm_uses: tuple[AlgorithmUse, ...] = ()
     #: CMS eContentType (dotted OID) of a CAdES/PAdES signature; None for XAdES.
     content_type: str | None = None
+    #: Legacy long-term form (``ltv.validation.legacy``), e.g. "ES-A (ATSv2)"; None: none.
+    form: str | None = None
 
 
 def evidence_digests(

@@ -120,10 +120,25 @@ class TimestampKind(enum.Enum):
     DOCUMENT = "document"  # PAdES document time-stamp (/DocTimeStamp)
     CONTENT = "content"  # over the signed content, before signing
     EVIDENCE_RECORD = "evidence-record"  # RFC 4998 record over the whole signed file
+    # Legacy long-term forms (TS 101 733 / JIS X 5092): see ltv.validation.legacy
+    ESC = "esc"  # CAdES escTimeStamp (ES-X type 1)
+    CERT_CRL = "cert-crl"  # CAdES certCRLTimestamp (ES-X type 2)
+    ARCHIVE_V1 = "archive-v1"  # CAdES archiveTimestamp (id-aa 27, deprecated)
+    ARCHIVE_V2 = "archive-v2"  # CAdES archive-time-stamp-v2 (id-aa 48)
+    ARCHIVE_132 = "archive-1.3.2"  # XAdES 1.3.2 xades:ArchiveTimeStamp
+    SIG_AND_REFS = "sig-and-refs"  # XAdES SigAndRefsTimeStamp(V2) (XAdES-X type 1)
+    REFS_ONLY = "refs-only"  # XAdES RefsOnlyTimeStamp(V2) (XAdES-X type 2)
 
     @property
     def proves_existence_of_signature(self) -> bool:
         return self is not TimestampKind.CONTENT
+
+
+#: Legacy time-stamps that give POE like the baseline archive ones (EN 319 102-1 §5.6.2.3):
+#: ES-X stamps over the signature and its references, and archive-time-stamp-v2.
+LEGACY_POE_KINDS = (TimestampKind.ESC, TimestampKind.CERT_CRL, TimestampKind.ARCHIVE_V2,
+                    TimestampKind.ARCHIVE_132, TimestampKind.SIG_AND_REFS,
+                    TimestampKind.REFS_ONLY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +183,9 @@ class TimestampReport:
     past_validation: bool = False  # passed only thanks to POE from a later time-stamp
     digest_algorithm: str | None = None
     token_sha256: str | None = None  # hex SHA-256 of the token DER (its identifier)
+    #: "verified" | "failed" | "not-computable" (the covered data is missing)
+    imprint: str | None = None
+    imprint_variant: str | None = None  # which reading of the standard matched (legacy kinds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +255,8 @@ class SignatureReport:
     unsigned_content: tuple[UnsignedContent, ...] | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: Legacy long-term form (TS 101 733/903, JIS X 5092/5093), e.g. "ES-A (ATSv2)"; None: none.
+    form: str | None = None
 
     @property
     def passed(self) -> bool:

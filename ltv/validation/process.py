@@ -91,6 +91,7 @@ from ltv.validation.limits import (
     malformed,
 )
 from ltv.validation.model import (
+    LEGACY_POE_KINDS,
     CertificateSummary,
     Indication,
     PoeSummary,
@@ -477,12 +478,16 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
             indication=indication, subindication=sub, message=message, imprint_ok=ts.imprint_ok,
             used_as_poe=indication is Indication.PASSED, past_validation=past,
             digest_algorithm=ts.digest_algorithm, token_sha256=hashlib.sha256(ts.token).hexdigest(),
+            imprint=ts.imprint, imprint_variant=ts.imprint_variant,
         )
 
     if not ts.integrity.ok:
         sub = SubIndication[ts.integrity.status.value] if ts.integrity.status.value in (
             SubIndication.__members__) else SubIndication.FORMAT_FAILURE
         return report(Indication.FAILED, sub, ts.integrity.message), ()
+    if not ts.imprint_ok and not ts.imprint_computable:
+        return report(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                      ts.imprint_message), ()
     if not ts.imprint_ok:
         return report(Indication.FAILED, SubIndication.HASH_FAILURE, ts.imprint_message), ()
     tsa = ts.tsa_certificate
@@ -541,7 +546,7 @@ async def _gather_poe(run: _Run) -> None:
     discards the chain (no POE from it), as the evidence-record validation requires."""
     indexed = [(i, ts) for i, ts in enumerate(run.facts.timestamps)
                if ts.kind in (TimestampKind.ARCHIVE, TimestampKind.DOCUMENT,
-                              TimestampKind.EVIDENCE_RECORD)]
+                              TimestampKind.EVIDENCE_RECORD, *LEGACY_POE_KINDS)]
     indexed.sort(key=lambda pair: pair[1].gen_time)
     accepted = run.ledger.copy()
     for pos, (index, ts) in enumerate(indexed):
@@ -839,6 +844,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         pdf_changes_after_signing=facts.pdf_changes_after_signing,
         signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
+        form=facts.form,
     )
 
 
@@ -847,9 +853,11 @@ def _unvalidated(ts: TimestampFacts) -> TimestampReport:
         kind=ts.kind, gen_time=ts.gen_time,
         tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
         indication=Indication.INDETERMINATE, subindication=None,
-        message="not evaluated (the signature failed before)", imprint_ok=ts.imprint_ok,
+        message=(ts.imprint_message if ts.kind is TimestampKind.ARCHIVE_V1
+                 else "not evaluated (the signature failed before)"), imprint_ok=ts.imprint_ok,
         used_as_poe=False, digest_algorithm=ts.digest_algorithm,
         token_sha256=hashlib.sha256(ts.token).hexdigest(),
+        imprint=ts.imprint, imprint_variant=ts.imprint_variant,
     )
 
 

@@ -82,6 +82,7 @@ def _timestamp(t: TimestampReport) -> dict[str, Any]:
         "message": t.message, "imprint_ok": t.imprint_ok, "used_as_poe": t.used_as_poe,
         "past_validation": t.past_validation, "digest_algorithm": t.digest_algorithm,
         "token_sha256": t.token_sha256,
+        "imprint": t.imprint, "imprint_variant": t.imprint_variant,
     }
 
 
@@ -120,6 +121,7 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "id": s.id,
         "format": s.format.value,
         "level": s.level.value if s.level else None,
+        "form": s.form,
         "indication": s.indication.token,
         "indication_uri": s.indication.value,
         "subindication": s.subindication.token if s.subindication else None,

@@ -43,6 +43,13 @@ if TYPE_CHECKING:
 
 __all__ = ["extract"]
 
+_LEGACY_KINDS = {
+    "SigAndRefsTimeStamp": TimestampKind.SIG_AND_REFS,
+    "SigAndRefsTimeStampV2": TimestampKind.SIG_AND_REFS,
+    "RefsOnlyTimeStamp": TimestampKind.REFS_ONLY,
+    "RefsOnlyTimeStampV2": TimestampKind.REFS_ONLY,
+}
+
 
 def _signature_value(data: bytes) -> tuple[bytes, bool]:
     """The first ``ds:SignatureValue``, and whether the file holds XAdES qualifying properties
@@ -97,6 +104,13 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         imprint_input = ts.imprint_input
         if ts.kind == "SignatureTimeStamp":
             kind, covers = TimestampKind.SIGNATURE, sig_covers
+        elif ts.kind in _LEGACY_KINDS:  # TS 101 903 ES-X stamps (JIS X 5093)
+            kind = _LEGACY_KINDS[ts.kind]
+            covers = (sig_covers if kind is TimestampKind.SIG_AND_REFS else frozenset()) | (
+                frozenset(earlier))
+        elif ts.kind == "xades:ArchiveTimeStamp":
+            kind = TimestampKind.ARCHIVE_132
+            covers = sig_covers | material | frozenset(earlier)
         else:
             kind, covers = TimestampKind.ARCHIVE, sig_covers | material | frozenset(earlier)
         facts = timestamp_facts(
@@ -123,7 +137,23 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         signed_data_objects=tuple(_signed_data_object(r) for r in info.references),
         unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
         algorithm_uses=_algorithm_uses(data, info),
+        form=_legacy_form({ts.kind for ts in timestamps}),
     )]
+
+
+def _legacy_form(kinds: set[TimestampKind]) -> str | None:
+    """TS 101 903 form when the signature carries legacy time-stamps (JIS X 5093), with its
+    EN 319 102-1 class; None for a baseline-only signature."""
+    if not kinds & {TimestampKind.ARCHIVE_132, TimestampKind.SIG_AND_REFS,
+                    TimestampKind.REFS_ONLY}:
+        return None
+    archives = [name for kind, name in ((TimestampKind.ARCHIVE_132, "1.3.2"),
+                                        (TimestampKind.ARCHIVE, "1.4.1")) if kind in kinds]
+    if archives:
+        return f"XAdES-A ({', '.join(archives)}) [B-LTA]"
+    types = [name for kind, name in ((TimestampKind.SIG_AND_REFS, "type 1"),
+                                     (TimestampKind.REFS_ONLY, "type 2")) if kind in kinds]
+    return f"XAdES-X ({', '.join(types)}) [B-T]"
 
 
 def _signed_data_object(ref: ReferenceInfo) -> SignedDataObjectSummary:
