@@ -277,7 +277,7 @@ def test_attribute_certificate_in_certificates_set(pki: SamplePki, pki_server: P
     data = build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT,
                      extra_certificates=[_attribute_certificate()])
     assert_refused(pki, data, tmp_path, indication=Indication.TOTAL_FAILED, sub=FORMAT,
-                   words="the CMS certificates set holds an attribute certificate (v2)")
+                   words="the CMS certificates set holds a malformed attribute certificate (v2)")
 
 
 def test_garbage_in_certificates_set(pki: SamplePki, pki_server: PkiServer, tmp_path: Path,

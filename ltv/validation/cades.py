@@ -110,14 +110,43 @@ def signed_attributes_problem(attributes: Sequence[tuple[str, int]]) -> str | No
 def certificates_problem(raw_certificates: Sequence[bytes]) -> str | None:
     """Format checking of the SignedData certificates set: certificates only (DER X.509)."""
     for raw in raw_certificates:
+        if raw and raw[0] in (0xA1, 0xA2):
+            # RFC 5652 §10.2.2 allows attribute certificates beside the X.509 ones (real TSA
+            # tokens carry v1 ones); they play no part in validation, but must be well-formed
+            if not _well_formed_choice(raw):
+                return (f"the CMS certificates set holds a malformed "
+                        f"{_CERT_CHOICE_NAMES[raw[0]].removeprefix('an ')}")
+            continue
         if not raw or raw[0] != cms.TAG_SEQUENCE:
             what = _CERT_CHOICE_NAMES.get(raw[0] if raw else -1, "something else")
             return f"the CMS certificates set holds {what}, not a certificate"
         try:
             x509.load_der_x509_certificate(raw)
         except ValueError as exc:
+            if _ber_certificate(raw):
+                continue  # BER as found in older files: a certificate all the same
             return f"the CMS certificates set holds an entry that is no certificate: {exc}"
     return None
+
+
+def _well_formed_choice(raw: bytes) -> bool:
+    """True when ``raw`` parses completely as a CMS CertificateChoices value."""
+    try:
+        choice = asn1_cms.CertificateChoices.load(raw, strict=True)
+        _ = choice.native  # parse every field
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    return True
+
+
+def _ber_certificate(raw: bytes) -> bool:
+    """True when ``raw`` is a certificate in BER (e.g. indefinite lengths): it re-encodes to
+    DER that ``cryptography`` reads."""
+    try:
+        x509.load_der_x509_certificate(asn1_x509.Certificate.load(raw).dump(force=True))
+    except (ValueError, TypeError, KeyError, IndexError):
+        return False
+    return True
 
 
 def _hash_of(sig_alg: algos.SignedDigestAlgorithm, fallback: str) -> str:
