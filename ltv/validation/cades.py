@@ -105,6 +105,9 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
 
 
 def _unpem(data: bytes) -> bytes:
+    from ltv.formats.cms_sniff import unwrap_base64
+
+    data = unwrap_base64(data)  # bare base64 of the DER, as some tools save .p7m files
     stripped = data.strip()
     if stripped.startswith(b"-----BEGIN"):
         import base64
@@ -324,6 +327,9 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
         verify_cms_signature(signer.public_key(), info.signature_value, signed_bytes,
                              sig_alg, digest_name)
     except InvalidSignature:
+        if info.signed_attrs is not None and _verifies_over_der(signer, info, signed_bytes,
+                                                                sig_alg, digest_name):
+            return IntegrityResult()  # signed over the DER re-encoding (RFC 5652 §5.4)
         return IntegrityResult.failed(
             IntegrityStatus.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer certificate's public key",
@@ -331,6 +337,21 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
     except UnsupportedAlgorithmError as exc:
         return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
     return IntegrityResult()
+
+
+def _verifies_over_der(signer: x509.Certificate, info: cms.SignerInfoParts, stored: bytes,
+                       sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> bool:
+    from ltv.formats._cms_der import der_signed_attributes
+
+    der = der_signed_attributes(stored)
+    if der is None:
+        return False
+    try:
+        verify_cms_signature(signer.public_key(), info.signature_value, der, sig_alg,
+                             digest_name)
+    except (InvalidSignature, UnsupportedAlgorithmError):
+        return False
+    return True
 
 
 def verify_cms_signature(public_key: object, signature: bytes, data: bytes,

@@ -473,6 +473,9 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if facts.signer_certificate is None:
         return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                       facts.signer_identification_error or "no signer certificate")
+    from ltv.validation._cert_extensions import extension_warnings
+
+    run.warnings.extend(extension_warnings(facts.signer_certificate, role="signer"))
     kind = signer_key_kind(facts.signer_certificate)
     if kind not in run.checker.policy.accepted_key_kinds:
         return _final(run, Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
@@ -616,12 +619,9 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
 
 
 def signer_key_kind(cert: x509.Certificate) -> KeyKind:
-    try:
-        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        oids = {p.policy_identifier.dotted_string for p in policies}
-    except x509.ExtensionNotFound:
-        oids = set()
-    return key_kind_for_policies(oids)
+    from ltv.validation._cert_extensions import policy_oids  # lenient: issue #19
+
+    return key_kind_for_policies(policy_oids(cert))
 
 
 def _final(run: _Run, indication: Indication, sub: SubIndication | None,

@@ -1,0 +1,135 @@
+"""The general mechanisms behind issue #19, each attacked on inputs built from the vectors:
+CMS recognised by structure (DER, PEM, bare base64; a PDF inside stays CAdES), signed
+attributes verified over their DER re-encoding (and a changed attribute still fails), certificates
+whose extensions do not parse strictly, library failures mapped to an indication, and no
+library traceback in the logs."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+from conftest import ltv_cli
+
+from ltv.signing import SignatureFormat
+from ltv.validation import (
+    Indication,
+    SubIndication,
+    ValidationPolicy,
+    detect_format,
+    load_trust_anchors,
+    validate,
+)
+from ltv.validation._library_logs import OneLineExceptions
+
+VECTORS = Path(__file__).parent / "vectors" / "foreign"
+AT = datetime(2020, 1, 1, tzinfo=UTC)
+CADES_PDF = VECTORS / "dss-validation/cades/cades-dss1997.p7m"  # a CMS encapsulating a PDF
+REORDERED = VECTORS / "dss-validation/cades/dss-667/DER_reordered_prova.txt.p7m"
+
+
+def _one(data: bytes, *, anchors: list[Path] = (), at: datetime = AT) -> tuple[
+        Indication, SubIndication | None, str, tuple[str, ...]]:
+    policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(anchors)))
+    report = validate(data, policy=policy, at=at, offline=True)
+    (sig,) = report.signatures
+    return sig.indication, sig.subindication, sig.message or "", sig.warnings
+
+
+def test_cms_encapsulating_a_pdf_is_cades() -> None:
+    data = CADES_PDF.read_bytes()
+    assert b"%PDF-" in data[:1024]
+    assert detect_format(data) is SignatureFormat.CADES
+    assert detect_format(b"%PDF-1.7\n" + data) is SignatureFormat.PADES
+
+
+@pytest.mark.parametrize("wrap", ["pem", "base64", "base64-lines"])
+def test_wrapped_cms_gives_the_same_verdict_as_der(wrap: str, tmp_path: Path) -> None:
+    der = CADES_PDF.read_bytes()
+    body = base64.b64encode(der)
+    lines = b"\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+    data = {"pem": b"-----BEGIN PKCS7-----\n" + lines + b"\n-----END PKCS7-----\n",
+            "base64": body, "base64-lines": lines + b"\n"}[wrap]
+    assert detect_format(data) is SignatureFormat.CADES
+    assert _one(data)[:2] == _one(der)[:2] == (Indication.INDETERMINATE,
+                                                SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    path = tmp_path / "sig.p7s"
+    path.write_bytes(data)
+    result = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z", path)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith(f"INDETERMINATE: {path} NO_CERTIFICATE_CHAIN_FOUND")
+
+
+def test_base64_that_is_no_cms_stays_bad_input() -> None:
+    with pytest.raises(Exception, match="not a signature"):
+        detect_format(base64.b64encode(b"MII" + b"\x00" * 64))
+
+
+def test_signed_attributes_verify_over_their_der_form() -> None:
+    data = REORDERED.read_bytes()
+    info = cms.ContentInfo.load(data)["content"]["signer_infos"][0]
+    stored = info["signed_attrs"].dump()
+    assert b"\x31" + stored[1:] != cms.CMSAttributes.load(b"\x31" + stored[1:]).dump(force=True)
+    indication, sub, _, _ = _one(data)
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+
+
+def test_a_changed_reordered_attribute_still_fails() -> None:
+    data = bytearray(REORDERED.read_bytes())
+    info = cms.ContentInfo.load(bytes(data))["content"]["signer_infos"][0]
+    stored = info["signed_attrs"].dump()
+    # the signing-time attribute's UTCTime: change one digit of the seconds
+    where = bytes(data).index(stored)
+    time_at = stored.index(b"\x17\x0d") + 2 + 11  # YYMMDDHHMMS|S
+    pos = where + time_at
+    data[pos] = ord("0") if data[pos] != ord("0") else ord("1")
+    indication, sub, message, _ = _one(bytes(data))
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
+    assert "does not verify" in message
+
+
+def test_malformed_extension_is_a_warning_not_a_crash() -> None:
+    indication, sub, _, warnings = _one(REORDERED.read_bytes())
+    assert indication is Indication.INDETERMINATE
+    assert sub is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    assert any("does not parse strictly" in w and w.startswith("signer certificate")
+               for w in warnings), warnings
+
+
+def test_library_failure_is_indeterminate_with_its_reason() -> None:
+    # certvalidator raises AttributeError on this file's SHA-512 OCSP CertID
+    data = (VECTORS / "dss-validation/cades/cades-ats-v3-wrong-cert.p7m").read_bytes()
+    indication, sub, message, _ = _one(
+        data, anchors=[VECTORS / "roots/root-ca-515cbe1a.pem"],
+        at=datetime(2024, 12, 19, 15, 45, 38, tzinfo=UTC))
+    assert indication is Indication.INDETERMINATE
+    assert sub is SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    assert message.startswith("the certificate validation library could not process")
+    assert "AttributeError" in message
+
+
+def test_library_log_records_lose_their_traceback() -> None:
+    record = logging.LogRecord("pyhanko.sign.diff_analysis.policies", logging.WARNING, __file__,
+                               1, "Error in diff operation %s", ("x",), None)
+    try:
+        raise ValueError("VRI key modified")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert OneLineExceptions().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == "Error in diff operation x: ValueError: VRI key modified"
+
+
+def test_no_library_traceback_on_stderr() -> None:
+    path = VECTORS / "dss-validation/pades/PAdES-LT.pdf"
+    result = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z", path)
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    assert "SuspiciousModification: VRI key" in result.stderr
