@@ -133,3 +133,79 @@ def test_no_library_traceback_on_stderr() -> None:
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
     assert "SuspiciousModification: VRI key" in result.stderr
+
+
+SHA3 = VECTORS / "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA3_256-SHA3_256withRSA.p7m"
+
+
+def test_sha3_signature_verifies_and_a_changed_one_fails() -> None:
+    data = SHA3.read_bytes()
+    assert _one(data)[:2] == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    info = cms.ContentInfo.load(data)["content"]["signer_infos"][0]
+    signature = info["signature"].native
+    broken = bytearray(data)
+    at = data.index(signature) + len(signature) // 2
+    broken[at] ^= 0x01
+    assert _one(bytes(broken))[:2] == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
+    content = cms.ContentInfo.load(data)["content"]["encap_content_info"]["content"].native
+    changed = bytearray(data)
+    at = data.index(content)
+    changed[at] ^= 0x01
+    assert _one(bytes(changed))[:2] == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
+
+
+CS_CS = VECTORS / "xades4j/document.signed.bes.cs.cs.xml"  # a signature, counter-signed twice
+
+
+def _all(data: bytes, detached: bytes | None = None) -> list[tuple[str, Indication,
+                                                                    SubIndication | None, str]]:
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[]), at=AT,
+                      offline=True, detached_content=detached)
+    return [(s.id, s.indication, s.subindication, s.message or "") for s in report.signatures]
+
+
+def test_every_xades_signature_of_a_document_is_validated() -> None:
+    data = CS_CS.read_bytes()
+    got = _all(data)
+    assert [sid for sid, *_ in got] == [
+        "xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad",
+        "xmldsig-7479045c-8083-49eb-9043-1ac2af4a759c",
+        "xmldsig-a40919ca-9f9a-4a68-bd50-f209ce902eb3",
+    ]
+    assert {(i, s) for _, i, s, _ in got} == {(Indication.INDETERMINATE,
+                                               SubIndication.NO_CERTIFICATE_CHAIN_FOUND)}
+
+
+def test_a_broken_counter_signature_fails_alone() -> None:
+    data = CS_CS.read_bytes()
+    text = data.decode("utf-8")
+    # the last counter-signature's SignatureValue: change one base64 character
+    start = text.index("<ds:SignatureValue", text.index('Id="xmldsig-a40919ca'))
+    body = text.index(">", start) + 1
+    flipped = "A" if text[body + 10] != "A" else "B"
+    broken = (text[:body + 10] + flipped + text[body + 11:]).encode("utf-8")
+    got = {sid: (i, s) for sid, i, s, _ in _all(broken)}
+    assert got["xmldsig-a40919ca-9f9a-4a68-bd50-f209ce902eb3"] == (
+        Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
+    assert got["xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad"] == (
+        Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+
+
+def test_duplicate_signature_ids_stay_refused() -> None:
+    text = CS_CS.read_text("utf-8").replace("xmldsig-7479045c-8083-49eb-9043-1ac2af4a759c",
+                                            "xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad")
+    got = _all(text.encode("utf-8"))
+    assert all(i is Indication.TOTAL_FAILED and s is SubIndication.FORMAT_FAILURE
+               for _, i, s, _ in got), got
+
+
+@pytest.mark.parametrize(("file", "feature"), [
+    ("dss-validation/xades/qes-xades111-filter2.xml", "01903/v1.1.1#"),
+    ("dss-validation/xades/Signature-X-FR_NOT-3.xml", "01903/v1.2.2#"),
+])
+def test_unsupported_feature_is_indeterminate_naming_it(file: str, feature: str) -> None:
+    ((_, indication, sub, message),) = _all((VECTORS / file).read_bytes())
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+    assert message.startswith("ltv cannot process this signature: ")
+    assert feature in message

@@ -45,34 +45,12 @@ INTEGRITY_FAILURES = frozenset({SubIndication.HASH_FAILURE, SubIndication.SIG_CR
 
 # file -> why it cannot hold yet (one line each); removing an entry is progress.
 KNOWN_GAPS: dict[str, str] = {
-    "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA3_256-SHA3_256withRSA.p7m":
-        "SHA-3 unsupported: FORMAT_FAILURE instead of INDETERMINATE",
-    "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA3_512-SHA3_512withRSA.p7m":
-        "SHA-3 unsupported: FORMAT_FAILURE instead of INDETERMINATE",
-    "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA256-SHA3_256withRSAandMGF1.p7m":
-        "SHA-3 unsupported: FORMAT_FAILURE instead of INDETERMINATE",
-    "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA3_224-SHA3_224withRSA.p7m":
-        "SHA-3 unsupported: FORMAT_FAILURE instead of INDETERMINATE",
-    "dss-validation/xades/Signature-X-FR_NOT-3.xml":
-        "XAdES 1.2.2 namespace: FORMAT_FAILURE instead of a verdict",
     "dss-validation/xades/Signature-X-EE-3.ddoc":
         "plain XML-DSig (no XAdES properties) is bad input (exit 4)",
-    "dss-validation/xades/qes-xades111-filter2.xml":
-        "XAdES 1.1.1 namespace: FORMAT_FAILURE instead of a verdict",
-    "dss-validation/xades/xades-counter-signature-no-type.xml":
-        "several XAdES signatures in one document: FORMAT_FAILURE",
     "dss-validation/xades/xmldsig-only.xml":
         "plain XML-DSig (no XAdES properties) is bad input (exit 4)",
     "dss-validation/xades/xades-level-b-with-certvals.xml":
         "signing certificate only in CertificateValues, not ds:KeyInfo: FORMAT_FAILURE",
-    "xades4j/document.signed.bes.cs.xml":
-        "several XAdES signatures (counter-signature) in one document: FORMAT_FAILURE",
-    "xades4j/document.signed.bes.cs.cs.xml":
-        "several XAdES signatures (counter-signatures) in one document: FORMAT_FAILURE",
-    "xades4j/document.signed.bes.rsa_pss.xml":
-        "RSA-PSS salt length other than the hash length: FORMAT_FAILURE",
-    "xades4j/detached.bes.xml":
-        "XPath transform unsupported: FORMAT_FAILURE instead of a verdict",
     "dss-validation/pades/pades-ltv.pdf":
         "damaged cross-reference table is bad input (exit 4)",
     "dss-validation/pades/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf":

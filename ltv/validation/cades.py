@@ -294,9 +294,17 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
                      sig_alg: algos.SignedDigestAlgorithm, signed: dict[str, list[bytes]],
                      econtent_type: str, detached: bool) -> IntegrityResult:
     try:
-        digest_alg = DigestAlgorithm.from_name(digest_name)
+        digest_of = DigestAlgorithm.from_name(digest_name).digest
     except UnsupportedAlgorithmError as exc:
-        return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+        from ltv.validation._extra_digests import EXTRA_HASHES, extra_digest
+
+        if digest_name not in EXTRA_HASHES:  # SHA-3 and SHA-224 are read too (issue #19)
+            return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+
+        def digest_of(data: bytes) -> bytes:
+            value = extra_digest(digest_name, data)
+            assert value is not None
+            return value
     if content is None:
         return IntegrityResult.failed(
             IntegrityStatus.SIGNED_DATA_NOT_FOUND,
@@ -308,7 +316,7 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
             return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
                                           "the message-digest signed attribute is missing")
         claimed = cms.read_single(values[0], "message-digest").content
-        if not hmac.compare_digest(digest_alg.digest(content), claimed):
+        if not hmac.compare_digest(digest_of(content), claimed):
             what = "detached data" if detached else "encapsulated content"
             return IntegrityResult.failed(
                 IntegrityStatus.HASH_FAILURE,
@@ -357,14 +365,18 @@ def _verifies_over_der(signer: x509.Certificate, info: cms.SignerInfoParts, stor
 def verify_cms_signature(public_key: object, signature: bytes, data: bytes,
                          sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> None:
     """Verify a CMS signature value (RSA PKCS#1 v1.5 / PSS, ECDSA); raises InvalidSignature."""
-    algo = str(sig_alg.signature_algo)
+    from ltv.validation._extra_digests import EXTRA_HASHES, rsa_sha3
+
+    sha3 = rsa_sha3(sig_alg["algorithm"].dotted)
+    algo = "rsassa_pkcs1v15" if sha3 else str(sig_alg.signature_algo)
     try:
-        hash_name = str(sig_alg.hash_algo)
+        hash_name = sha3 or str(sig_alg.hash_algo)
     except ValueError:
         hash_name = digest_name
+
     hash_types: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-        "sha512": hashes.SHA512,
+        "sha512": hashes.SHA512, **EXTRA_HASHES,
     }
     if hash_name not in hash_types:
         raise UnsupportedAlgorithmError(f"unsupported signature hash {hash_name}")

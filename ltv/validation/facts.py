@@ -50,6 +50,8 @@ class IntegrityStatus(enum.Enum):
     HASH_FAILURE = "HASH_FAILURE"  # a signed data object's digest does not match
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"  # the signature value does not verify
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"  # detached content not supplied
+    # A feature ltv cannot process (issue #19): INDETERMINATE naming it, never TOTAL-FAILED.
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"  # → CRYPTO_CONSTRAINTS_FAILURE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -470,6 +470,9 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.SIGNED_DATA_NOT_FOUND:
         return _final(run, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
                       integrity.message)
+    if integrity.status is IntegrityStatus.UNSUPPORTED_ALGORITHM:  # issue #19, item 7
+        return _final(run, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                      f"ltv cannot process this signature: {integrity.message}")
     if facts.signer_certificate is None:
         return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                       facts.signer_identification_error or "no signer certificate")
