@@ -209,3 +209,42 @@ def test_unsupported_feature_is_indeterminate_naming_it(file: str, feature: str)
                                  SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     assert message.startswith("ltv cannot process this signature: ")
     assert feature in message
+
+
+def test_counter_signatures_nest_under_their_parent_in_json() -> None:
+    from jsonschema import Draft202012Validator
+
+    from ltv.validation.report_json import json_schema, to_json
+
+    report = validate(CS_CS.read_bytes(), policy=ValidationPolicy.default(trust_anchors=[]),
+                      at=AT, offline=True)
+    doc = to_json(report)
+    Draft202012Validator(json_schema()).validate(doc)
+    (top,) = doc["signatures"]
+    assert top["id"] == "xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad"
+    (middle,) = top["counter_signatures"]
+    assert middle["id"] == "xmldsig-7479045c-8083-49eb-9043-1ac2af4a759c"
+    (inner,) = middle["counter_signatures"]
+    assert inner["id"] == "xmldsig-a40919ca-9f9a-4a68-bd50-f209ce902eb3"
+    assert "counter_signatures" not in inner
+    assert [s.counter_signature_of for s in report.signatures] == [
+        None, top["id"], middle["id"]]
+
+
+def test_cli_signature_id_selects_one(tmp_path: Path) -> None:
+    sid = "xmldsig-7479045c-8083-49eb-9043-1ac2af4a759c"
+    result = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z",
+                     "--signature-id", sid, CS_CS)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.splitlines() == [
+        line for line in result.stdout.splitlines()
+        if line.startswith(f"INDETERMINATE: {CS_CS} NO_CERTIFICATE_CHAIN_FOUND")]
+    assert len(result.stdout.splitlines()) == 1
+    missing = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z",
+                      "--signature-id", "nope", CS_CS)
+    assert missing.returncode == 4
+    errors = [ln for ln in missing.stderr.splitlines() if ln.startswith("ltv: error:")]
+    assert errors == [f"ltv: error: {CS_CS}: no signature with Id 'nope' (the file holds: "
+                      "xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad, " + sid +
+                      ", xmldsig-a40919ca-9f9a-4a68-bd50-f209ce902eb3)"]
+    assert "Traceback" not in missing.stderr

@@ -26,7 +26,7 @@ from ltv.cli._common import (
     TIME,
 )
 from ltv.clock import SystemClock, format_time
-from ltv.errors import ConfigurationError, LtvError
+from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind
@@ -173,6 +173,9 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
                    "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
                    "and objects/, whose certificates, CRLs and OCSP responses join the "
                    "validation material). Repeatable.")
+@click.option("--signature-id", "signature_id", default=None,
+              help="Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
+                   "field name, or CAdES 'signature N').")
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help="Do not accept signatures made with this kind of key (repeatable).")
@@ -180,7 +183,7 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
-             evidence_records: tuple[Path, ...]) -> None:
+             evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
@@ -196,6 +199,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
             report = validate_data(data, policy=policy, at=when, offline=offline,
                                    fetchers=fetchers, detached_content=detached_bytes,
                                    evidence_records=records, extra_evidence=archived)
+            if signature_id is not None:
+                report = _select(report, signature_id)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
             click.echo(f"ltv: error: {file}: {message}", err=True)
@@ -220,6 +225,17 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
+    """The report of the one signature named ``signature_id`` (bad input when none is)."""
+    from dataclasses import replace
+
+    chosen = tuple(s for s in report.signatures if s.id == signature_id)
+    if not chosen:
+        raise InputError(f"no signature with Id {signature_id!r} (the file holds: "
+                         f"{', '.join(s.id for s in report.signatures)})")
+    return replace(report, signatures=chosen)
 
 
 def _evidence_records(paths: tuple[Path, ...]

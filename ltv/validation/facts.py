@@ -120,6 +120,8 @@ class SignatureFacts:
     #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any
     #: entry makes the result INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
     constraint_failures: tuple[str, ...] = ()
+    #: The id of the signature this one counter-signs (XAdES CounterSignature), else None.
+    counter_signature_of: str | None = None
 
 
 def evidence_digests(

@@ -237,6 +237,8 @@ class SignatureReport:
     unsigned_content: tuple[UnsignedContent, ...] | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: The id of the signature this one counter-signs (JSON: nested under it), else None.
+    counter_signature_of: str | None = None
 
     @property
     def passed(self) -> bool:

@@ -657,6 +657,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         pdf_changes_after_signing=facts.pdf_changes_after_signing,
         signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
+        counter_signature_of=facts.counter_signature_of,
     )
 
 

@@ -67,7 +67,12 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     ids = signature_ids(data)
     if len(ids) < 2:
         return extract_one(data, detached_content=detached_content)
-    return [facts for sid in ids
+    from dataclasses import replace
+
+    from ltv.validation._xades_many import parent_ids
+
+    parents = parent_ids(data)
+    return [replace(facts, counter_signature_of=parents.get(sid)) for sid in ids
             for facts in extract_one(data, detached_content=detached_content, signature_id=sid)]
 
 
