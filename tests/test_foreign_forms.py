@@ -248,3 +248,56 @@ def test_cli_signature_id_selects_one(tmp_path: Path) -> None:
                       "xmldsig-ff7d9ad7-f36d-4af0-b21a-7db2e840efad, " + sid +
                       ", xmldsig-a40919ca-9f9a-4a68-bd50-f209ce902eb3)"]
     assert "Traceback" not in missing.stderr
+
+
+DDOC = VECTORS / "dss-validation/xades/Signature-X-EE-3.ddoc"  # XML-DSig, DigiDoc 1.2
+XMLDSIG_ONLY = VECTORS / "dss-validation/xades/xmldsig-only.xml"
+
+
+def test_subtree_c14n_has_no_spurious_empty_default_namespace() -> None:
+    import hashlib
+
+    from lxml import etree
+
+    from ltv.formats._xmldsig import C14nMethod, canonicalize
+
+    tree = etree.parse(str(DDOC))
+    props = tree.xpath("//*[@Id='S0-SignedProperties']")[0]
+    out = canonicalize(props, C14nMethod.C14N_10)
+    assert b'xmlns=""' not in out
+    # the digest the signer computed (and xmlsec1 verifies)
+    digest = hashlib.sha1(out).digest()  # noqa: S324 - the signer chose SHA-1 in 2003
+    assert base64.b64encode(digest) == b"95UzjKd0Bky/pkJzPwXiYtLU82E="
+    # an element really in no namespace keeps its undeclaration
+    doc = etree.fromstring(b'<a xmlns="urn:x"><b xmlns="urn:x"><c xmlns=""/><d/></b></a>')
+    assert canonicalize(doc[0], C14nMethod.C14N_10) == (
+        b'<b xmlns="urn:x"><c xmlns=""></c><d></d></b>')
+
+
+def test_plain_xmldsig_is_validated_as_such() -> None:
+    ((_, indication, sub, _),) = _all(DDOC.read_bytes())
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    report = validate(DDOC.read_bytes(), policy=ValidationPolicy.default(trust_anchors=[]),
+                      at=AT, offline=True)
+    assert report.signatures[0].level is None
+    assert any(w.startswith("form XMLDSig") for w in report.signatures[0].warnings)
+    ((_, indication, sub, message),) = _all(XMLDSIG_ONLY.read_bytes())
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+    assert "ds:KeyValue" in message
+
+
+def test_changed_plain_xmldsig_fails() -> None:
+    text = DDOC.read_text("utf-8")
+    changed = text.replace("<SigningTime>2003.10.24T10:57:19Z", "<SigningTime>2003.10.24T10:57:18Z")
+    assert changed != text
+    ((_, indication, sub, _),) = _all(changed.encode("utf-8"))
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
+    text = XMLDSIG_ONLY.read_text("utf-8")
+    start = text.index("<SignatureValue")
+    body = text.index(">", start) + 1
+    flipped = "A" if text[body + 5] != "A" else "B"
+    broken = text[:body + 5] + flipped + text[body + 6:]
+    ((_, indication, sub, _),) = _all(broken.encode("utf-8"))
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)

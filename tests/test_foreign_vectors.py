@@ -45,10 +45,6 @@ INTEGRITY_FAILURES = frozenset({SubIndication.HASH_FAILURE, SubIndication.SIG_CR
 
 # file -> why it cannot hold yet (one line each); removing an entry is progress.
 KNOWN_GAPS: dict[str, str] = {
-    "dss-validation/xades/Signature-X-EE-3.ddoc":
-        "plain XML-DSig (no XAdES properties) is bad input (exit 4)",
-    "dss-validation/xades/xmldsig-only.xml":
-        "plain XML-DSig (no XAdES properties) is bad input (exit 4)",
     "dss-validation/xades/xades-level-b-with-certvals.xml":
         "signing certificate only in CertificateValues, not ds:KeyInfo: FORMAT_FAILURE",
     "dss-validation/pades/pades-ltv.pdf":

@@ -93,8 +93,11 @@ def extract_one(data: bytes, *, detached_content: bytes | None = None,
     except SignatureValueError as exc:
         return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value, label)]
     except MalformedError as exc:
-        if not is_xades:
-            raise
+        if not is_xades:  # plain XML-DSig, validated as such (issue #19)
+            from ltv.validation._xmldsig_facts import plain_facts
+
+            return [plain_facts(data, detached_content=detached_content,
+                                signature_id=signature_id, signature_value=signature_value)]
         # EN 319 102-1 §5.2.2 (format checking): e.g. duplicate Ids (signature wrapping).
         return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value, label)]
     except UnsupportedAlgorithmError as exc:  # a feature ltv cannot process (issue #19)
