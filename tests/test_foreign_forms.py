@@ -301,3 +301,18 @@ def test_changed_plain_xmldsig_fails() -> None:
     broken = text[:body + 5] + flipped + text[body + 6:]
     ((_, indication, sub, _),) = _all(broken.encode("utf-8"))
     assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
+
+
+def test_signer_certificate_only_in_certificate_values() -> None:
+    data = (VECTORS / "dss-validation/xades/xades-level-b-with-certvals.xml").read_bytes()
+    ((_, indication, sub, _),) = _all(data)
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    # without it (CertificateValues is unsigned) the signer is unknown: still refused
+    text = data.decode("utf-8")
+    start = text.index("<xades:EncapsulatedX509Certificate>")
+    end = text.index("</xades:EncapsulatedX509Certificate>") + len(
+        "</xades:EncapsulatedX509Certificate>")
+    ((_, indication, sub, message),) = _all((text[:start] + text[end:]).encode("utf-8"))
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "neither in ds:KeyInfo nor in CertificateValues" in message

@@ -45,8 +45,6 @@ INTEGRITY_FAILURES = frozenset({SubIndication.HASH_FAILURE, SubIndication.SIG_CR
 
 # file -> why it cannot hold yet (one line each); removing an entry is progress.
 KNOWN_GAPS: dict[str, str] = {
-    "dss-validation/xades/xades-level-b-with-certvals.xml":
-        "signing certificate only in CertificateValues, not ds:KeyInfo: FORMAT_FAILURE",
     "dss-validation/pades/pades-ltv.pdf":
         "damaged cross-reference table is bad input (exit 4)",
     "dss-validation/pades/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf":
