@@ -316,3 +316,35 @@ def test_signer_certificate_only_in_certificate_values() -> None:
     ((_, indication, sub, message),) = _all((text[:start] + text[end:]).encode("utf-8"))
     assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert "neither in ds:KeyInfo nor in CertificateValues" in message
+
+
+def test_damaged_xref_is_read_leniently_and_changes_judged_strictly() -> None:
+    data = (VECTORS / "dss-validation/pades/pades-ltv.pdf").read_bytes()
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[]), at=AT,
+                      offline=True)
+    damaged = [s for s in report.signatures
+               if any("cross-reference data is damaged" in w for w in s.warnings)]
+    assert damaged
+    for sig in damaged:
+        assert sig.pdf_changes_after_signing == "disallowed"
+        assert sig.indication is not Indication.TOTAL_PASSED
+
+
+def test_document_timestamp_without_type_is_a_document_timestamp() -> None:
+    data = (VECTORS / "dss-validation/pades/pades-tst-with-null-type.pdf").read_bytes()
+    assert b"/ETSI.RFC3161" in data
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[]), at=AT,
+                      offline=True)
+    from ltv.validation import TimestampKind
+
+    assert all(s.format is SignatureFormat.PADES for s in report.signatures)
+    assert any(t.kind is TimestampKind.DOCUMENT for s in report.signatures
+               for t in s.timestamps)
+
+
+def test_unreadable_signer_certificate_is_indeterminate() -> None:
+    data = (VECTORS / "dss-validation/pades/dss-PLAIN-ECDSA/"
+            "TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf").read_bytes()
+    ((_, indication, sub, _),) = _all(data)
+    assert (indication, sub) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_SIGNING_CERTIFICATE_FOUND)

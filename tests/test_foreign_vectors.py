@@ -45,14 +45,8 @@ INTEGRITY_FAILURES = frozenset({SubIndication.HASH_FAILURE, SubIndication.SIG_CR
 
 # file -> why it cannot hold yet (one line each); removing an entry is progress.
 KNOWN_GAPS: dict[str, str] = {
-    "dss-validation/pades/pades-ltv.pdf":
-        "damaged cross-reference table is bad input (exit 4)",
-    "dss-validation/pades/dss-PLAIN-ECDSA/TeleSec_PKS_eIDAS_QES_CA_1-baseline-b.pdf":
-        "certificate with non-DER AlgorithmIdentifier is bad input (exit 4)",
     "dss-validation/pades/pades-5-signatures-and-1-document-timestamp.pdf":
         "hybrid cross-reference file is bad input (exit 4)",
-    "dss-validation/pades/pades-tst-with-null-type.pdf":
-        "document time-stamp without /Type is bad input (exit 4)",
 }
 
 

@@ -69,8 +69,9 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
-        regular = list(reader.embedded_regular_signatures)
-        doc_timestamps = list(reader.embedded_timestamp_signatures)
+        from ltv.validation._pdf_forms import split_signatures
+
+        regular, doc_timestamps = split_signatures(reader.embedded_signatures)  # by SubFilter
         if not regular:
             raise MalformedError("the PDF has no signature")
         evidence, dss_revision = _dss(reader)
@@ -164,16 +165,21 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     label = str(sig.field_name) if sig.field_name else f"signature {index + 1}"
     signer_info = sig.signer_info
     signature_value = bytes(signer_info["signature"].native)
-    certs = [_crypto(c.chosen) for c in sig.signed_data["certificates"] or ()
-             if c.name == "certificate"]
+    from ltv.validation._pdf_forms import readable_certificates
+
+    cert_problems: list[str] = []
+    certs = readable_certificates((c.chosen for c in sig.signed_data["certificates"] or ()
+                                   if c.name == "certificate"), cert_problems)
     signer: x509.Certificate | None
     isc_error = None
     try:
         signer = _crypto(sig.signer_cert)
     except Exception as exc:
         signer, isc_error = None, f"the signer certificate is not in the signature: {exc}"
-    sig.compute_integrity_info()
-    changes, detail = _changes(sig)
+    from ltv.validation._pdf_forms import compute_integrity
+
+    damaged = compute_integrity(sig)  # lenient on damaged xref data, strict on changes
+    changes, detail = ("disallowed", damaged) if damaged else _changes(sig)
     integrity = IntegrityResult()
     if sig.evaluate_signature_coverage() < SignatureCoverageLevel.ENTIRE_REVISION:
         integrity = IntegrityResult.failed(
@@ -229,5 +235,6 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         evidence=evidence.merge(EvidenceSet.of(certificates=certs)),
         pdf_changes_after_signing=changes,
         pdf_changes_detail=detail,
+        warnings=(*cert_problems, *([damaged] if damaged else [])),
     )
 
