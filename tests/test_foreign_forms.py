@@ -348,3 +348,10 @@ def test_unreadable_signer_certificate_is_indeterminate() -> None:
     ((_, indication, sub, _),) = _all(data)
     assert (indication, sub) == (Indication.INDETERMINATE,
                                  SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+
+
+def test_xades_signature_value_not_base64_is_format_failure() -> None:
+    data = (VECTORS / "dss-validation/xades/xades-not-base64-sigValue.xml").read_bytes()
+    ((_, indication, sub, message),) = _all(data)
+    assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert "SignatureValue is not base64" in message
