@@ -355,3 +355,33 @@ def test_xades_signature_value_not_base64_is_format_failure() -> None:
     ((_, indication, sub, message),) = _all(data)
     assert (indication, sub) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert "SignatureValue is not base64" in message
+
+
+COUNTER_CADES = VECTORS / "dss-validation/cades/counterSig.p7m"
+
+
+def test_cades_counter_signature_is_its_own_entry() -> None:
+    from ltv.validation.report_json import to_json
+
+    data = COUNTER_CADES.read_bytes()
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[]), at=AT,
+                      offline=True)
+    assert [(s.id, s.counter_signature_of) for s in report.signatures] == [
+        ("signature", None), ("signature/counter-signature 1", "signature")]
+    assert {(s.indication, s.subindication) for s in report.signatures} == {
+        (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)}
+    (top,) = to_json(report)["signatures"]
+    assert [c["id"] for c in top["counter_signatures"]] == ["signature/counter-signature 1"]
+
+
+def test_changed_parent_signature_breaks_its_counter_signature() -> None:
+    data = COUNTER_CADES.read_bytes()
+    info = cms.ContentInfo.load(data)["content"]["signer_infos"][0]
+    value = info["signature"].native
+    broken = bytearray(data)
+    broken[data.index(value) + 7] ^= 0x01
+    got = {s: (i, sub) for s, i, sub, _ in _all(bytes(broken))}
+    assert got == {
+        "signature": (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE),
+        "signature/counter-signature 1": (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE),
+    }

@@ -101,6 +101,16 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
                 RecursionError) as exc:
             raise MalformedError(f"{label}: malformed CMS SignerInfo: {exc}") from exc
         out.append(facts)
+        try:  # counter-signatures, each its own entry (issue #19)
+            from ltv.validation._cades_counter import counter_signatures
+
+            out.extend(counter_signatures(parts, info, parent_id=label,
+                                          certificates=certificates, evidence=evidence))
+        except LtvError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError) as exc:
+            raise MalformedError(f"{label}: malformed CMS counter-signature: {exc}") from exc
     return out
 
 
