@@ -34,7 +34,7 @@ from ltv.cli._common import (
 )
 from ltv.cli._fetch import cli_egress, fetch_options
 from ltv.clock import SystemClock, format_time
-from ltv.errors import ConfigurationError, LtvError
+from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind
@@ -234,6 +234,9 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
                    "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
                    "and objects/, whose certificates, CRLs and OCSP responses join the "
                    "validation material). Repeatable.")
+@click.option("--signature-id", "signature_id", default=None,
+              help="Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
+                   "field name, or CAdES 'signature N').")
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help="Do not accept signatures made with this kind of key (repeatable).")
@@ -242,7 +245,7 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
-             evidence_records: tuple[Path, ...]) -> None:
+             evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose"))
@@ -260,6 +263,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
             report = validate_data(data, policy=policy, at=when, offline=offline,
                                    fetchers=fetchers, detached_content=detached_bytes,
                                    evidence_records=records, extra_evidence=archived)
+            if signature_id is not None:
+                report = _select(report, signature_id)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
             _diagnostic(f"ltv: error: {file}: {message}", verbose)
@@ -315,6 +320,17 @@ def _details(name: str, report: ValidationReport, many: bool) -> None:
             click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
         for warning in sig.warnings:
             click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
+
+
+def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
+    """The report of the one signature named ``signature_id`` (bad input when none is)."""
+    from dataclasses import replace
+
+    chosen = tuple(s for s in report.signatures if s.id == signature_id)
+    if not chosen:
+        raise InputError(f"no signature with Id {signature_id!r} (the file holds: "
+                         f"{', '.join(s.id for s in report.signatures)})")
+    return replace(report, signatures=chosen)
 
 
 def _evidence_records(paths: tuple[Path, ...]

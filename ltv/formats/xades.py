@@ -932,7 +932,8 @@ def _signer_certificate(signature: Any, candidates: Sequence[x509.Certificate]) 
                 _check_issuer_serial(_unb64(isv2, "IssuerSerialV2"), cert)
             return cert
     raise MalformedError(
-        "the signing certificate named in SigningCertificateV2 is not in ds:KeyInfo"
+        "the signing certificate named in SigningCertificateV2 is neither in ds:KeyInfo nor in "
+        "CertificateValues"
     )
 
 
@@ -1066,7 +1067,9 @@ def _verify_core(tree: Any, signature: Any, *,
         raise MalformedError("a XAdES signature signs at least one data object")
 
     certs = _key_info_certificates(signature)
-    signer = _signer_certificate(signature, certs)
+    # The signed SigningCertificateV2 digest binds the signer; where the certificate sits
+    # (ds:KeyInfo, or only xades:CertificateValues as some tools write) does not matter.
+    signer = _signer_certificate(signature, [*certs, *_embedded(signature).certificates])
     sv = signature.find(_q(DS, "SignatureValue"))
     if sv is None:
         raise MalformedError("the signature has no SignatureValue")

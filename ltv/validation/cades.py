@@ -227,10 +227,23 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
                 RecursionError) as exc:
             raise MalformedError(f"{label}: malformed CMS SignerInfo: {exc}") from exc
         out.append(facts)
+        try:  # counter-signatures, each its own entry (issue #19)
+            from ltv.validation._cades_counter import counter_signatures
+
+            out.extend(counter_signatures(parts, info, parent_id=label,
+                                          certificates=certificates, evidence=evidence))
+        except LtvError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError) as exc:
+            raise MalformedError(f"{label}: malformed CMS counter-signature: {exc}") from exc
     return out
 
 
 def _unpem(data: bytes) -> bytes:
+    from ltv.formats.cms_sniff import unwrap_base64
+
+    data = unwrap_base64(data)  # bare base64 of the DER, as some tools save .p7m files
     stripped = data.strip()
     if stripped.startswith(b"-----BEGIN"):
         import base64
@@ -420,9 +433,17 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
                      sig_alg: algos.SignedDigestAlgorithm, signed: dict[str, list[bytes]],
                      econtent_type: str, detached: bool) -> IntegrityResult:
     try:
-        digest_alg = DigestAlgorithm.from_name(digest_name)
+        digest_of = DigestAlgorithm.from_name(digest_name).digest
     except UnsupportedAlgorithmError as exc:
-        return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+        from ltv.validation._extra_digests import EXTRA_HASHES, extra_digest
+
+        if digest_name not in EXTRA_HASHES:  # SHA-3 and SHA-224 are read too (issue #19)
+            return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+
+        def digest_of(data: bytes) -> bytes:
+            value = extra_digest(digest_name, data)
+            assert value is not None
+            return value
     if content is None:
         return IntegrityResult.failed(
             IntegrityStatus.SIGNED_DATA_NOT_FOUND,
@@ -434,7 +455,7 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
             return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
                                           "the message-digest signed attribute is missing")
         claimed = cms.read_single(values[0], "message-digest").content
-        if not hmac.compare_digest(digest_alg.digest(content), claimed):
+        if not hmac.compare_digest(digest_of(content), claimed):
             what = "detached data" if detached else "encapsulated content"
             return IntegrityResult.failed(
                 IntegrityStatus.HASH_FAILURE,
@@ -453,6 +474,9 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
         verify_cms_signature(signer.public_key(), info.signature_value, signed_bytes,
                              sig_alg, digest_name)
     except InvalidSignature:
+        if info.signed_attrs is not None and _verifies_over_der(signer, info, signed_bytes,
+                                                                sig_alg, digest_name):
+            return IntegrityResult()  # signed over the DER re-encoding (RFC 5652 §5.4)
         return IntegrityResult.failed(
             IntegrityStatus.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer certificate's public key",
@@ -462,17 +486,36 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
     return IntegrityResult()
 
 
+def _verifies_over_der(signer: x509.Certificate, info: cms.SignerInfoParts, stored: bytes,
+                       sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> bool:
+    from ltv.formats._cms_der import der_signed_attributes
+
+    der = der_signed_attributes(stored)
+    if der is None:
+        return False
+    try:
+        verify_cms_signature(signer.public_key(), info.signature_value, der, sig_alg,
+                             digest_name)
+    except (InvalidSignature, UnsupportedAlgorithmError):
+        return False
+    return True
+
+
 def verify_cms_signature(public_key: object, signature: bytes, data: bytes,
                          sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> None:
     """Verify a CMS signature value (RSA PKCS#1 v1.5 / PSS, ECDSA); raises InvalidSignature."""
-    algo = str(sig_alg.signature_algo)
+    from ltv.validation._extra_digests import EXTRA_HASHES, rsa_sha3
+
+    sha3 = rsa_sha3(sig_alg["algorithm"].dotted)
+    algo = "rsassa_pkcs1v15" if sha3 else str(sig_alg.signature_algo)
     try:
-        hash_name = str(sig_alg.hash_algo)
+        hash_name = sha3 or str(sig_alg.hash_algo)
     except ValueError:
         hash_name = digest_name
+
     hash_types: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-        "sha512": hashes.SHA512,
+        "sha512": hashes.SHA512, **EXTRA_HASHES,
     }
     if hash_name not in hash_types:
         raise UnsupportedAlgorithmError(f"unsupported signature hash {hash_name}")

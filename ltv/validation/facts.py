@@ -51,6 +51,8 @@ class IntegrityStatus(enum.Enum):
     HASH_FAILURE = "HASH_FAILURE"  # a signed data object's digest does not match
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"  # the signature value does not verify
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"  # detached content not supplied
+    # A feature ltv cannot process (issue #19): INDETERMINATE naming it, never TOTAL-FAILED.
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"  # → CRYPTO_CONSTRAINTS_FAILURE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +154,8 @@ class SignatureFacts:
     content_type: str | None = None
     #: Legacy long-term form (``ltv.validation.legacy``), e.g. "ES-A (ATSv2)"; None: none.
     form: str | None = None
+    #: The id of the signature this one counter-signs (XAdES CounterSignature), else None.
+    counter_signature_of: str | None = None
 
 
 def evidence_digests(

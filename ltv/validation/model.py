@@ -257,6 +257,8 @@ class SignatureReport:
     warnings: tuple[str, ...] = ()
     #: Legacy long-term form (TS 101 733/903, JIS X 5092/5093), e.g. "ES-A (ATSv2)"; None: none.
     form: str | None = None
+    #: The id of the signature this one counter-signs (JSON: nested under it), else None.
+    counter_signature_of: str | None = None
 
     @property
     def passed(self) -> bool:

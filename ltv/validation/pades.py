@@ -161,8 +161,11 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
         label = str(fq_name)
         try:
             obj = sig_obj.get_object()
-            is_timestamp = str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
             subfilter = obj.get("/SubFilter")
+            # a document time-stamp by its SubFilter, whatever its /Type (other tools write
+            # /Type /Sig or none: ltv.validation._pdf_forms)
+            is_timestamp = (str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
+                            or str(subfilter) in _TS_SUBFILTERS)
             known = _TS_SUBFILTERS if is_timestamp else _SIG_SUBFILTERS
             if subfilter is None or str(subfilter) not in known:
                 problem: str | None = (
@@ -334,16 +337,21 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
 
     signer_info = sig.signer_info
     signature_value = bytes(signer_info["signature"].native)
-    certs = [_crypto(c.chosen) for c in sig.signed_data["certificates"] or ()
-             if c.name == "certificate"]
+    from ltv.validation._pdf_forms import readable_certificates
+
+    cert_problems: list[str] = []
+    certs = readable_certificates((c.chosen for c in sig.signed_data["certificates"] or ()
+                                   if c.name == "certificate"), cert_problems)
     signer: x509.Certificate | None
     isc_error = None
     try:
         signer = _crypto(sig.signer_cert)
     except Exception as exc:
         signer, isc_error = None, f"the signer certificate is not in the signature: {exc}"
-    sig.compute_integrity_info()
-    changes, detail = _changes(sig)
+    from ltv.validation._pdf_forms import compute_integrity
+
+    damaged = compute_integrity(sig)  # lenient on damaged xref data, strict on changes
+    changes, detail = ("disallowed", damaged) if damaged else _changes(sig)
     integrity = IntegrityResult()
     if sig.evaluate_signature_coverage() < SignatureCoverageLevel.ENTIRE_REVISION:
         integrity = IntegrityResult.failed(
@@ -404,6 +412,7 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         pdf_changes_detail=detail,
         algorithm_uses=cms_algorithm_uses(signer_info),
         content_type=str(sig.signed_data["encap_content_info"]["content_type"].dotted),
+        warnings=(*cert_problems, *([damaged] if damaged else [])),
     )
 
 

@@ -612,9 +612,15 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.SIGNED_DATA_NOT_FOUND:
         return _final(run, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
                       integrity.message)
+    if integrity.status is IntegrityStatus.UNSUPPORTED_ALGORITHM:  # issue #19, item 7
+        return _final(run, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                      f"ltv cannot process this signature: {integrity.message}")
     if facts.signer_certificate is None:
         return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                       facts.signer_identification_error or "no signer certificate")
+    from ltv.validation._cert_extensions import extension_warnings
+
+    run.warnings.extend(extension_warnings(facts.signer_certificate, role="signer"))
     purpose = signer_purpose(facts.signer_certificate, policy=run.checker.policy)
     if purpose is not None:  # §5.2.6 constraints: an end entity meant for signing
         return _final(run, Indication.INDETERMINATE, purpose.subindication, purpose.message)
@@ -806,12 +812,9 @@ def _timestamp_crypto_failure(run: _Run) -> tuple[SubIndication, str] | None:
 
 
 def signer_key_kind(cert: x509.Certificate) -> KeyKind:
-    try:
-        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        oids = {p.policy_identifier.dotted_string for p in policies}
-    except x509.ExtensionNotFound:
-        oids = set()
-    return key_kind_for_policies(oids)
+    from ltv.validation._cert_extensions import policy_oids  # lenient: issue #19
+
+    return key_kind_for_policies(policy_oids(cert))
 
 
 def _final(run: _Run, indication: Indication, sub: SubIndication | None,
@@ -845,6 +848,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
         form=facts.form,
+        counter_signature_of=facts.counter_signature_of,
     )
 
 

@@ -25,7 +25,8 @@ Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`jso
                                               "signed_properties"}] | null,
                      "unsigned_content": [{"what", "element", "element_id", "path",
                                            "description"}] | null,
-                     "errors", "warnings"}]}
+                     "errors", "warnings",
+                     "counter_signatures": [signature, ...] (only when counter-signed)}]}
 
 ``signed_data_objects`` (XAdES; null for CAdES and PAdES, and when the signature failed
 before its references were known) lists every ``ds:Reference``: its URI, what it resolved to
@@ -173,8 +174,28 @@ def _report(report: ValidationReport) -> dict[str, Any]:
         "document": {"sha256": report.document_sha256},
         "indication": report.indication.token,
         "warnings": list(report.warnings),
-        "signatures": [_signature(s) for s in report.signatures],
+        "signatures": _nested(report.signatures),
     }
+
+
+def _nested(signatures: tuple[SignatureReport, ...]) -> list[dict[str, Any]]:
+    """Top-level signatures, each counter-signature under ``counter_signatures`` of the one it
+    counter-signs (present only when there are some; issue #19)."""
+    ids = {s.id for s in signatures}
+    children: dict[str, list[SignatureReport]] = {}
+    for s in signatures:
+        if s.counter_signature_of in ids and s.counter_signature_of != s.id:
+            children.setdefault(str(s.counter_signature_of), []).append(s)
+
+    def render(s: SignatureReport, depth: int) -> dict[str, Any]:
+        doc = _signature(s)
+        below = children.get(s.id, []) if depth < 16 else []
+        if below:
+            doc["counter_signatures"] = [render(c, depth + 1) for c in below]
+        return doc
+
+    return [render(s, 0) for s in signatures
+            if not (s.counter_signature_of in ids and s.counter_signature_of != s.id)]
 
 
 def dumps(report: ValidationReport, *, indent: int | None = 2) -> str:

@@ -63,30 +63,63 @@ def _signature_value(data: bytes) -> tuple[bytes, bool]:
         try:
             return base64.b64decode("".join((node.text or "").split()), validate=True), is_xades
         except (binascii.Error, ValueError) as exc:
+            if is_xades:  # a XAdES signature breaking XMLDSIG: FORMAT_FAILURE, not bad input
+                return b"", is_xades
             raise MalformedError(f"ds:SignatureValue is not base64: {exc}") from exc
     raise MalformedError("no ds:SignatureValue: not an XML signature")
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
+    """One :class:`SignatureFacts` per XAdES signature of the document (parallel signatures
+    and counter-signatures alike, in document order; issue #19), each selected by its Id."""
+    from ltv.validation._xades_many import signature_ids
+
+    ids = signature_ids(data)
+    if len(ids) < 2:
+        return extract_one(data, detached_content=detached_content)
+    from dataclasses import replace
+
+    from ltv.validation._xades_many import parent_ids
+
+    parents = parent_ids(data)
+    return [replace(facts, counter_signature_of=parents.get(sid)) for sid in ids
+            for facts in extract_one(data, detached_content=detached_content, signature_id=sid)]
+
+
+def extract_one(data: bytes, *, detached_content: bytes | None = None,
+                signature_id: str | None = None) -> list[SignatureFacts]:
     from ltv.formats.xades import verify_xades_core
+    from ltv.validation._xades_many import signature_value_of
 
     signature_value, is_xades = _signature_value(data)
+    if signature_id is not None:
+        signature_value = signature_value_of(data, signature_id) or signature_value
+    label = signature_id or "signature"
     try:
-        info = verify_xades_core(data, detached_content=detached_content)
+        info = verify_xades_core(data, detached_content=detached_content,
+                                 signature_id=signature_id)
     except HashFailureError as exc:
-        return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value, label)]
     except SignatureValueError as exc:
-        return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value, label)]
     except MalformedError as exc:
-        if not is_xades:
-            raise
+        if not is_xades:  # plain XML-DSig, validated as such (issue #19)
+            from ltv.validation._xmldsig_facts import plain_facts
+
+            return [plain_facts(data, detached_content=detached_content,
+                                signature_id=signature_id, signature_value=signature_value)]
         # EN 319 102-1 §5.2.2 (format checking): e.g. duplicate Ids (signature wrapping).
-        return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value, label)]
+    except UnsupportedAlgorithmError as exc:  # a feature ltv cannot process (issue #19)
+        if not is_xades and "XAdES" not in str(exc):
+            raise
+        return [_failed(IntegrityStatus.UNSUPPORTED_ALGORITHM, str(exc), signature_value, label)]
     except LtvError as exc:
         message = str(exc)
         if detached_content is None and "detached" in message:
-            return [_failed(IntegrityStatus.SIGNED_DATA_NOT_FOUND, message, signature_value)]
-        return [_failed(IntegrityStatus.FORMAT_FAILURE, message, signature_value)]
+            return [_failed(IntegrityStatus.SIGNED_DATA_NOT_FOUND, message, signature_value,
+                            label)]
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, message, signature_value, label)]
     signer = info.signer_certificate
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -172,9 +205,10 @@ def _unsigned(node: UnsignedNode) -> UnsignedContent:
                            path=node.path, description=node.description)
 
 
-def _failed(status: IntegrityStatus, message: str, signature_value: bytes) -> SignatureFacts:
+def _failed(status: IntegrityStatus, message: str, signature_value: bytes,
+            label: str = "signature") -> SignatureFacts:
     return SignatureFacts(
-        id="signature", format=SignatureFormat.XADES, level=None, signer_certificate=None,
+        id=label, format=SignatureFormat.XADES, level=None, signer_certificate=None,
         signer_identification_error=None,
         integrity=IntegrityResult.failed(status, message), signature_value=signature_value,
         evidence=EvidenceSet(),
