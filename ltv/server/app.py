@@ -80,6 +80,11 @@ def create_app(
 
         app.router.routes.insert(0, tsa_route(settings, store=store))
 
+    if settings.pkcs11_module is not None:  # remote signing: CSC API v2 at /csc/v2/
+        from ltv.server.routes_csc import install_remote_signing
+
+        install_remote_signing(app, settings, store=store, clock=clock or services.clock)
+
     # outermost last: metrics see every answer, including 413 and 504
     app.add_middleware(BodyLimit, limit=settings.max_upload)
     app.add_middleware(Timeout, seconds=settings.request_timeout)

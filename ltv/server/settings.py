@@ -44,6 +44,13 @@ class ServerSettings:
     tsa_rate_limit: int = 600  # /tsa requests per minute per caller (tenant, or client address)
     public_metrics: bool = False  # /metrics without an API key
     session_purge_interval: float = 300.0  # seconds between purges of expired signing sessions
+    # remote signing (CSC API v2 at /csc/v2/, ltv.server.routes_csc): on when a module is given
+    pkcs11_module: Path | None = None
+    token_label: str = "ltv-remote"  # noqa: S105 (a token name, not a secret)
+    pin_file: Path | None = None  # the token's user PIN, read by each worker
+    webauthn_rp_id: str = "localhost"
+    webauthn_origins: tuple[str, ...] = ("http://localhost",)
+    sad_lifetime: int = 300  # seconds a SAD (and a challenge nonce) stays usable
 
     def __post_init__(self) -> None:
         if self.max_upload < 1024:
@@ -58,6 +65,10 @@ class ServerSettings:
             raise ConfigurationError("--tsa-rate-limit must be 1 or more requests per minute")
         if self.session_purge_interval <= 0:
             raise ConfigurationError("--session-purge-interval must be positive")
+        if self.pkcs11_module is not None and self.pin_file is None:
+            raise ConfigurationError("--pkcs11-module needs --pin-file")
+        if not 10 <= self.sad_lifetime <= 3600:
+            raise ConfigurationError("--sad-lifetime must be 10 to 3600 seconds")
 
     def to_json(self) -> dict[str, Any]:
         def p(v: Path | None) -> str | None:
@@ -76,6 +87,9 @@ class ServerSettings:
             "public_tsa": self.public_tsa, "tsa_rate_limit": self.tsa_rate_limit,
             "public_metrics": self.public_metrics,
             "session_purge_interval": self.session_purge_interval,
+            "pkcs11_module": p(self.pkcs11_module), "token_label": self.token_label,
+            "pin_file": p(self.pin_file), "webauthn_rp_id": self.webauthn_rp_id,
+            "webauthn_origins": list(self.webauthn_origins), "sad_lifetime": self.sad_lifetime,
         }
 
     @classmethod
@@ -99,6 +113,12 @@ class ServerSettings:
                 tsa_rate_limit=int(obj.get("tsa_rate_limit", 600)),
                 public_metrics=bool(obj.get("public_metrics", False)),
                 session_purge_interval=float(obj.get("session_purge_interval", 300.0)),
+                pkcs11_module=p(obj.get("pkcs11_module")),
+                token_label=str(obj.get("token_label") or "ltv-remote"),
+                pin_file=p(obj.get("pin_file")),
+                webauthn_rp_id=str(obj.get("webauthn_rp_id") or "localhost"),
+                webauthn_origins=tuple(obj.get("webauthn_origins") or ("http://localhost",)),
+                sad_lifetime=int(obj.get("sad_lifetime", 300)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import free_port
+from server_helpers import MutableClock, served
 
+from archive.memory import MemoryStore
+from ltv.cli._services import build_services
 from ltv.remote.pkcs11_keys import Pkcs11KeyStore
+from ltv.server.app import create_app
+from ltv.server.routes_csc import install_remote_signing
+from ltv.server.settings import ServerSettings
+from ltv.server.tenants import add_tenant
 from samples.softhsm import ENV_CONF, SoftHsmToken, init_token
 
 
@@ -35,3 +45,26 @@ def keystore(softhsm: SoftHsmToken) -> Iterator[Pkcs11KeyStore]:
                            pin=Path(softhsm.pin_file).read_text(encoding="utf-8").strip())
     yield store
     store.close()
+
+
+@dataclass
+class CscServer:
+    base: str
+    api_key: str
+    clock: MutableClock
+    store: MemoryStore
+
+
+@pytest.fixture(scope="session")
+def csc_server(pki, pki_server, keystore) -> Iterator[CscServer]:
+    """``ltv serve``'s app with remote signing on (the session's token), on 127.0.0.1."""
+    store = MemoryStore()
+    _, api_key = add_tenant(store, "acme")
+    clock = MutableClock(datetime.now(UTC).replace(microsecond=0))
+    settings = ServerSettings(pki=pki.directory, trust=(pki.directory / "root.pem",),
+                              webauthn_rp_id="localhost", webauthn_origins=("http://localhost",))
+    services = build_services(pki=pki.directory, clock=clock)
+    app = create_app(settings, store=store, services=services, clock=clock)
+    install_remote_signing(app, settings, store=store, clock=clock, keystore=keystore)
+    with served(app, free_port()) as base:
+        yield CscServer(base=base, api_key=api_key, clock=clock, store=store)
