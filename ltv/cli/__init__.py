@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ltv.cli.serve", "serve"),
     "tenant": ("ltv.cli.serve", "tenant"),
     "demo": ("ltv.cli.demo", "demo"),
+    "remote": ("ltv.cli.remote", "remote"),
 }
 
 

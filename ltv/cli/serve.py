@@ -69,12 +69,27 @@ def _size(text: str) -> int:
 @click.option("--session-purge-interval", type=click.FloatRange(min=1.0), default=300.0,
               show_default=True, envvar="LTV_SESSION_PURGE_INTERVAL",
               help="Seconds between purges of expired signing sessions.")
+@click.option("--pkcs11-module", type=_FILE, default=None, envvar="LTV_PKCS11_MODULE",
+              help="Remote signing (CSC API v2 at /csc/v2/): the PKCS#11 module of the HSM.")
+@click.option("--token-label", default="ltv-remote", show_default=True,
+              envvar="LTV_TOKEN_LABEL", help="... the token holding the remote keys.")
+@click.option("--pin-file", type=_FILE, default=None, envvar="LTV_PIN_FILE",
+              help="... a file holding the token's user PIN (read by each worker).")
+@click.option("--webauthn-rp-id", default="localhost", show_default=True,
+              envvar="LTV_WEBAUTHN_RP_ID", help="... the passkeys' relying party id.")
+@click.option("--webauthn-origin", "webauthn_origins", multiple=True,
+              default=("http://localhost",), show_default=True,
+              help="... origins the passkey assertions may come from (repeatable).")
+@click.option("--sad-lifetime", type=click.IntRange(10, 3600), default=300, show_default=True,
+              help="... seconds a signature authorisation (SAD) stays usable.")
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           public_validation: bool, tsa_key: Path | None, tsa_cert: Path | None,
           tsa_chain: Path | None, tsa_state_dir: Path, tsa_key_password_file: Path | None,
           public_tsa: bool, tsa_rate_limit: int, public_metrics: bool,
-          session_purge_interval: float) -> None:
+          session_purge_interval: float, pkcs11_module: Path | None, token_label: str,
+          pin_file: Path | None, webauthn_rp_id: str, webauthn_origins: tuple[str, ...],
+          sad_lifetime: int) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
@@ -89,6 +104,9 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         tsa_key_password_file=tsa_key_password_file, public_tsa=public_tsa,
         tsa_rate_limit=tsa_rate_limit, public_metrics=public_metrics,
         session_purge_interval=session_purge_interval,
+        pkcs11_module=pkcs11_module, token_label=token_label, pin_file=pin_file,
+        webauthn_rp_id=webauthn_rp_id, webauthn_origins=webauthn_origins,
+        sad_lifetime=sad_lifetime,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",

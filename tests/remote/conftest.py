@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import SERVER_AT, free_port
 from server_helpers import MutableClock, served
 
 from archive.memory import MemoryStore
@@ -60,7 +59,7 @@ def csc_server(pki, pki_server, keystore) -> Iterator[CscServer]:
     """``ltv serve``'s app with remote signing on (the session's token), on 127.0.0.1."""
     store = MemoryStore()
     _, api_key = add_tenant(store, "acme")
-    clock = MutableClock(datetime.now(UTC).replace(microsecond=0))
+    clock = MutableClock(SERVER_AT)  # the sample PKI's servers answer as of SERVER_AT
     settings = ServerSettings(pki=pki.directory, trust=(pki.directory / "root.pem",),
                               webauthn_rp_id="localhost", webauthn_origins=("http://localhost",))
     services = build_services(pki=pki.directory, clock=clock)

@@ -1,0 +1,74 @@
+"""``ltv remote enroll`` and ``ltv sign --remote``: CAdES, PAdES and XAdES at B-LTA with a key in
+the server's token, each signature approved by the passkey; ``ltv validate`` passes them as key
+kind ``remote`` and ``--refuse-key-kind remote`` refuses them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ltv_cli
+
+
+@pytest.fixture(scope="module")
+def enrolled(csc_server, tmp_path_factory):
+    passkey = tmp_path_factory.mktemp("jiro") / "passkey"
+    result = ltv_cli("remote", "enroll", "jiro", "--server", csc_server.base,
+                     "--api-key", csc_server.api_key, "--passkey", passkey)
+    assert result.returncode == 0, result.stderr
+    credential = result.stdout.strip()
+    assert credential.startswith("rc-")
+    return credential, passkey
+
+
+@pytest.mark.parametrize(("fmt", "name", "content"), [
+    ("cades", "contract.txt", b"remote contract\n"),
+    ("xades", "contract.xml", b"<contract><party>A</party></contract>"),
+    ("pades", "contract.pdf", None),
+])
+def test_sign_remote_b_lta_validates_as_remote_key(csc_server, enrolled, pki, pki_server,
+                                                   tmp_path, fmt, name, content) -> None:
+    from test_pades import sample_pdf
+
+    credential, passkey = enrolled
+    document = tmp_path / name
+    document.write_bytes(content if content is not None else sample_pdf())
+    out = tmp_path / f"signed-{name}"
+    counter_before = json.loads((passkey / "passkey.json").read_text())["counter"]
+    result = ltv_cli("sign", document, "--format", fmt, "--level", "B-LTA", "--pki",
+                     pki.directory, "--remote", csc_server.base, "--api-key",
+                     csc_server.api_key, "--credential", credential, "--passkey", passkey,
+                     "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((passkey / "passkey.json").read_text())["counter"] == counter_before + 1
+    report = tmp_path / "report.json"
+    checked = ltv_cli("validate", out, "--trust", pki.directory / "root.pem", "--json", report)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "remote (server-held key, FIDO-authorised) key of" in checked.stdout
+    body = json.loads(report.read_text())
+    assert body["indication"] == "TOTAL-PASSED", body
+    (sig,) = body["signatures"]
+    assert sig["level"] == "B-LTA"
+    assert sig["signer"]["key_kind"] == "remote"
+    refused = ltv_cli("validate", out, "--trust", pki.directory / "root.pem",
+                      "--refuse-key-kind", "remote")
+    assert refused.returncode != 0
+    assert "TOTAL-PASSED" not in refused.stdout
+
+
+def test_sign_remote_refusals_are_one_line(csc_server, enrolled, tmp_path) -> None:
+    _, passkey = enrolled
+    document = tmp_path / "a.txt"
+    document.write_bytes(b"x")
+    wrong = ltv_cli("sign", document, "--format", "cades", "--level", "B-B", "--remote",
+                    csc_server.base, "--api-key", csc_server.api_key, "--credential",
+                    "rc-not-mine-at-all", "--passkey", passkey, "-o", tmp_path / "o.p7s")
+    assert wrong.returncode == 4
+    assert wrong.stderr == ("ltv: error: remote signing server: invalid_request: Invalid "
+                            "parameter credentialID (HTTP 400)\n")
+    assert not (tmp_path / "o.p7s").exists()
+    missing = ltv_cli("sign", document, "--format", "cades", "--level", "B-B", "--remote",
+                      csc_server.base, "--passkey", passkey, "-o", tmp_path / "o.p7s",
+                      env={"LTV_API_KEY": ""})
+    assert missing.returncode == 2
+    assert "--remote needs --api-key, --credential and --passkey" in missing.stderr
