@@ -402,7 +402,8 @@ class SamplePki:
         policy = {"card": JPKI_SIGN_POLICY_TEST, "smartphone": SAMPLE_SMARTPHONE_POLICY,
                   "remote": SAMPLE_REMOTE_POLICY}[kind]
         lifetime = self._validity("card" if kind == "card" else "smartphone")
-        cn = identifier or f"{'C' if kind == 'card' else 'SP'}{secrets.token_hex(8).upper()}"
+        prefix = {"card": "C", "smartphone": "SP", "remote": "RS"}[kind]
+        cn = identifier or f"{prefix}{secrets.token_hex(8).upper()}"
         subject = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
             x509.NameAttribute(NameOID.COMMON_NAME, cn),
