@@ -75,7 +75,7 @@ class RelyingParty:
     def register_complete(self, state: Mapping[str, Any], response: Mapping[str, Any]) -> Passkey:
         try:
             auth_data = self._server.register_complete(dict(state), dict(response))
-        except (ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # any parse or check failure of client data is a refusal
             raise PasskeyError(f"passkey registration refused: {exc}") from exc
         if not auth_data.is_user_verified() or auth_data.credential_data is None:
             raise PasskeyError("passkey registration refused: user not verified")
@@ -104,7 +104,7 @@ class RelyingParty:
             self._server.authenticate_complete(state, [passkey.credential_data()], parsed)
         except PasskeyError:
             raise
-        except (ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # any parse or check failure of client data is a refusal
             raise PasskeyError(f"the assertion does not verify: {exc}") from exc
         counter = int(parsed.response.authenticator_data.counter)
         if (counter != 0 or passkey.counter != 0) and counter <= passkey.counter:

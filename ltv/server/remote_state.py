@@ -225,7 +225,7 @@ class RemoteState:
                       "expires": format_time(expires)})
         return nonce, expires
 
-    def consume_nonce(self, caller: AccessToken, credential_id: str, nonce: str) -> datetime:
+    def consume_nonce(self, caller: AccessToken, credential_id: str, nonce: object) -> datetime:
         """The nonce's expiry; the nonce is gone afterwards, whatever the outcome."""
         if not isinstance(nonce, str) or not _ID.match(nonce):
             raise StateError("malformed challenge nonce", code="invalid_authentication_data")

@@ -304,9 +304,11 @@ def _authorize(remote: RemoteSigning, body: dict[str, Any], authorization: str |
     if count != len(hashes):
         raise CscError("numSignatures must equal the number of hashes")
     fido = _fido_auth_data(body)
-    expires = state.consume_nonce(caller, credential_id, fido["nonce"])
+    nonce = fido.get("nonce")
+    expires = state.consume_nonce(caller, credential_id, nonce)  # refuses a non-string too
+    assert isinstance(nonce, str)
     request = AuthorisationRequest.of(credential_id=credential_id, hash_algorithm=algorithm,
-                                      hashes=hashes, nonce=fido["nonce"], expires=expires)
+                                      hashes=hashes, nonce=nonce, expires=expires)
     try:
         counter = remote.relying_party.verify_assertion(credential.passkey, request.challenge(),
                                                         fido["credential"])

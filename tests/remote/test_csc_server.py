@@ -218,3 +218,81 @@ def test_login_refusals(csc_server) -> None:
                      "invalid_client", "unknown API key")
     assert_csc_error(httpx.post(url, json={}, auth=("Taro Yamada", csc_server.api_key)), 400,
                      "invalid_request", "a user name is 1-63")
+
+
+@pytest.mark.parametrize(("auth_data", "error", "message"), [
+    (None, "invalid_request", "Missing authData"),
+    ([{"id": "PIN", "value": "1234"}], "invalid_request", "Missing authData FIDO2"),
+    ([{"id": "FIDO2", "value": "!!!"}], "invalid_authentication_data", "not base64url JSON"),
+    ([{"id": "FIDO2", "value": "e30"}], "invalid_authentication_data", "needs {nonce, credential}"),
+    ("credential-without-nonce", "invalid_authentication_data", "malformed challenge nonce"),
+    ("garbage-credential", "invalid_authentication_data", "the assertion does not verify"),
+])
+def test_malformed_authorisations_are_csc_errors(csc_server, taro, auth_data, error,
+                                                 message) -> None:
+    import base64
+    import json
+
+    client, passkey, cid = taro
+    body = authorize_body(client, cid, [h("malformed")], passkey)
+    if auth_data == "credential-without-nonce":
+        credential = json.loads(base64.urlsafe_b64decode(body["authData"][0]["value"] + "=="))
+        credential.pop("nonce")
+        auth_data = [{"id": "FIDO2", "value": base64.urlsafe_b64encode(
+            json.dumps(credential).encode()).decode()}]
+    elif auth_data == "garbage-credential":
+        credential = json.loads(base64.urlsafe_b64decode(body["authData"][0]["value"] + "=="))
+        credential["credential"]["response"]["authenticatorData"] = "AAAA"
+        auth_data = [{"id": "FIDO2", "value": base64.urlsafe_b64encode(
+            json.dumps(credential).encode()).decode()}]
+    body["authData"] = auth_data
+    assert_csc_error(post(csc_server.base, "credentials/authorize", body, client.token),
+                     400, error, message)
+
+
+def test_sign_hash_pss_with_salt_from_sign_algo_params(csc_server, hanako_rsa) -> None:
+    """pyHanko asks for PSS with the largest salt (222 for RSA-2048 with SHA-256)."""
+    from asn1crypto import algos
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, utils
+
+    client, passkey, cid = hanako_rsa
+    digest = h("pss")
+    sad = client.authorize(cid, SHA256, [digest], passkey.get)
+    params = algos.RSASSAPSSParams({
+        "hash_algorithm": {"algorithm": "sha256"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+        "salt_length": 222})
+    answer = post(csc_server.base, "signatures/signHash", {
+        "credentialID": cid, "SAD": sad, "hash": [b64(digest)], "hashAlgo": SHA256.oid,
+        "signAlgo": "1.2.840.113549.1.1.10", "signAlgoParams": b64(params.dump())},
+        client.token)
+    assert answer.status_code == 200, answer.text
+    value = __import__("base64").b64decode(answer.json()["signatures"][0])
+    client.certificates(cid)[0].public_key().verify(
+        value, digest, padding.PSS(padding.MGF1(hashes.SHA256()), 222),
+        utils.Prehashed(hashes.SHA256()))
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"hashes": ["%%%"]}, "Invalid Base64 hashes string parameter"),
+    ({"hashes": []}, "Missing (or invalid type) array parameter hashes"),
+    ({"signAlgo": "1.2.840.113549.1.1.11"}, "Invalid parameter signAlgo"),
+    ({"signAlgo": "1.2.840.10045.2.1"}, "Missing (or invalid type) string parameter "
+                                        "hashAlgorithmOID"),
+    ({"hashAlgorithmOID": "1.3.14.3.2.26"}, "hashAlgorithmOID does not match signAlgo"),
+    ({"SAD": 5}, "Invalid parameter SAD"),
+])
+def test_malformed_sign_hash_is_a_csc_error(csc_server, taro, body, message) -> None:
+    client, _, cid = taro
+    request = {"credentialID": cid, "SAD": "sad_unknown", "hashes": [b64(h("m"))],
+               "signAlgo": "1.2.840.10045.4.3.2", **body}
+    assert_csc_error(post(csc_server.base, "signatures/signHash", request, client.token),
+                     400, "invalid_request", message)
+
+
+def test_non_json_body_is_a_csc_error(csc_server, taro) -> None:
+    response = httpx.post(f"{csc_server.base}/csc/v2/signatures/signHash", content=b"{not json",
+                          headers={"Authorization": f"Bearer {taro[0].token}",
+                                   "Content-Type": "application/json"})
+    assert_csc_error(response, 400, "invalid_request", "Expecting property name")
