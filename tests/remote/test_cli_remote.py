@@ -52,8 +52,15 @@ def test_sign_remote_b_lta_validates_as_remote_key(csc_server, enrolled, pki, pk
     assert sig["signer"]["key_kind"] == "remote"
     refused = ltv_cli("validate", out, "--trust", pki.directory / "root.pem",
                       "--refuse-key-kind", "remote")
-    assert refused.returncode != 0
-    assert "TOTAL-PASSED" not in refused.stdout
+    assert refused.returncode == 3
+    assert "INDETERMINATE:" in refused.stdout
+    assert "CHAIN_CONSTRAINTS_FAILURE the policy does not accept remote keys" in refused.stdout
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"name": "no remote keys", "refuse_key_kinds": ["remote"]}))
+    by_policy = ltv_cli("validate", out, "--trust", pki.directory / "root.pem",
+                        "--policy", policy)
+    assert by_policy.returncode == 3
+    assert "CHAIN_CONSTRAINTS_FAILURE the policy does not accept remote keys" in by_policy.stdout
 
 
 def test_sign_remote_refusals_are_one_line(csc_server, enrolled, tmp_path) -> None:
