@@ -242,6 +242,49 @@ class RemoteState:
             raise StateError("the challenge nonce expired", code="invalid_authentication_data")
         return parse_time(body["expires"])
 
+    # --- approvals (the /remote/approve/{id} web page) -----------------------------------------
+
+    def create_approval(self, caller: AccessToken, body: dict[str, Any], *,
+                        lifetime: timedelta) -> tuple[str, str, datetime]:
+        """A pending approval (its id is the capability the page URL carries) with its own
+        challenge nonce: (approval id, nonce, nonce expiry)."""
+        nonce, expires = self.issue_nonce(caller, body["credential_id"], lifetime=lifetime)
+        approval_id = "ap_" + secrets.token_urlsafe(24)
+        self._create(f"{_ROOT}approvals/{_h(approval_id)}.json", {
+            **body, "tenant": caller.tenant, "user": caller.user, "nonce": nonce,
+            "nonce_expires": format_time(expires), "expires": format_time(expires),
+            "sad": None})
+        return approval_id, nonce, expires
+
+    def approval(self, approval_id: str) -> tuple[dict[str, Any], str]:
+        if not isinstance(approval_id, str) or not approval_id.startswith("ap_") \
+                or len(approval_id) > 100:
+            raise StateError("unknown approval request")
+        found = self._read(f"{_ROOT}approvals/{_h(approval_id)}.json")
+        if found is None or self._expired(found[0]):
+            raise StateError("unknown or expired approval request")
+        return found
+
+    def approve(self, approval_id: str, etag: str, sad: str, sad_expires: datetime) -> None:
+        body, _ = self.approval(approval_id)
+        done = self._store.replace_if(
+            f"{_ROOT}approvals/{_h(approval_id)}.json",
+            json.dumps({**body, "sad": sad, "sad_expires": format_time(sad_expires)},
+                       sort_keys=True).encode(), etag=etag)
+        if done is None:
+            raise StateError("the approval request changed meanwhile")
+
+    def take_approved_sad(self, caller: AccessToken, approval_id: str) -> tuple[str, datetime]:
+        """The SAD of an approved request, once (the request is deleted)."""
+        body, etag = self.approval(approval_id)
+        if body["tenant"] != caller.tenant or body["user"] != caller.user:
+            raise StateError("unknown approval request")
+        if body.get("sad") is None:
+            raise StateError("not approved (yet)", code="authorization_pending")
+        if not self._store.delete_if(f"{_ROOT}approvals/{_h(approval_id)}.json", etag=etag):
+            raise StateError("unknown approval request")
+        return str(body["sad"]), parse_time(body["sad_expires"])
+
     # --- SAD ----------------------------------------------------------------------------------
 
     def issue_sad(self, caller: AccessToken, sad: Sad) -> str:

@@ -24,7 +24,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from ltv.server.remote_state import (
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import authenticate
 
-__all__ = ["RemoteSigning", "install_remote_signing", "router"]
+__all__ = ["CscError", "RemoteSigning", "grant", "install_remote_signing", "router"]
 
 log = logging.getLogger("ltv.remote")
 router = APIRouter(prefix="/csc/v2", tags=["remote signing (CSC API v2)"])
@@ -123,6 +123,9 @@ def install_remote_signing(app: FastAPI, settings: ServerSettings, *, store: Obj
         store=store, clock=clock, sad_lifetime=timedelta(seconds=settings.sad_lifetime),
         pki=settings.pki)
     app.include_router(router)
+    from ltv.server.routes_approve import router as approve_router
+
+    app.include_router(approve_router)
 
 
 def _audit(event: str, **fields: Any) -> None:
@@ -304,14 +307,25 @@ def _authorize(remote: RemoteSigning, body: dict[str, Any], authorization: str |
     if count != len(hashes):
         raise CscError("numSignatures must equal the number of hashes")
     fido = _fido_auth_data(body)
-    nonce = fido.get("nonce")
+    sad, sad_expires = grant(remote, caller, credential, etag, algorithm, hashes,
+                             fido.get("nonce"), fido["credential"])
+    return {"SAD": sad, "expiresIn": int((sad_expires - remote.clock.now()).total_seconds())}
+
+
+def grant(remote: RemoteSigning, caller: AccessToken, credential: Credential, etag: str,
+          algorithm: DigestAlgorithm, hashes: list[bytes], nonce: object,
+          assertion: dict[str, Any]) -> tuple[str, datetime]:
+    """Spend the nonce, verify the passkey's assertion over the challenge derived from these
+    hashes, advance the counter, and issue the SAD: (SAD, its expiry)."""
+    state = remote.state()
+    credential_id = credential.credential_id
     expires = state.consume_nonce(caller, credential_id, nonce)  # refuses a non-string too
     assert isinstance(nonce, str)
     request = AuthorisationRequest.of(credential_id=credential_id, hash_algorithm=algorithm,
                                       hashes=hashes, nonce=nonce, expires=expires)
     try:
         counter = remote.relying_party.verify_assertion(credential.passkey, request.challenge(),
-                                                        fido["credential"])
+                                                        assertion)
     except PasskeyError as exc:
         _audit("authorize", tenant=caller.tenant, user=caller.user, credential=credential_id,
                hashes=[h.hex() for h in request.hashes], outcome=f"refused: {exc}")
@@ -323,7 +337,7 @@ def _authorize(remote: RemoteSigning, body: dict[str, Any], authorization: str |
                                       expires=sad_expires))
     _audit("authorize", tenant=caller.tenant, user=caller.user, credential=credential_id,
            hashes=[h.hex() for h in request.hashes], outcome="granted")
-    return {"SAD": sad, "expiresIn": int((sad_expires - remote.clock.now()).total_seconds())}
+    return sad, sad_expires
 
 
 def _fido_auth_data(body: dict[str, Any]) -> dict[str, Any]:
@@ -439,6 +453,31 @@ def _enrol_complete(remote: RemoteSigning, body: dict[str, Any], authorization: 
             "certificates": [base64.b64encode(c).decode("ascii") for c in der]}
 
 
+def _approval_create(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
+                     ) -> dict[str, Any]:
+    caller = _caller(remote, authorization)
+    credential_id = _str(body, "credentialID") or ""
+    remote.state().credential(caller, credential_id)
+    algorithm = _hash_algorithm(body, DigestAlgorithm.SHA256)
+    hashes = _hashes(body)
+    AuthorisationRequest.of(credential_id=credential_id, hash_algorithm=algorithm,
+                            hashes=hashes, nonce="checked", expires=remote.clock.now())
+    name = _str(body, "document_name", required=False) or "(unnamed document)"
+    approval_id, _, expires = remote.state().create_approval(caller, {
+        "credential_id": credential_id, "hash_algorithm": algorithm.value,
+        "hashes": [h.hex() for h in hashes], "document_name": name[:200]},
+        lifetime=remote.sad_lifetime)
+    return {"approval_id": approval_id, "approve_url": f"/remote/approve/{approval_id}",
+            "expires": format_time(expires)}
+
+
+def _approval_check(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
+                    ) -> dict[str, Any]:
+    caller = _caller(remote, authorization)
+    sad, expires = remote.state().take_approved_sad(caller, _str(body, "approval_id") or "")
+    return {"SAD": sad, "expiresIn": int((expires - remote.clock.now()).total_seconds())}
+
+
 # --- routes ---------------------------------------------------------------------------------
 
 
@@ -471,5 +510,8 @@ _route("credentials/getChallenge", _get_challenge,
 _route("credentials/authorize", _authorize, "FIDO2 assertion -> SAD bound to the hashes")
 _route("signatures/signHash", _sign_hash, "Sign hashes covered by a SAD")
 _route("ltv/enroll/begin", _enrol_begin, "Start enrolment: WebAuthn creation options")
+_route("ltv/approvals", _approval_create,
+       "A pending approval: the user approves the hashes on /remote/approve/{id}")
+_route("ltv/approvals/check", _approval_check, "The SAD of an approved request (once)")
 _route("ltv/enroll/complete", _enrol_complete,
        "Finish enrolment: passkey registered, key made in the token, certificate issued")
