@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import secrets
@@ -126,6 +127,11 @@ def install_remote_signing(app: FastAPI, settings: ServerSettings, *, store: Obj
     from ltv.server.routes_approve import router as approve_router
 
     app.include_router(approve_router)
+
+
+def sad_id(sad: str) -> str:
+    """How audit lines name a SAD: the first 16 hex digits of its SHA-256 (never the SAD)."""
+    return hashlib.sha256(sad.encode("utf-8")).hexdigest()[:16]
 
 
 def _audit(event: str, **fields: Any) -> None:
@@ -336,7 +342,7 @@ def grant(remote: RemoteSigning, caller: AccessToken, credential: Credential, et
                                       hash_algorithm=algorithm, hashes=frozenset(hashes),
                                       expires=sad_expires))
     _audit("authorize", tenant=caller.tenant, user=caller.user, credential=credential_id,
-           hashes=[h.hex() for h in request.hashes], outcome="granted")
+           hashes=[h.hex() for h in request.hashes], sad_id=sad_id(sad), outcome="granted")
     return sad, sad_expires
 
 
@@ -383,7 +389,7 @@ def _sign_hash(remote: RemoteSigning, body: dict[str, Any], authorization: str |
     values = remote.keystore.sign(credential.key_label, mechanism=mechanism,
                                   digest_algorithm=algorithm, digests=hashes, salt_length=salt)
     _audit("sign", tenant=caller.tenant, user=caller.user, credential=credential_id,
-           hashes=[h.hex() for h in hashes], outcome="signed")
+           hashes=[h.hex() for h in hashes], sad_id=sad_id(sad), outcome="signed")
     return {"signatures": [base64.b64encode(v).decode("ascii") for v in values]}
 
 

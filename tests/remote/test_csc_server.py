@@ -296,3 +296,29 @@ def test_non_json_body_is_a_csc_error(csc_server, taro) -> None:
                           headers={"Authorization": f"Bearer {taro[0].token}",
                                    "Content-Type": "application/json"})
     assert_csc_error(response, 400, "invalid_request", "Expecting property name")
+
+
+def test_audit_lines_for_authorisation_and_signature(csc_server, taro, caplog) -> None:
+    """Item 8's hook: one JSON line per authorisation (granted or refused) and signature, naming
+    user, credential, hashes, SAD id and outcome (the audit-trail module takes them over)."""
+    import json
+    import logging
+
+    from ltv.server.routes_csc import sad_id
+
+    client, passkey, cid = taro
+    with caplog.at_level(logging.INFO, logger="ltv.remote"):
+        sad = client.authorize(cid, SHA256, [h("audited")], passkey.get)
+        client.sign_hashes(cid, sad, SHA256, SignatureMechanism.ECDSA, [h("audited")])
+        body = authorize_body(client, cid, [h("audited 2")], passkey, user_verified=False)
+        post(csc_server.base, "credentials/authorize", body, client.token)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ltv.remote"]
+    granted, signed, refused = lines[-3:]
+    assert granted == {"event": "authorize", "tenant": "acme", "user": "taro", "credential": cid,
+                       "hashes": [h("audited").hex()], "sad_id": sad_id(sad),
+                       "outcome": "granted"}
+    assert signed == dict(granted, event="sign", outcome="signed")
+    assert refused["event"] == "authorize"
+    assert refused["hashes"] == [h("audited 2").hex()]
+    assert refused["outcome"].startswith("refused: the assertion does not verify: User "
+                                         "verification required")
