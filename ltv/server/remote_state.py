@@ -4,7 +4,7 @@ one-time thing is consumed exactly once (compare-and-delete on the etag)::
     _mutable/remote/tokens/<sha256(token)>.json          access token -> tenant, user, expiry
     _mutable/remote/<tenant>/<user>/credentials/<id>.json credential: key label, certificates,
                                                           passkey, signature counter (CAS)
-    _mutable/remote/<tenant>/enrolments/<id>.json         WebAuthn registration state
+    _mutable/remote/enrolments/<sha256(id)>.json          WebAuthn registration state, tenant
     _mutable/remote/<tenant>/nonces/<nonce>.json          getChallenge nonce (single use)
     _mutable/remote/<tenant>/sad/<sha256(SAD)>.json       SAD: hashes still allowed, expiry
 
@@ -160,24 +160,40 @@ class RemoteState:
     # --- enrolments ---------------------------------------------------------------------------
 
     def begin_enrolment(self, tenant: str, body: dict[str, Any], *, lifetime: timedelta) -> str:
-        enrolment_id = secrets.token_urlsafe(16)
+        """A pending enrolment; its id is also the capability of /remote/enroll/{id}."""
+        enrolment_id = "en_" + secrets.token_urlsafe(24)
         expires = self._clock.now() + lifetime
-        self._create(f"{_ROOT}{tenant}/enrolments/{enrolment_id}.json",
-                     {**body, "expires": format_time(expires)})
+        self._create(f"{_ROOT}enrolments/{_h(enrolment_id)}.json",
+                     {**body, "tenant": tenant, "expires": format_time(expires)})
         return enrolment_id
 
-    def take_enrolment(self, tenant: str, enrolment_id: str, user: str) -> dict[str, Any]:
-        """The enrolment's state, deleted (single use)."""
-        if not _ID.match(enrolment_id):
-            raise StateError("Invalid parameter enrolment_id")
-        key = f"{_ROOT}{tenant}/enrolments/{enrolment_id}.json"
-        found = self._read(key)
-        if found is None or found[0].get("user") != user \
-                or not self._store.delete_if(key, etag=found[1]):
+    def enrolment(self, enrolment_id: object) -> dict[str, Any]:
+        """A pending enrolment (not consumed)."""
+        return self._enrolment(enrolment_id)[0]
+
+    def _enrolment(self, enrolment_id: object) -> tuple[dict[str, Any], str]:
+        if not isinstance(enrolment_id, str) or not enrolment_id.startswith("en_") \
+                or len(enrolment_id) > 100:
+            raise StateError("unknown or used enrolment")
+        found = self._read(f"{_ROOT}enrolments/{_h(enrolment_id)}.json")
+        if found is None:
             raise StateError("unknown or used enrolment")
         if self._expired(found[0]):
             raise StateError("the enrolment expired")
-        return found[0]
+        return found
+
+    def take_enrolment(self, enrolment_id: object, *, tenant: str | None = None,
+                       user: str | None = None) -> dict[str, Any]:
+        """The enrolment's state, deleted (single use); ``tenant``/``user`` must match if
+        given (the API path), the page path carries the capability id only."""
+        body, etag = self._enrolment(enrolment_id)
+        if (tenant is not None and body["tenant"] != tenant) \
+                or (user is not None and body["user"] != user):
+            raise StateError("unknown or used enrolment")
+        if not self._store.delete_if(f"{_ROOT}enrolments/{_h(str(enrolment_id))}.json",
+                                     etag=etag):
+            raise StateError("unknown or used enrolment")
+        return body
 
     # --- credentials --------------------------------------------------------------------------
 

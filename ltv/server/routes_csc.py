@@ -54,7 +54,8 @@ from ltv.server.remote_state import (
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import authenticate
 
-__all__ = ["CscError", "RemoteSigning", "grant", "install_remote_signing", "router"]
+__all__ = ["CscError", "RemoteSigning", "finish_enrolment", "grant", "install_remote_signing",
+           "router"]
 
 log = logging.getLogger("ltv.remote")
 router = APIRouter(prefix="/csc/v2", tags=["remote signing (CSC API v2)"])
@@ -423,20 +424,26 @@ def _enrol_begin(remote: RemoteSigning, body: dict[str, Any], authorization: str
     options, fido_state = remote.relying_party.register_begin(user_handle=user_handle,
                                                               user_name=caller.user)
     enrolment_id = remote.state().begin_enrolment(
-        caller.tenant, {"user": caller.user, "key_algorithm": algorithm, "fido": fido_state},
-        lifetime=_ENROL_LIFETIME)
-    return {"enrolment_id": enrolment_id, **options}
+        caller.tenant, {"user": caller.user, "key_algorithm": algorithm, "fido": fido_state,
+                        "options": options}, lifetime=_ENROL_LIFETIME)
+    return {"enrolment_id": enrolment_id, "enroll_url": f"/remote/enroll/{enrolment_id}",
+            **options}
 
 
 def _enrol_complete(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
                     ) -> dict[str, Any]:
+    caller = _caller(remote, authorization)
+    enrolment = remote.state().take_enrolment(_str(body, "enrolment_id") or "",
+                                              tenant=caller.tenant, user=caller.user)
+    return finish_enrolment(remote, caller, enrolment, body.get("credential"))
+
+
+def finish_enrolment(remote: RemoteSigning, caller: AccessToken, enrolment: dict[str, Any],
+                     response: object) -> dict[str, Any]:
+    """Register the passkey, make the key in the token, certify it, store the credential."""
     from samples.pki import Holder, SamplePki
 
-    caller = _caller(remote, authorization)
     state = remote.state()
-    enrolment = state.take_enrolment(caller.tenant, _str(body, "enrolment_id") or "",
-                                     caller.user)
-    response = body.get("credential")
     if not isinstance(response, dict):
         raise CscError("Missing credential (the WebAuthn registration response)")
     passkey = remote.relying_party.register_complete(enrolment["fido"], response)

@@ -110,6 +110,84 @@ def test_approval_page_with_chromium_virtual_authenticator(pki, pki_server, keys
                          400, "invalid_request", "unknown or expired approval request")
 
 
+def test_registration_and_approval_both_in_the_browser(pki, pki_server, keystore,
+                                                      tmp_path) -> None:
+    """Nothing outside the browser holds the passkey: the virtual authenticator creates it on
+    /remote/enroll/{id} and asserts with it on /remote/approve/{id}."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    from conftest import SERVER_AT
+    from server_helpers import MutableClock
+
+    from ltv.online.csc import CscClient
+
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    store = MemoryStore()
+    _, api_key = add_tenant(store, "acme")
+    clock = MutableClock(SERVER_AT)
+    settings = ServerSettings(pki=pki.directory, webauthn_rp_id="localhost",
+                              webauthn_origins=(origin,))
+    app = create_app(settings, store=store,
+                     services=build_services(pki=pki.directory, clock=clock), clock=clock)
+    install_remote_signing(app, settings, store=store, clock=clock, keystore=keystore)
+    digest = hashlib.sha256(b"read on the phone").digest()
+    with served(app, port) as base:
+        client = CscClient(base)
+        client.login("ren", api_key)
+        enrolment = client.call("ltv/enroll/begin", {"key_algorithm": "rsa2048"})
+        profile = tmp_path / "profile"
+        browser_log = tmp_path / "chromium.log"
+        browser = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
+                   "--disable-quic", "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                   "--window-size=900,700", f"--user-data-dir={profile}",
+                   "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+                   "about:blank"]
+        with process(browser, browser_log) as chromium:
+            ws_url = _page_ws(_devtools_port(profile, chromium, browser_log))
+            with Cdp.open(ws_url) as cdp:
+                cdp.send("Page.enable")
+                cdp.send("Runtime.enable")
+                cdp.send("WebAuthn.enable")
+                authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", options={
+                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                    "hasUserVerification": True, "isUserVerified": True,
+                    "automaticPresenceSimulation": True})["authenticatorId"]
+                cdp.send("Page.navigate", url=f"{origin}{enrolment['enroll_url']}")
+                cdp.wait_for("document.readyState === 'complete' && "
+                             "!!document.querySelector('#enroll') && location.href")
+                assert cdp.evaluate("document.getElementById('user').textContent") == "ren"
+                cdp.evaluate("document.getElementById('enroll').click()")
+                status = cdp.wait_for(
+                    "(() => { const t = document.getElementById('status').textContent;"
+                    " return /enrolled|refused/.test(t) ? t : ''; })()", timeout=60)
+                assert status == "enrolled", (status, browser_log.read_text()[-2000:])
+                cid = cdp.evaluate("document.getElementById('credential').textContent")
+                assert client.call("credentials/list")["credentialIDs"] == [cid]
+                stored = cdp.send("WebAuthn.getCredentials",
+                                  authenticatorId=authenticator)["credentials"]
+                assert len(stored) == 1  # the passkey lives in the authenticator only
+
+                approval = client.call("ltv/approvals", {
+                    "credentialID": cid, "hashes": [b64(digest)],
+                    "document_name": "lease.pdf"})
+                cdp.send("Page.navigate", url=f"{origin}{approval['approve_url']}")
+                cdp.wait_for("document.readyState === 'complete' && "
+                             "!!document.querySelector('#approve') && location.href")
+                cdp.evaluate("document.getElementById('approve').click()")
+                status = cdp.wait_for(
+                    "(() => { const t = document.getElementById('status').textContent;"
+                    " return /approved|refused/.test(t) ? t : ''; })()", timeout=60)
+                assert status == "approved", (status, browser_log.read_text()[-2000:])
+        sad = client.call("ltv/approvals/check", {"approval_id": approval["approval_id"]})["SAD"]
+        (value,) = client.sign_hashes(cid, sad, SHA256, SignatureMechanism.RSA_PKCS1V15,
+                                      [digest])
+        verify_signature(client.certificates(cid)[0].public_key(), value,
+                         mechanism=SignatureMechanism.RSA_PKCS1V15, digest_algorithm=SHA256,
+                         digest=digest)
+
+
 def test_approval_refusals_without_browser(csc_server, tmp_path) -> None:
     import httpx
 
