@@ -47,3 +47,40 @@ def enroll(user: str, server: str, api_key: str, passkey_dir: Path, key_algorith
         client.close()
     click.echo(answer["credentialID"])
     click.echo(f"enrolled {user}: key in the server's token, passkey in {passkey_dir}", err=True)
+
+
+@remote.command("approve")
+@click.argument("url")
+@click.option("--passkey", "passkey_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The passkey directory (from `ltv remote enroll`).")
+def approve(url: str, passkey_dir: Path) -> None:
+    """The simulated phone approves URL (a /remote/approve/{id} page) with its passkey."""
+    import httpx
+
+    from ltv.errors import ServiceError
+    from samples.passkey import SoftPasskey
+
+    passkey = SoftPasskey(passkey_dir)
+    url = url.rstrip("/")
+    try:
+        got = httpx.post(f"{url}/options", timeout=30)
+        if got.status_code != 200:
+            raise ServiceError(f"approval refused: {_describe(got)}")
+        sent = httpx.post(url, json={"credential": passkey.get(got.json())}, timeout=30)
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"{url}: {exc}") from exc
+    if sent.status_code != 200:
+        raise ServiceError(f"approval refused: {_describe(sent)}")
+    click.echo("approved")
+
+
+def _describe(response: object) -> str:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    try:
+        body = response.json()
+        return f"{body['error']}: {body['error_description']} (HTTP {response.status_code})"
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {response.status_code}"

@@ -79,3 +79,38 @@ def test_sign_remote_refusals_are_one_line(csc_server, enrolled, tmp_path) -> No
                       env={"LTV_API_KEY": ""})
     assert missing.returncode == 2
     assert "--remote needs --api-key, --credential and --passkey" in missing.stderr
+
+
+def test_phone_approve_then_sign_with_the_parked_sad(csc_server, enrolled) -> None:
+    import base64
+    import hashlib
+
+    from ltv.online.csc import CscClient
+
+    credential, passkey = enrolled
+    client = CscClient(csc_server.base)
+    client.login("jiro", csc_server.api_key)
+    digest = hashlib.sha256(b"approved on the phone").digest()
+    approval = client.call("ltv/approvals", {
+        "credentialID": credential, "hashes": [base64.b64encode(digest).decode()],
+        "document_name": "memo.txt"})
+    url = f"{csc_server.base}{approval['approve_url']}"
+    done = ltv_cli("phone", "approve", url, "--passkey", passkey)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "approved\n"
+    again = ltv_cli("phone", "approve", url, "--passkey", passkey)
+    assert again.returncode == 4
+    assert again.stderr == ("ltv: error: approval refused: invalid_request: already approved "
+                            "(HTTP 400)\n")
+    sad = client.call("ltv/approvals/check", {"approval_id": approval["approval_id"]})["SAD"]
+    from ltv.algorithms import DigestAlgorithm, SignatureMechanism, verify_signature
+
+    (value,) = client.sign_hashes(credential, sad, DigestAlgorithm.SHA256,
+                                  SignatureMechanism.ECDSA, [digest])
+    verify_signature(client.certificates(credential)[0].public_key(), value,
+                     mechanism=SignatureMechanism.ECDSA,
+                     digest_algorithm=DigestAlgorithm.SHA256, digest=digest)
+    gone = ltv_cli("phone", "approve", url, "--passkey", passkey)
+    assert gone.returncode == 4
+    assert gone.stderr == ("ltv: error: approval refused: invalid_request: unknown or expired "
+                           "approval request (HTTP 400)\n")
