@@ -84,7 +84,7 @@ def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
     if sig.indication is Indication.TOTAL_PASSED:
         bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
         if sig.signer is not None:
-            bits.append(f"{sig.signer.key_kind.value} key of {sig.signer.subject}")
+            bits.append(f"{sig.signer.key_kind.label} key of {sig.signer.subject}")
         bits.append(f"best signature time {format_time(sig.best_signature_time)}")
         if sig.poe is not None and sig.poe.source != "validation-time":
             bits.append(f"POE: {sig.poe.source} time-stamp of {format_time(sig.poe.time)}"

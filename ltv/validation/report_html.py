@@ -90,7 +90,7 @@ def _signature(sig: SignatureReport, index: int) -> str:
     rows = [
         ("Format / level", f"{sig.format.value.upper()} {sig.level.value if sig.level else '-'}"),
         ("Signer", escape(sig.signer.subject) if sig.signer else "-"),
-        ("Key", (f"{sig.signer.key_kind.value} ({sig.signer.key_algorithm}-"
+        ("Key", (f"{sig.signer.key_kind.label} ({sig.signer.key_algorithm}-"
                  f"{sig.signer.key_size})") if sig.signer else "-"),
         ("Claimed signing time", _t(sig.signing_time)),
         ("Best signature time", _t(sig.best_signature_time)),
