@@ -354,3 +354,53 @@ def test_timestamp_ess_v1_is_not_refused(pki: SamplePki, pki_server: PkiServer,
     sig = report.signatures[0]
     assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
     assert sig.best_signature_time == TS_AT
+
+
+# ---------------------------------------------------------------------------------------------
+# The report names the weakest algorithm (JSON ``weakest_algorithm``), for each format
+
+
+def test_report_names_the_weakest_algorithm(pki: SamplePki, pki_server: PkiServer,
+                                            tmp_path: Path,
+                                            signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                            enveloping: bytes, signed_pdf: bytes) -> None:
+    """``weakest_algorithm`` is the use the NO_POE message names ({what, algorithm, sunset}),
+    for CAdES, XAdES and PAdES, through ``ltv validate --json`` (and a row of ``--html``);
+    null for an all-SHA-256 signature (no use has a sunset in the default table); the JSON
+    stays schema-valid."""
+    from jsonschema import Draft202012Validator
+
+    from ltv.validation.report_json import json_schema
+
+    key, chain = signer
+    cases = [
+        ("cades.p7s", build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT,
+                                sig_hash="sha1"), "SignerInfo signatureAlgorithm sha1_rsa"),
+        ("xades.xml", xades_with_sha1(enveloping, key, reference=True),
+         "ds:Reference '#"),
+        ("pades.pdf", _pades_with(signed_pdf, signer, ess="v1"),
+         "SignerInfo ESS signing-certificate (v1) certHash"),
+        ("honest.p7s", build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT), None),
+    ]
+    checker = Draft202012Validator(json_schema())
+    for name, data, what in cases:
+        path, out, html = tmp_path / name, tmp_path / f"{name}.json", tmp_path / f"{name}.html"
+        path.write_bytes(data)
+        result = ltv_cli("validate", path, "--trust", pki.directory / "root.pem",
+                         "--at", format_time(CHECK_AT), "--json", out, "--html", html)
+        assert result.returncode == (0 if what is None else 3), result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        report = json.loads(out.read_text("utf-8"))
+        checker.validate(report)
+        sig = report["signatures"][0]
+        weakest = sig["weakest_algorithm"]
+        if what is None:
+            assert (sig["indication"], weakest) == ("TOTAL-PASSED", None), sig
+            assert "Weakest algorithm" not in html.read_text("utf-8")
+            continue
+        assert sig["subindication"] == NO_POE.token
+        assert weakest["what"].startswith(what), weakest
+        assert weakest["algorithm"] == "sha1"
+        assert weakest["sunset"] == "2016-01-01T00:00:00Z"
+        assert f"sha1 in the {weakest['what']} is not accepted after 2016-01-01" in sig["message"]
+        assert "<th>Weakest algorithm</th><td>sha1 in the " in html.read_text("utf-8")

@@ -76,7 +76,7 @@ def assert_refused(pki: SamplePki, data: bytes, tmp_path: Path, *, indication: I
                    sub: SubIndication, words: str, suffix: str = ".p7s",
                    detached: bytes | None = None) -> None:
     """The library and ``ltv validate`` both give ``indication``/``sub`` with ``words`` in the
-    reason; the CLI prints one verdict line and no traceback."""
+    reason; the CLI prints one verdict line, at most one diagnostic line and no traceback."""
     got = library_verdict(pki, data, detached=detached)
     assert got[:2] == (indication, sub), got
     assert words in got[2], got[2]
@@ -95,6 +95,7 @@ def assert_refused(pki: SamplePki, data: bytes, tmp_path: Path, *, indication: I
     assert lines[0].startswith(f"{word}: {path} {sub.token} "), lines[0]
     assert words in lines[0]
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 1, result.stderr  # diagnostics: one line each
 
 
 # ---------------------------------------------------------------------------------------------
