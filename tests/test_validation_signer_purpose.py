@@ -219,6 +219,39 @@ def test_xades_signer_purpose_refused(pki: SamplePki, pki_server: PkiServer, tmp
                    words=words, suffix=".xml")
 
 
+@pytest.mark.parametrize("fmt", [SignatureFormat.CADES, SignatureFormat.PADES,
+                                 SignatureFormat.XADES], ids=["cades", "pades", "xades"])
+def test_signer_purpose_in_all_three_reports(pki: SamplePki, pki_server: PkiServer,
+                                             fmt: SignatureFormat) -> None:
+    """The refusal's reason (a TSA key as signer) is in the JSON message, the ETSI XML
+    report's message ReportData and the HTML "Reason" row, for each format."""
+    from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+
+    from ltv.validation.report_html import to_html
+    from ltv.validation.report_json import to_json
+    from ltv.validation.report_xml import NS, to_xml
+
+    key, chain = _tsa(pki)
+    content = make_pdf("Lease") if fmt is SignatureFormat.PADES else CONTENT
+    options = (SigningOptions(packaging=Packaging.ENVELOPING)
+               if fmt is SignatureFormat.XADES else None)
+    data = sign(content, KeySigner(key), chain, fmt, SignatureLevel.B_B, options,
+                services=build_services(pki=pki.directory, clock=OffsetClock(SIGNED_AT)))
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[pki.root]),
+                      at=CHECK_AT, fetchers=online_fetchers())
+    words = "extended key usage timeStamping only"
+    sig = to_json(report)["signatures"][0]
+    assert (sig["indication"], sig["subindication"]) == ("INDETERMINATE", CHAIN.token)
+    assert words in sig["message"]
+    root = etree.fromstring(to_xml(report).encode())
+    messages = [rd.findtext(f"{{{NS}}}Value") for rd in root.iter(f"{{{NS}}}ReportData")
+                if rd.findtext(f"{{{NS}}}Type") == "urn:ltv:validation:message"]
+    assert any(words in (m or "") for m in messages), messages
+    page = to_html(report, title="tsa key")
+    assert "<th>Reason</th>" in page
+    assert words in page
+
+
 # ---------------------------------------------------------------------------------------------
 # Content types: a bare time-stamp token is no document signature
 
