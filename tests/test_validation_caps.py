@@ -214,6 +214,28 @@ def test_signature_cap_counts_xml_and_pdf_signatures(pki: SamplePki, pki_server:
     assert done.stderr == ""
 
 
+def test_xades_timestamps_counted_before_extraction(pki: SamplePki, pki_server: PkiServer,
+                                                    phone_rsa: Phone) -> None:
+    """max_timestamps counts a XAdES file's xades:EncapsulatedTimeStamp elements too."""
+    from ltv.signing import Packaging, SigningOptions
+
+    lta_xml = sign(CONTRACT, phone_rsa, [phone_rsa.certificate, *phone_rsa.chain],
+                   SignatureFormat.XADES, SignatureLevel.B_LTA,
+                   SigningOptions(packaging=Packaging.ENVELOPING),
+                   services=_services(pki, SIGNED_AT))
+    stamps = lta_xml.count(b"EncapsulatedTimeStamp") // 2  # start and end tags
+    assert stamps >= 2
+    refused = validate(lta_xml, policy=_policy(pki, max_timestamps=stamps - 1), at=AT,
+                       offline=True)
+    assert _verdicts(refused) == [("file", Indication.INDETERMINATE,
+                                   SubIndication.SIG_CONSTRAINTS_FAILURE)]
+    assert f"{stamps} time-stamps" in (refused.signatures[0].message or "")
+    assert "cap max_timestamps" in (refused.signatures[0].message or "")
+    allowed = validate(lta_xml, policy=_policy(pki, max_timestamps=stamps), at=AT,
+                       offline=True)
+    assert [v[1:] for v in _verdicts(allowed)] == [(Indication.TOTAL_PASSED, None)]
+
+
 def test_path_length_cap_turns_a_pass(lta: bytes, pki: SamplePki) -> None:
     report = validate(lta, policy=_policy(pki, max_path_length=2), at=AT, offline=True)
     assert _verdicts(report) == [("signature", Indication.INDETERMINATE,
