@@ -404,3 +404,48 @@ def test_report_names_the_weakest_algorithm(pki: SamplePki, pki_server: PkiServe
         assert weakest["sunset"] == "2016-01-01T00:00:00Z"
         assert f"sha1 in the {weakest['what']} is not accepted after 2016-01-01" in sig["message"]
         assert "<th>Weakest algorithm</th><td>sha1 in the " in html.read_text("utf-8")
+
+
+def _crl(pki: SamplePki, ca: CaName, hash_name: str) -> bytes:
+    at = SIGNED_AT + timedelta(minutes=30)
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(pki.ca_certificate(ca).subject)
+               .last_update(at).next_update(at + timedelta(days=1)))
+    der = builder.sign(pki.ca_key(ca), hashes.SHA256()).public_bytes(Encoding.DER)  # type: ignore[arg-type]
+    if hash_name == "sha256":
+        return der
+    # re-signed over the same tbsCertList (cryptography refuses to sign with SHA-1)
+    from asn1crypto import crl as asn1_crl
+    from forge_helpers import _sig_alg_name, raw_sign
+
+    tbs = asn1_crl.CertificateList.load(der)["tbs_cert_list"]
+    key = pki.ca_key(ca)
+    algorithm = _sig_alg_name(key, hash_name)  # type: ignore[arg-type]
+    tbs["signature"] = {"algorithm": algorithm}
+    out: bytes = asn1_crl.CertificateList({
+        "tbs_cert_list": tbs, "signature_algorithm": {"algorithm": algorithm},
+        "signature": raw_sign(key, tbs.dump(force=True), hash_name),  # type: ignore[arg-type]
+    }).dump()
+    return out
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["sha256-crl", "sha1-crl"])
+def test_crl_signature_algorithm(pki: SamplePki,
+                                 signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                 weak: bool) -> None:
+    """The CRL half of "OCSP/CRL signatures used": a signer whose only revocation data is a
+    CRL signed with SHA-1 gets no trustworthy status (CRYPTO_CONSTRAINTS_FAILURE_NO_POE)."""
+    key, chain = signer
+    data = build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT)
+    evidence = EvidenceSet.of(crls=[_crl(pki, "card-ca", "sha1" if weak else "sha256"),
+                                    _crl(pki, "root", "sha256")])
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[pki.root]),
+                      at=CHECK_AT, offline=True, extra_evidence=evidence)
+    sig = report.signatures[0]
+    if not weak:
+        assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
+        return
+    assert (sig.indication, sig.subindication) == (Indication.INDETERMINATE, NO_POE), sig.message
+    assert sig.message is not None
+    assert sig.message.startswith(
+        f"sha1 in the CRL of {pki.card_ca.subject.rfc4514_string()}: its signature"), sig.message
