@@ -190,6 +190,35 @@ def test_policy_may_allow_another_eku(pki: SamplePki, pki_server: PkiServer) -> 
     assert library_verdict(pki, data, policy=allowing)[:2] == (Indication.TOTAL_PASSED, None)
 
 
+def test_policy_file_eku_and_content_type_lists(pki: SamplePki, pki_server: PkiServer,
+                                                tmp_path: Path) -> None:
+    """``signer_extended_key_usages`` in a ``--policy`` file lets the clientAuth signer pass;
+    a bare string instead of a list of dotted OIDs is bad input (one line, exit 4), not a
+    set of characters that refuses every signature."""
+    import json
+
+    key, chain = _client_auth_eku(pki)
+    path = tmp_path / "client-auth.p7s"
+    path.write_bytes(build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT))
+    policy = tmp_path / "policy.json"
+    args: list[str | Path] = ["validate", path, "--trust", pki.directory / "root.pem",
+                              "--at", format_time(CHECK_AT), "--policy", policy]
+    policy.write_text(json.dumps({"signer_extended_key_usages": [
+        "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]}), "utf-8")
+    allowed = ltv_cli(*args)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert allowed.stdout.startswith(f"PASSED: {path} ")
+    for key_name in ("signer_extended_key_usages", "allowed_content_types"):
+        for bad in ("1.2.840.113549.1.7.1", ["id-data"]):
+            policy.write_text(json.dumps({key_name: bad}), "utf-8")
+            refused = ltv_cli(*args)
+            assert refused.returncode == 4, refused.stdout + refused.stderr
+            assert refused.stdout == ""
+            assert refused.stderr.splitlines() == [
+                f"ltv: error: {policy}: {key_name} is a list of dotted OIDs "
+                f'(e.g. ["1.2.840.113549.1.7.1"])']
+
+
 # ---------------------------------------------------------------------------------------------
 # PAdES and XAdES: the same rules
 
