@@ -354,3 +354,98 @@ def test_timestamp_ess_v1_is_not_refused(pki: SamplePki, pki_server: PkiServer,
     sig = report.signatures[0]
     assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
     assert sig.best_signature_time == TS_AT
+
+
+# ---------------------------------------------------------------------------------------------
+# The report names the weakest algorithm (JSON ``weakest_algorithm``), for each format
+
+
+def test_report_names_the_weakest_algorithm(pki: SamplePki, pki_server: PkiServer,
+                                            tmp_path: Path,
+                                            signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                            enveloping: bytes, signed_pdf: bytes) -> None:
+    """``weakest_algorithm`` is the use the NO_POE message names ({what, algorithm, sunset}),
+    for CAdES, XAdES and PAdES, through ``ltv validate --json`` (and a row of ``--html``);
+    null for an all-SHA-256 signature (no use has a sunset in the default table); the JSON
+    stays schema-valid."""
+    from jsonschema import Draft202012Validator
+
+    from ltv.validation.report_json import json_schema
+
+    key, chain = signer
+    cases = [
+        ("cades.p7s", build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT,
+                                sig_hash="sha1"), "SignerInfo signatureAlgorithm sha1_rsa"),
+        ("xades.xml", xades_with_sha1(enveloping, key, reference=True),
+         "ds:Reference '#"),
+        ("pades.pdf", _pades_with(signed_pdf, signer, ess="v1"),
+         "SignerInfo ESS signing-certificate (v1) certHash"),
+        ("honest.p7s", build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT), None),
+    ]
+    checker = Draft202012Validator(json_schema())
+    for name, data, what in cases:
+        path, out, html = tmp_path / name, tmp_path / f"{name}.json", tmp_path / f"{name}.html"
+        path.write_bytes(data)
+        result = ltv_cli("validate", path, "--trust", pki.directory / "root.pem",
+                         "--at", format_time(CHECK_AT), "--json", out, "--html", html)
+        assert result.returncode == (0 if what is None else 3), result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        report = json.loads(out.read_text("utf-8"))
+        checker.validate(report)
+        sig = report["signatures"][0]
+        weakest = sig["weakest_algorithm"]
+        if what is None:
+            assert (sig["indication"], weakest) == ("TOTAL-PASSED", None), sig
+            assert "Weakest algorithm" not in html.read_text("utf-8")
+            continue
+        assert sig["subindication"] == NO_POE.token
+        assert weakest["what"].startswith(what), weakest
+        assert weakest["algorithm"] == "sha1"
+        assert weakest["sunset"] == "2016-01-01T00:00:00Z"
+        assert f"sha1 in the {weakest['what']} is not accepted after 2016-01-01" in sig["message"]
+        assert "<th>Weakest algorithm</th><td>sha1 in the " in html.read_text("utf-8")
+
+
+def _crl(pki: SamplePki, ca: CaName, hash_name: str) -> bytes:
+    at = SIGNED_AT + timedelta(minutes=30)
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(pki.ca_certificate(ca).subject)
+               .last_update(at).next_update(at + timedelta(days=1)))
+    der = builder.sign(pki.ca_key(ca), hashes.SHA256()).public_bytes(Encoding.DER)  # type: ignore[arg-type]
+    if hash_name == "sha256":
+        return der
+    # re-signed over the same tbsCertList (cryptography refuses to sign with SHA-1)
+    from asn1crypto import crl as asn1_crl
+    from forge_helpers import _sig_alg_name, raw_sign
+
+    tbs = asn1_crl.CertificateList.load(der)["tbs_cert_list"]
+    key = pki.ca_key(ca)
+    algorithm = _sig_alg_name(key, hash_name)  # type: ignore[arg-type]
+    tbs["signature"] = {"algorithm": algorithm}
+    out: bytes = asn1_crl.CertificateList({
+        "tbs_cert_list": tbs, "signature_algorithm": {"algorithm": algorithm},
+        "signature": raw_sign(key, tbs.dump(force=True), hash_name),  # type: ignore[arg-type]
+    }).dump()
+    return out
+
+
+@pytest.mark.parametrize("weak", [False, True], ids=["sha256-crl", "sha1-crl"])
+def test_crl_signature_algorithm(pki: SamplePki,
+                                 signer: tuple[PrivateKey, list],  # type: ignore[type-arg]
+                                 weak: bool) -> None:
+    """The CRL half of "OCSP/CRL signatures used": a signer whose only revocation data is a
+    CRL signed with SHA-1 gets no trustworthy status (CRYPTO_CONSTRAINTS_FAILURE_NO_POE)."""
+    key, chain = signer
+    data = build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT)
+    evidence = EvidenceSet.of(crls=[_crl(pki, "card-ca", "sha1" if weak else "sha256"),
+                                    _crl(pki, "root", "sha256")])
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[pki.root]),
+                      at=CHECK_AT, offline=True, extra_evidence=evidence)
+    sig = report.signatures[0]
+    if not weak:
+        assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
+        return
+    assert (sig.indication, sig.subindication) == (Indication.INDETERMINATE, NO_POE), sig.message
+    assert sig.message is not None
+    assert sig.message.startswith(
+        f"sha1 in the CRL of {pki.card_ca.subject.rfc4514_string()}: its signature"), sig.message

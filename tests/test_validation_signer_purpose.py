@@ -76,7 +76,7 @@ def assert_refused(pki: SamplePki, data: bytes, tmp_path: Path, *, indication: I
                    sub: SubIndication, words: str, suffix: str = ".p7s",
                    detached: bytes | None = None) -> None:
     """The library and ``ltv validate`` both give ``indication``/``sub`` with ``words`` in the
-    reason; the CLI prints one verdict line and no traceback."""
+    reason; the CLI prints one verdict line, at most one diagnostic line and no traceback."""
     got = library_verdict(pki, data, detached=detached)
     assert got[:2] == (indication, sub), got
     assert words in got[2], got[2]
@@ -95,6 +95,7 @@ def assert_refused(pki: SamplePki, data: bytes, tmp_path: Path, *, indication: I
     assert lines[0].startswith(f"{word}: {path} {sub.token} "), lines[0]
     assert words in lines[0]
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) <= 1, result.stderr  # diagnostics: one line each
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +190,35 @@ def test_policy_may_allow_another_eku(pki: SamplePki, pki_server: PkiServer) -> 
     assert library_verdict(pki, data, policy=allowing)[:2] == (Indication.TOTAL_PASSED, None)
 
 
+def test_policy_file_eku_and_content_type_lists(pki: SamplePki, pki_server: PkiServer,
+                                                tmp_path: Path) -> None:
+    """``signer_extended_key_usages`` in a ``--policy`` file lets the clientAuth signer pass;
+    a bare string instead of a list of dotted OIDs is bad input (one line, exit 4), not a
+    set of characters that refuses every signature."""
+    import json
+
+    key, chain = _client_auth_eku(pki)
+    path = tmp_path / "client-auth.p7s"
+    path.write_bytes(build_cms(CONTENT, key, chain[0], chain[1:], at=SIGNED_AT))
+    policy = tmp_path / "policy.json"
+    args: list[str | Path] = ["validate", path, "--trust", pki.directory / "root.pem",
+                              "--at", format_time(CHECK_AT), "--policy", policy]
+    policy.write_text(json.dumps({"signer_extended_key_usages": [
+        "1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]}), "utf-8")
+    allowed = ltv_cli(*args)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert allowed.stdout.startswith(f"PASSED: {path} ")
+    for key_name in ("signer_extended_key_usages", "allowed_content_types"):
+        for bad in ("1.2.840.113549.1.7.1", ["id-data"]):
+            policy.write_text(json.dumps({key_name: bad}), "utf-8")
+            refused = ltv_cli(*args)
+            assert refused.returncode == 4, refused.stdout + refused.stderr
+            assert refused.stdout == ""
+            assert refused.stderr.splitlines() == [
+                f"ltv: error: {policy}: {key_name} is a list of dotted OIDs "
+                f'(e.g. ["1.2.840.113549.1.7.1"])']
+
+
 # ---------------------------------------------------------------------------------------------
 # PAdES and XAdES: the same rules
 
@@ -216,6 +246,39 @@ def test_xades_signer_purpose_refused(pki: SamplePki, pki_server: PkiServer, tmp
                 services=build_services(pki=pki.directory, clock=OffsetClock(SIGNED_AT)))
     assert_refused(pki, data, tmp_path, indication=Indication.INDETERMINATE, sub=CHAIN,
                    words=words, suffix=".xml")
+
+
+@pytest.mark.parametrize("fmt", [SignatureFormat.CADES, SignatureFormat.PADES,
+                                 SignatureFormat.XADES], ids=["cades", "pades", "xades"])
+def test_signer_purpose_in_all_three_reports(pki: SamplePki, pki_server: PkiServer,
+                                             fmt: SignatureFormat) -> None:
+    """The refusal's reason (a TSA key as signer) is in the JSON message, the ETSI XML
+    report's message ReportData and the HTML "Reason" row, for each format."""
+    from lxml import etree  # type: ignore[import-untyped,unused-ignore]
+
+    from ltv.validation.report_html import to_html
+    from ltv.validation.report_json import to_json
+    from ltv.validation.report_xml import NS, to_xml
+
+    key, chain = _tsa(pki)
+    content = make_pdf("Lease") if fmt is SignatureFormat.PADES else CONTENT
+    options = (SigningOptions(packaging=Packaging.ENVELOPING)
+               if fmt is SignatureFormat.XADES else None)
+    data = sign(content, KeySigner(key), chain, fmt, SignatureLevel.B_B, options,
+                services=build_services(pki=pki.directory, clock=OffsetClock(SIGNED_AT)))
+    report = validate(data, policy=ValidationPolicy.default(trust_anchors=[pki.root]),
+                      at=CHECK_AT, fetchers=online_fetchers())
+    words = "extended key usage timeStamping only"
+    sig = to_json(report)["signatures"][0]
+    assert (sig["indication"], sig["subindication"]) == ("INDETERMINATE", CHAIN.token)
+    assert words in sig["message"]
+    root = etree.fromstring(to_xml(report).encode())
+    messages = [rd.findtext(f"{{{NS}}}Value") for rd in root.iter(f"{{{NS}}}ReportData")
+                if rd.findtext(f"{{{NS}}}Type") == "urn:ltv:validation:message"]
+    assert any(words in (m or "") for m in messages), messages
+    page = to_html(report, title="tsa key")
+    assert "<th>Reason</th>" in page
+    assert words in page
 
 
 # ---------------------------------------------------------------------------------------------

@@ -182,11 +182,11 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
                 **{str(k).lower().replace("-", ""): parse_time(str(v))
                    for k, v in dict(data["digest_sunset"]).items()}})
         if "allowed_content_types" in data:
-            policy = replace(policy, allowed_content_types=frozenset(
-                str(o) for o in data["allowed_content_types"]))
+            policy = replace(policy, allowed_content_types=_oid_list(
+                path, "allowed_content_types", data["allowed_content_types"]))
         if "signer_extended_key_usages" in data:
-            policy = replace(policy, signer_extended_key_usages=frozenset(
-                str(o) for o in data["signer_extended_key_usages"]))
+            policy = replace(policy, signer_extended_key_usages=_oid_list(
+                path, "signer_extended_key_usages", data["signer_extended_key_usages"]))
         if "trust" in data:
             policy = policy.with_trust_anchors(
                 load_trust_anchors([path.parent / p for p in data["trust"]]))
@@ -195,6 +195,18 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
             raise
         raise ConfigurationError(f"{path}: {exc}") from exc
     return policy
+
+
+def _oid_list(path: Path, key: str, value: object) -> frozenset[str]:
+    """A policy file's list of dotted OIDs; a bare string would otherwise become a set of its
+    characters and silently refuse every signature."""
+    import re
+
+    if not isinstance(value, list) or not all(
+            isinstance(o, str) and re.fullmatch(r"[0-2](\.[0-9]+)+", o) for o in value):
+        raise ConfigurationError(f"{path}: {key} is a list of dotted OIDs "
+                                 f"(e.g. [\"1.2.840.113549.1.7.1\"])")
+    return frozenset(value)
 
 
 def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:

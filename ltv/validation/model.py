@@ -31,6 +31,7 @@ __all__ = [
     "TimestampReport",
     "UnsignedContent",
     "ValidationReport",
+    "WeakestAlgorithm",
 ]
 
 REPORT_SCHEMA = "ltv.validation-report/1"
@@ -230,6 +231,18 @@ class UnsignedContent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WeakestAlgorithm:
+    """The algorithm use of a signature's binding whose sunset comes first (EN 319 102-1
+    §5.2.8 cryptographic constraints): ``what`` names the use ("SignerInfo digestAlgorithm
+    (message-digest)", "ds:Reference '#obj' DigestMethod"), ``algorithm`` the hash ("sha1"),
+    ``sunset`` the policy's date for it."""
+
+    what: str
+    algorithm: str
+    sunset: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureReport:
     """The validation result of one signature (EN 319 102-1 §5.1.3 validation report)."""
 
@@ -253,6 +266,9 @@ class SignatureReport:
     signed_data_objects: tuple[SignedDataObjectSummary, ...] | None = None
     #: XAdES: content outside every reference (empty: none; None: not established).
     unsigned_content: tuple[UnsignedContent, ...] | None = None
+    #: The use whose algorithm sets first, of those the signature itself rests on (None: no
+    #: use with a sunset in the policy, or the facts were never read).
+    weakest_algorithm: WeakestAlgorithm | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     #: Legacy long-term form (TS 101 733/903, JIS X 5092/5093), e.g. "ES-A (ATSv2)"; None: none.

@@ -159,6 +159,8 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     notes: list[str] = []
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         label = str(fq_name)
+        embedded = None
+        is_timestamp = False  # unknown when even the signature dictionary cannot be read
         try:
             obj = sig_obj.get_object()
             subfilter = obj.get("/SubFilter")
@@ -173,7 +175,6 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
                     f"({', '.join(sorted(known))})")
             else:
                 problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
-            embedded = None
             if problem is None:
                 embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
         except (LtvError, RecursionError):

@@ -72,6 +72,7 @@ from ltv.validation.constraints import content_type_constraint, signer_purpose
 from ltv.validation.crypto_constraints import (
     CryptoVerdict,
     cryptographic_constraints,
+    normalise_digest_name,
     revocation_algorithm_uses,
 )
 from ltv.validation.diagnostics import library_log
@@ -101,6 +102,7 @@ from ltv.validation.model import (
     TimestampKind,
     TimestampReport,
     ValidationReport,
+    WeakestAlgorithm,
 )
 from ltv.validation.policy import ValidationPolicy
 
@@ -838,6 +840,12 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
     errors = list(run.errors)
     if indication is not Indication.TOTAL_PASSED and message:
         errors.append(message)
+    crypto = cryptographic_constraints(facts.algorithm_uses, policy=run.checker.policy,
+                                       moment=best)
+    weakest = (None if crypto.weakest is None or crypto.sunset is None
+               else WeakestAlgorithm(what=crypto.weakest.what,
+                                     algorithm=normalise_digest_name(crypto.weakest.algorithm),
+                                     sunset=crypto.sunset))
     return SignatureReport(
         id=facts.id, format=facts.format, level=facts.level, indication=indication,
         subindication=sub, message=message, validation_time=run.at,
@@ -846,6 +854,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         timestamps=timestamps, certificates=_timeline(run), poe=poe,
         pdf_changes_after_signing=facts.pdf_changes_after_signing,
         signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
+        weakest_algorithm=weakest,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
         form=facts.form,
         counter_signature_of=facts.counter_signature_of,

@@ -99,6 +99,10 @@ def _signature(sig: SignatureReport, index: int) -> str:
     ]
     if sig.pdf_changes_after_signing is not None:
         rows.append(("Changes after signing", escape(sig.pdf_changes_after_signing)))
+    if sig.weakest_algorithm is not None:
+        w = sig.weakest_algorithm
+        rows.append(("Weakest algorithm", escape(f"{w.algorithm} in the {w.what} "
+                                                 f"(sunset {w.sunset.date().isoformat()})")))
     if sig.message:
         rows.append(("Reason", escape(sig.message)))
     out = [

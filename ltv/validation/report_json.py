@@ -25,6 +25,7 @@ Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`jso
                                               "signed_properties"}] | null,
                      "unsigned_content": [{"what", "element", "element_id", "path",
                                            "description"}] | null,
+                     "weakest_algorithm": {"what", "algorithm", "sunset"} | null,
                      "errors", "warnings",
                      "counter_signatures": [signature, ...] (only when counter-signed)}]}
 
@@ -33,6 +34,9 @@ before its references were known) lists every ``ds:Reference``: its URI, what it
 (``kind`` document / element / detached, the element's name, Id and path), its transforms and
 digest. ``unsigned_content`` lists what the file holds outside every reference (an extra
 ``ds:Object``, elements beside the signed one); the default policy refuses a signature with any.
+``weakest_algorithm`` names the use, of every algorithm the signature's binding rests on, whose
+algorithm sets first in the policy's sunset table (e.g. ``{"what": "SignerInfo signatureAlgorithm
+sha1_rsa", "algorithm": "sha1", "sunset": "...Z"}``); null when none has a sunset.
 
 Indications are the spec's tokens (``TOTAL-PASSED``), sub-indications the EN 319 102-1 names
 (``HASH_FAILURE``); both also as their ETSI URNs. Times are ISO 8601 UTC with ``Z``.
@@ -142,6 +146,9 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
                                 else [_signed_data_object(o) for o in s.signed_data_objects]),
         "unsigned_content": (None if s.unsigned_content is None
                              else [_unsigned(u) for u in s.unsigned_content]),
+        "weakest_algorithm": (None if s.weakest_algorithm is None else {
+            "what": s.weakest_algorithm.what, "algorithm": s.weakest_algorithm.algorithm,
+            "sunset": _t(s.weakest_algorithm.sunset)}),
         "errors": list(s.errors),
         "warnings": list(s.warnings),
     }
