@@ -271,9 +271,10 @@ def renew(
                               material=material, counts=counts, progress=progress, fence=fence)
     finally:
         release_lease(store, fence.lease)
-    audit.record(store, audit.AuditEvent.ARCHIVE_RENEW, who=audit.Who.OPERATOR, tenant=tenant,
-                 object_id=tenant, detail=" ".join(f"{k}={v}" for k, v in counts.items()),
-                 clock=clock)
+    if counts["timestamp"] or counts["hash-tree"] or published:  # a state change, not a no-op
+        audit.record(store, audit.AuditEvent.ARCHIVE_RENEW, who=audit.Who.OPERATOR,
+                     tenant=tenant, object_id=tenant,
+                     detail=" ".join(f"{k}={v}" for k, v in counts.items()), clock=clock)
     return RenewSummary(batches=total, timestamp_renewed=counts["timestamp"],
                         hash_tree_renewed=counts["hash-tree"], skipped=counts["skipped"],
                         tsa_calls=client.calls, plans=tuple(plans), published=published)

@@ -70,7 +70,9 @@ class _OneLine(logging.Formatter):
 
 
 def _not_captured(record: logging.LogRecord) -> bool:
-    return not getattr(record, "ltv_captured", False)
+    # ltv.online logs each failed fetch with its full URL for a server's operator; on the
+    # command line the error line already names it, so that detail is for -v only
+    return not getattr(record, "ltv_captured", False) and record.name != "ltv.online"
 
 
 _HANDLER_NAME = "ltv-cli-stderr"
