@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -688,6 +689,12 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
     assert signer is not None
     sub_crypto, why = run.checker.signature_algorithm_verdict(
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
+    sig_hash = _signature_hash(facts.signature_algorithm)
+    if sub_crypto is None and sig_hash not in (None, facts.digest_algorithm):
+        # the hash the signature value itself rests on (review finding 8: RSA-SHA1 over
+        # SHA-256 signed attributes passed)
+        sub_crypto, why = run.checker.signature_algorithm_verdict(
+            digest_algorithm=sig_hash, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
         return _final(run, Indication.INDETERMINATE, sub_crypto, why)
     if facts.constraint_failures:
@@ -721,6 +728,16 @@ def signer_key_kind(cert: x509.Certificate) -> KeyKind:
     except x509.ExtensionNotFound:
         oids = set()
     return key_kind_for_policies(oids)
+
+
+_SIG_HASH = re.compile(r"^(md2|md5|sha1|sha224|sha256|sha384|sha512|sha3_\d+)_(rsa|ecdsa|dsa)$")
+
+
+def _signature_hash(signature_algorithm: str | None) -> str | None:
+    """The hash named by a CMS signatureAlgorithm such as ``sha1_rsa`` (None: the algorithm
+    names none, e.g. ``rsassa_pkcs1v15``/``rsa``, or PSS, whose hash is the digestAlgorithm's)."""
+    match = _SIG_HASH.match(signature_algorithm or "")
+    return match.group(1) if match else None
 
 
 def _final(run: _Run, indication: Indication, sub: SubIndication | None,
