@@ -689,12 +689,16 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
     assert signer is not None
     sub_crypto, why = run.checker.signature_algorithm_verdict(
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
-    sig_hash = _signature_hash(facts.signature_algorithm)
-    if sub_crypto is None and sig_hash not in (None, facts.digest_algorithm):
-        # the hash the signature value itself rests on (review finding 8: RSA-SHA1 over
-        # SHA-256 signed attributes passed)
+    # every other hash the binding rests on (review finding 8): the hash of the CMS
+    # signatureAlgorithm (RSA-SHA1 over SHA-256 signed attributes passed) and each XAdES
+    # ds:Reference DigestMethod (SHA-1 reference digests passed)
+    others = [_signature_hash(facts.signature_algorithm),
+              *(o.digest_algorithm for o in facts.signed_data_objects or ())]
+    for other in dict.fromkeys(h for h in others if h and h != facts.digest_algorithm):
+        if sub_crypto is not None:
+            break
         sub_crypto, why = run.checker.signature_algorithm_verdict(
-            digest_algorithm=sig_hash, public_key=signer.public_key(), moment=best)
+            digest_algorithm=other, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
         return _final(run, Indication.INDETERMINATE, sub_crypto, why)
     if facts.constraint_failures:
