@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs; a package is installed when its command is missing.
 SYSTEM_TOOLS := pdfsig:poppler-utils qpdf:qpdf xmlsec1:xmlsec1 openssl:openssl \
-	certutil:libnss3-tools java:default-jre-headless chromium:chromium
+	certutil:libnss3-tools java:default-jre-headless chromium:chromium \
+	softhsm2-util:softhsm2
 SYSTEM_FILES := /usr/share/java/bcpkix.jar:libbcpkix-java \
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
 PYTEST_ARGS ?=

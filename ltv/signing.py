@@ -70,8 +70,13 @@ class SignatureFormat(enum.Enum):
 
     @classmethod
     def sniff(cls, data: bytes) -> SignatureFormat | None:
-        """From the first bytes: PDF header → PAdES, XML → XAdES, DER or PEM → CAdES, else None."""
+        """CMS ContentInfo (DER, BER or base64; whatever it encapsulates) → CAdES, then from the
+        first bytes: PDF header → PAdES, XML → XAdES, PEM → CAdES, else None."""
+        from ltv.formats.cms_sniff import is_base64_cms, is_cms
+
         head = data[:1024]
+        if is_cms(data) or is_base64_cms(data):  # structure first: CMS may encapsulate a PDF
+            return cls.CADES
         if b"%PDF-" in head:
             return cls.PADES
         stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")

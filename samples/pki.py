@@ -53,7 +53,12 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from ltv.clock import SystemClock, format_time, parse_time
 from ltv.errors import ConfigurationError, InputError, UnsupportedAlgorithmError
 from ltv.files import write_atomic
-from ltv.jpki import HOLDER_OIDS, JPKI_SIGN_POLICY_TEST, SAMPLE_SMARTPHONE_POLICY
+from ltv.jpki import (
+    HOLDER_OIDS,
+    JPKI_SIGN_POLICY_TEST,
+    SAMPLE_REMOTE_POLICY,
+    SAMPLE_SMARTPHONE_POLICY,
+)
 from ltv.revocation import CertStatus, RevocationReason
 
 if TYPE_CHECKING:
@@ -385,16 +390,20 @@ class SamplePki:
 
     # -- issuing -------------------------------------------------------------------------------
 
-    def issue_end_entity(self, public_key: object, *, kind: Literal["card", "smartphone"],
+    def issue_end_entity(self, public_key: object,
+                         *, kind: Literal["card", "smartphone", "remote"],
                          holder: Holder = Holder(), at: datetime | None = None,
                          identifier: str | None = None) -> x509.Certificate:
-        """A JPKI-like signing certificate from the card or smartphone CA."""
+        """A JPKI-like signing certificate from the card or smartphone CA (``remote``: from the
+        smartphone CA with the remote signing policy, for a key held in the service's HSM)."""
         key = _check_public_key(public_key)
         at = at if at is not None else SystemClock().now()
         ca: CaName = "card-ca" if kind == "card" else "smartphone-ca"
-        policy = JPKI_SIGN_POLICY_TEST if kind == "card" else SAMPLE_SMARTPHONE_POLICY
+        policy = {"card": JPKI_SIGN_POLICY_TEST, "smartphone": SAMPLE_SMARTPHONE_POLICY,
+                  "remote": SAMPLE_REMOTE_POLICY}[kind]
         lifetime = self._validity("card" if kind == "card" else "smartphone")
-        cn = identifier or f"{'C' if kind == 'card' else 'SP'}{secrets.token_hex(8).upper()}"
+        prefix = {"card": "C", "smartphone": "SP", "remote": "RS"}[kind]
+        cn = identifier or f"{prefix}{secrets.token_hex(8).upper()}"
         subject = x509.Name([
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
             x509.NameAttribute(NameOID.COMMON_NAME, cn),

@@ -16,7 +16,8 @@ def test_demo_runs_and_narrates(tmp_path: Path) -> None:
     for expected in ("Verification: OK", "Certificate is Trusted", "CMS Verification successful",
                      "phone/cert.pem: revoked", "Reason: superseded", "PASSED: contract-api.pdf",
                      "renewed 3 by timestamp", "3 by hash tree", "bytes proven",
-                     "evidence-record.ers", "Done."):
+                     "evidence-record.ers", "PASSED: contract-remote.pdf",
+                     "remote (server-held key, FIDO-authorised) key of", "Done."):
         assert expected in out, expected
     assert "FAILED:" not in out
     assert out.count("evidence record: 3 archive timestamps") >= 3  # year 12, all three formats

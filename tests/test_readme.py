@@ -117,7 +117,8 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["pki", "phone", "sign", "extend", "validate", "archive", "tsa", "serve", "tenant", "demo"],
+    ["pki", "phone", "sign", "extend", "validate", "archive", "tsa", "serve", "tenant", "demo",
+     "remote"],
 )
 def test_readme_names_only_commands_that_exist(command: str) -> None:
     proc = subprocess.run([str(Path(sys.executable).with_name("ltv")), command, "--help"],

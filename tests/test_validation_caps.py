@@ -162,6 +162,79 @@ def test_pdf_timestamps_counted_over_the_extracted_facts(pki: SamplePki, pki_ser
     assert "2 time-stamps" in (refused.signatures[0].message or "")
 
 
+def _two_xades(pki: SamplePki, phone_rsa: Phone, phone_ec: Phone) -> bytes:
+    """Two enveloping XAdES signatures side by side in one XML document."""
+    from ltv.signing import Packaging, SigningOptions
+
+    parts = [re.sub(rb"^<\?xml[^>]*\?>\s*", b"", sign(
+        CONTRACT, phone, [phone.certificate, *phone.chain], SignatureFormat.XADES,
+        SignatureLevel.B_B, SigningOptions(packaging=Packaging.ENVELOPING),
+        services=_services(pki, SIGNED_AT))) for phone in (phone_rsa, phone_ec)]
+    return b"<Bundle>" + b"".join(parts) + b"</Bundle>"
+
+
+def _two_pades(pki: SamplePki, phone_rsa: Phone, phone_ec: Phone) -> bytes:
+    from test_pades import make_pdf
+
+    pdf = make_pdf("Two signers")
+    for phone in (phone_rsa, phone_ec):
+        pdf = sign(pdf, phone, [phone.certificate, *phone.chain], SignatureFormat.PADES,
+                   SignatureLevel.B_B, services=_services(pki, SIGNED_AT))
+    return pdf
+
+
+@pytest.mark.parametrize("kind", ["xades", "pades"])
+def test_signature_cap_counts_xml_and_pdf_signatures(pki: SamplePki, pki_server: PkiServer,
+                                                     phone_rsa: Phone, phone_ec: Phone,
+                                                     tmp_path: Path, kind: str) -> None:
+    """max_signatures counts a PDF's signature fields and an XML file's ds:Signature elements
+    too (not only CMS SignerInfos): library and ``ltv validate --policy``, one verdict line,
+    nothing on stderr."""
+    data = (_two_xades if kind == "xades" else _two_pades)(pki, phone_rsa, phone_ec)
+    allowed = validate(data, policy=_policy(pki, max_signatures=2), at=AT, offline=True)
+    # both formats validate each of the two signatures: the cap did not decide
+    assert len(allowed.signatures) == 2, _verdicts(allowed)
+    assert not any("cap max_signatures" in (s.message or "") for s in allowed.signatures)
+    refused = validate(data, policy=_policy(pki, max_signatures=1), at=AT, offline=True)
+    assert _verdicts(refused) == [("file", Indication.INDETERMINATE,
+                                   SubIndication.SIG_CONSTRAINTS_FAILURE)]
+    message = refused.signatures[0].message or ""
+    assert "the file holds 2 signatures; the policy allows at most 1 (cap max_signatures)" \
+        in message
+    path = tmp_path / ("two.xml" if kind == "xades" else "two.pdf")
+    path.write_bytes(data)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"max_signatures": 1}), "utf-8")
+    done = ltv_cli("validate", path, "--trust", pki.directory / "root.pem", "--offline",
+                   "--at", AT.isoformat(), "--policy", policy)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.splitlines() == [
+        f"INDETERMINATE: {path} SIG_CONSTRAINTS_FAILURE {message}"]
+    assert done.stderr == ""
+
+
+def test_xades_timestamps_counted_before_extraction(pki: SamplePki, pki_server: PkiServer,
+                                                    phone_rsa: Phone) -> None:
+    """max_timestamps counts a XAdES file's xades:EncapsulatedTimeStamp elements too."""
+    from ltv.signing import Packaging, SigningOptions
+
+    lta_xml = sign(CONTRACT, phone_rsa, [phone_rsa.certificate, *phone_rsa.chain],
+                   SignatureFormat.XADES, SignatureLevel.B_LTA,
+                   SigningOptions(packaging=Packaging.ENVELOPING),
+                   services=_services(pki, SIGNED_AT))
+    stamps = lta_xml.count(b"EncapsulatedTimeStamp") // 2  # start and end tags
+    assert stamps >= 2
+    refused = validate(lta_xml, policy=_policy(pki, max_timestamps=stamps - 1), at=AT,
+                       offline=True)
+    assert _verdicts(refused) == [("file", Indication.INDETERMINATE,
+                                   SubIndication.SIG_CONSTRAINTS_FAILURE)]
+    assert f"{stamps} time-stamps" in (refused.signatures[0].message or "")
+    assert "cap max_timestamps" in (refused.signatures[0].message or "")
+    allowed = validate(lta_xml, policy=_policy(pki, max_timestamps=stamps), at=AT,
+                       offline=True)
+    assert [v[1:] for v in _verdicts(allowed)] == [(Indication.TOTAL_PASSED, None)]
+
+
 def test_path_length_cap_turns_a_pass(lta: bytes, pki: SamplePki) -> None:
     report = validate(lta, policy=_policy(pki, max_path_length=2), at=AT, offline=True)
     assert _verdicts(report) == [("signature", Indication.INDETERMINATE,

@@ -582,3 +582,21 @@ def test_enveloping_signature_inside_a_wrapper_document(enveloping: bytes) -> No
         "attributes of element e:invoice at /e:invoice",
         "element e:line at /e:invoice/e:line"]
 
+
+
+def test_unsigned_content_in_all_three_reports(enveloping: bytes, pki: SamplePki) -> None:
+    """The refused unsigned ds:Object is named in the JSON (``unsigned_content``), the ETSI
+    XML (a ReportData of type unsigned-content) and the HTML ("Unsigned content") reports."""
+    report = _report(insert_unsigned_object(enveloping), pki)
+    described = "element ds:Object at /ds:Signature/ds:Object[2]"
+    doc = to_json(report)
+    assert schema_errors(doc) == []
+    assert [u["description"] for u in doc["signatures"][0]["unsigned_content"]] == [described]
+    root = etree.fromstring(to_xml(report).encode())
+    ns = {"v": VR}
+    listed = [rd.findtext("v:Value", namespaces=ns) for rd in root.iter(f"{{{VR}}}ReportData")
+              if rd.findtext("v:Type", namespaces=ns) == "urn:ltv:validation:unsigned-content"]
+    assert listed == [described]
+    page = to_html(report, title="unsigned")
+    assert "Unsigned content" in page
+    assert f"<li>{described}</li>" in page

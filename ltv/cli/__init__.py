@@ -40,6 +40,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "tenant": ("ltv.cli.tenant", "tenant"),
     "audit": ("ltv.cli.audit", "audit"),
     "demo": ("ltv.cli.demo", "demo"),
+    "remote": ("ltv.cli.remote", "remote"),
 }
 
 

@@ -187,6 +187,33 @@ def _sign_over_api(n: Narrator) -> None:
                "--level", "B-LTA", "-o", "contract-api.pdf"])
 
 
+def _sign_remotely(n: Narrator) -> None:
+    """Remote signing (issue #18): the key in an HSM (SoftHSM2 here), a passkey approves."""
+    from samples.softhsm import init_token
+
+    n.step("A phone without a secure element: its key lives in the service's HSM (PKCS#11, "
+           "SoftHSM2 here) and its passkey approves each signature (CSC API v2)")
+    token = init_token(n.workdir / "hsm")
+    os.environ.update(token.environment)  # the servers started below inherit SOFTHSM2_CONF
+    n.say(f"(a SoftHSM2 token in hsm/, SOFTHSM2_CONF={token.conf.name}; PIN in hsm/pin)")
+    port = _free_port()
+    key = n.run(["ltv", "tenant", "add", "acme", "--store", "remote-store"]).stdout.strip()
+    with _background(n, ["ltv", "serve", "--pki", "pki", "--store", "remote-store", "--port",
+                         str(port), "--pkcs11-module", str(token.module), "--token-label",
+                         token.label, "--pin-file", "hsm/pin"], port):
+        url = f"http://127.0.0.1:{port}"
+        credential = n.run(["ltv", "remote", "enroll", "hanako", "--server", url, "--api-key",
+                            key, "--passkey", "hanako-passkey"]).stdout.strip()
+        n.say("the key was generated inside the token (sensitive, never extractable); the "
+              "certificate carries the remote signing policy")
+        n.run(["ltv", "sign", "contract.pdf", "--format", "pades", "--level", "B-LTA", "--pki",
+               "pki", "--remote", url, "--api-key", key, "--credential", credential,
+               "--passkey", "hanako-passkey", "-o", "contract-remote.pdf"])
+        n.say("the passkey signed a WebAuthn challenge derived from exactly this hash; the "
+              "one-time SAD it earned was spent by that one signature")
+        n.run(["ltv", "validate", "contract-remote.pdf", "--trust", "pki/root.pem"])
+
+
 def _validate_after_revocation(n: Narrator) -> None:
     n.step("Validate (ETSI EN 319 102-1): the certificate is revoked now, but the signature "
            "timestamps prove the signatures are older than the revocation")
@@ -309,6 +336,7 @@ def demo(workdir: Path, keep: bool) -> None:
 
         _sign_contracts(n)
         _sign_over_api(n)
+        _sign_remotely(n)
         archived = _archive_contracts(n)
 
         n.step("OCSP says the phone's certificate is good")

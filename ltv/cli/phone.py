@@ -113,3 +113,12 @@ def _register_sign_document() -> None:
 
 
 _register_sign_document()
+
+
+def _register_approve() -> None:
+    from ltv.cli.remote import approve
+
+    phone.add_command(approve)
+
+
+_register_approve()

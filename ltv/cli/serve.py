@@ -110,6 +110,19 @@ def _size(text: str) -> int:
 @click.option("--anonymous-rate", type=click.IntRange(1, 100000), default=30,
               show_default=True, envvar="LTV_ANONYMOUS_RATE",
               help="Anonymous requests per minute per client address.")
+@click.option("--pkcs11-module", type=_FILE, default=None, envvar="LTV_PKCS11_MODULE",
+              help="Remote signing (CSC API v2 at /csc/v2/): the PKCS#11 module of the HSM.")
+@click.option("--token-label", default="ltv-remote", show_default=True,
+              envvar="LTV_TOKEN_LABEL", help="... the token holding the remote keys.")
+@click.option("--pin-file", type=_FILE, default=None, envvar="LTV_PIN_FILE",
+              help="... a file holding the token's user PIN (read by each worker).")
+@click.option("--webauthn-rp-id", default="localhost", show_default=True,
+              envvar="LTV_WEBAUTHN_RP_ID", help="... the passkeys' relying party id.")
+@click.option("--webauthn-origin", "webauthn_origins", multiple=True,
+              default=("http://localhost",), show_default=True,
+              help="... origins the passkey assertions may come from (repeatable).")
+@click.option("--sad-lifetime", type=click.IntRange(10, 3600), default=300, show_default=True,
+              help="... seconds a signature authorisation (SAD) stays usable.")
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           min_retention: str, allow_unlocked: bool,
@@ -121,7 +134,10 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
           fetch_deny: tuple[str, ...], fetch_timeout: float, fetch_budget: float,
           max_fetches: int, max_crl_size: str, cache_size: str, max_concurrent: int,
           queue_seconds: float, tenant_concurrency: int, tenant_rate: int,
-          anonymous_concurrency: int, anonymous_rate: int) -> None:
+          anonymous_concurrency: int, anonymous_rate: int,
+          pkcs11_module: Path | None, token_label: str,
+          pin_file: Path | None, webauthn_rp_id: str, webauthn_origins: tuple[str, ...],
+          sad_lifetime: int) -> None:
     """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
@@ -143,6 +159,9 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         queue_seconds=queue_seconds,
         tenant_concurrency=tenant_concurrency, tenant_rate=tenant_rate,
         anonymous_concurrency=anonymous_concurrency, anonymous_rate=anonymous_rate,
+        pkcs11_module=pkcs11_module, token_label=token_label, pin_file=pin_file,
+        webauthn_rp_id=webauthn_rp_id, webauthn_origins=webauthn_origins,
+        sad_lifetime=sad_lifetime,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
     click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",

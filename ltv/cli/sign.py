@@ -68,6 +68,19 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
     return KeySigner(load_private_key(key)), [certs[0], *extra]
 
 
+def _remote_signer(url: str, api_key: str | None, credential: str | None,
+                   passkey_dir: Path | None) -> tuple[Signer, list[x509.Certificate]]:
+    if not api_key or not credential or passkey_dir is None:
+        raise click.UsageError("--remote needs --api-key, --credential and --passkey")
+    from ltv.online.csc import CscClient, RemoteSigner
+    from samples.passkey import SoftPasskey
+
+    passkey = SoftPasskey(passkey_dir)
+    client = CscClient(url)
+    client.login(passkey.user_name, api_key)
+    return RemoteSigner(client, credential, passkey.get), client.certificates(credential)
+
+
 @click.command("sign")
 @click.argument("file", type=_FILE)
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), required=True,
@@ -94,6 +107,13 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
               help="PAdES: draw a stamp with the signer's name and the signing time.")
 @click.option("--reason", default=None, help="PAdES: /Reason of the signature.")
 @click.option("--location", default=None, help="PAdES: /Location of the signature.")
+@click.option("--remote", "remote_url", default=None,
+              help="Sign with a key in this remote signing server's HSM (CSC API v2).")
+@click.option("--api-key", default=None, envvar="LTV_API_KEY",
+              help="--remote: the tenant's API key. [env LTV_API_KEY]")
+@click.option("--credential", default=None, help="--remote: the credential id (enroll).")
+@click.option("--passkey", "passkey_dir", type=_DIR, default=None,
+              help="--remote: the passkey that approves the signature (a directory).")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Where the signed file goes.")
 @fetch_options
@@ -101,12 +121,18 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
          cert: Path | None, chain: Path | None, pki: Path | None, tsa: str | None,
          detached: bool, packaging: str | None, digest_algorithm: str, mechanism: str | None,
          canonicalization: str | None, visible: bool, reason: str | None, location: str | None,
-         out: Path) -> None:
+         remote_url: str | None, api_key: str | None, credential: str | None,
+         passkey_dir: Path | None, out: Path) -> None:
     """Sign FILE and raise the signature to --level (B-B, B-T, B-LT, B-LTA)."""
     from ltv import signing
 
     target = SignatureLevel.parse(level)
-    signer, signer_chain = _signer(phone, key, cert, chain)
+    if remote_url is not None:
+        if phone is not None or key is not None:
+            raise click.UsageError("give either --remote or --phone/--key, not both")
+        signer, signer_chain = _remote_signer(remote_url, api_key, credential, passkey_dir)
+    else:
+        signer, signer_chain = _signer(phone, key, cert, chain)
     options = SigningOptions(
         digest_algorithm=DigestAlgorithm.from_name(digest_algorithm),
         mechanism=SignatureMechanism.from_name(mechanism) if mechanism else None,

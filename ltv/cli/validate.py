@@ -15,6 +15,7 @@ report's warnings (library messages among them) on stderr, and tracebacks.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import traceback
@@ -33,7 +34,7 @@ from ltv.cli._common import (
 )
 from ltv.cli._fetch import cli_egress, fetch_options
 from ltv.clock import SystemClock, format_time
-from ltv.errors import ConfigurationError, LtvError
+from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
 from ltv.jpki import KeyKind
@@ -50,6 +51,10 @@ from ltv.validation import (
     validate as validate_data,
 )
 from ltv.validation.safetext import printable
+
+# pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
+# its reason are in the report, and stderr keeps to the diagnostics (no traceback ever).
+logging.getLogger("pyhanko_certvalidator").addHandler(logging.NullHandler())
 
 __all__ = ["validate"]
 
@@ -79,7 +84,7 @@ def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
     if sig.indication is Indication.TOTAL_PASSED:
         bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
         if sig.signer is not None:
-            bits.append(f"{sig.signer.key_kind.value} key of {sig.signer.subject}")
+            bits.append(f"{sig.signer.key_kind.label} key of {sig.signer.subject}")
         bits.append(f"best signature time {format_time(sig.best_signature_time)}")
         if sig.poe is not None and sig.poe.source != "validation-time":
             bits.append(f"POE: {sig.poe.source} time-stamp of {format_time(sig.poe.time)}"
@@ -118,8 +123,10 @@ def _policy(trust: tuple[Path, ...], policy_file: Path | None,
 def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy:
     """A JSON policy file: ``minimum_level``, ``refuse_key_kinds``, ``revocation_freshness_hours``,
     ``trust`` (more PEM paths, relative to the file), ``refuse_unsigned_content`` (XAdES,
-    default true), and the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
-    ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``."""
+    default true), the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
+    ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``, ``digest_sunset``
+    (algorithm → ISO 8601 time, merged over the defaults), ``allowed_content_types`` and
+    ``signer_extended_key_usages`` (dotted OIDs, replacing the defaults)."""
     from dataclasses import replace
     from datetime import timedelta
 
@@ -130,7 +137,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
-             "refuse_unsigned_content", "deadline_seconds", *_CAPS}
+             "refuse_unsigned_content", "deadline_seconds", *_CAPS,
+             "digest_sunset", "allowed_content_types", "signer_extended_key_usages"}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -166,6 +174,19 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
             if not 0 < seconds < 86400:
                 raise ConfigurationError(f"{path}: deadline_seconds is between 0 and 86400")
             policy = replace(policy, deadline=timedelta(seconds=seconds))
+        if "digest_sunset" in data:  # {"sha1": "2016-01-01T00:00:00Z", ...}: replaces entries
+            from ltv.clock import parse_time
+
+            policy = replace(policy, digest_sunset={
+                **policy.digest_sunset,
+                **{str(k).lower().replace("-", ""): parse_time(str(v))
+                   for k, v in dict(data["digest_sunset"]).items()}})
+        if "allowed_content_types" in data:
+            policy = replace(policy, allowed_content_types=_oid_list(
+                path, "allowed_content_types", data["allowed_content_types"]))
+        if "signer_extended_key_usages" in data:
+            policy = replace(policy, signer_extended_key_usages=_oid_list(
+                path, "signer_extended_key_usages", data["signer_extended_key_usages"]))
         if "trust" in data:
             policy = policy.with_trust_anchors(
                 load_trust_anchors([path.parent / p for p in data["trust"]]))
@@ -174,6 +195,18 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
             raise
         raise ConfigurationError(f"{path}: {exc}") from exc
     return policy
+
+
+def _oid_list(path: Path, key: str, value: object) -> frozenset[str]:
+    """A policy file's list of dotted OIDs; a bare string would otherwise become a set of its
+    characters and silently refuse every signature."""
+    import re
+
+    if not isinstance(value, list) or not all(
+            isinstance(o, str) and re.fullmatch(r"[0-2](\.[0-9]+)+", o) for o in value):
+        raise ConfigurationError(f"{path}: {key} is a list of dotted OIDs "
+                                 f"(e.g. [\"1.2.840.113549.1.7.1\"])")
+    return frozenset(value)
 
 
 def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
@@ -213,6 +246,9 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
                    "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
                    "and objects/, whose certificates, CRLs and OCSP responses join the "
                    "validation material). Repeatable.")
+@click.option("--signature-id", "signature_id", default=None,
+              help="Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
+                   "field name, or CAdES 'signature N').")
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help="Do not accept signatures made with this kind of key (repeatable).")
@@ -221,7 +257,7 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
-             evidence_records: tuple[Path, ...]) -> None:
+             evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose"))
@@ -239,6 +275,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
             report = validate_data(data, policy=policy, at=when, offline=offline,
                                    fetchers=fetchers, detached_content=detached_bytes,
                                    evidence_records=records, extra_evidence=archived)
+            if signature_id is not None:
+                report = _select(report, signature_id)
         except (LtvError, OSError) as exc:
             message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
             _diagnostic(f"ltv: error: {file}: {message}", verbose)
@@ -294,6 +332,17 @@ def _details(name: str, report: ValidationReport, many: bool) -> None:
             click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
         for warning in sig.warnings:
             click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
+
+
+def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
+    """The report of the one signature named ``signature_id`` (bad input when none is)."""
+    from dataclasses import replace
+
+    chosen = tuple(s for s in report.signatures if s.id == signature_id)
+    if not chosen:
+        raise InputError(f"no signature with Id {signature_id!r} (the file holds: "
+                         f"{', '.join(s.id for s in report.signatures)})")
+    return replace(report, signatures=chosen)
 
 
 def _evidence_records(paths: tuple[Path, ...]

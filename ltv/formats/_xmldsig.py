@@ -29,6 +29,7 @@ from lxml import etree
 
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, InputError, MalformedError, UnsupportedAlgorithmError
+from ltv.formats._c14n_fix import canonical_copy, needs_copy
 
 __all__ = [
     "DS",
@@ -265,6 +266,9 @@ def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = 
             with_comments=method.with_comments,
             inclusive_ns_prefixes=prefixes or None,
         )
+        if not is_tree and needs_copy(out):  # libxml2's spurious xmlns="" (issue #19)
+            out = canonical_copy(node, exclusive=method.exclusive,
+                                 with_comments=method.with_comments, prefixes=prefixes)
     finally:
         for key in inherited:
             del node.attrib[key]

@@ -536,7 +536,12 @@ class CadesBackend:
             signed = to_t(signed, services=services)
         if level is SignatureLevel.B_T:
             return signed
-        signed = to_lt(signed, services=services)
+        from ltv.formats import cades_legacy_extend
+
+        if cades_legacy_extend.has_legacy_archive(signed):  # ES-A: EN 319 122-1 §5.5.3
+            signed = cades_legacy_extend.to_lt_legacy(signed, services=services)
+        else:
+            signed = to_lt(signed, services=services)
         if level is SignatureLevel.B_LT:
             return signed
         return to_lta(signed, services=services, detached_content=detached_content,

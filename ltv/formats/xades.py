@@ -51,6 +51,7 @@ from ltv.algorithms import DigestAlgorithm, SignatureMechanism, verify_signature
 from ltv.clock import format_time, parse_time
 from ltv.errors import InputError, MalformedError, SessionError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet, collect, collect_for_tokens
+from ltv.formats import xades_legacy
 from ltv.formats._xmldsig import (
     DS,
     ENCODING_BASE64,
@@ -844,6 +845,7 @@ def archive_timestamp_input(
     c14n: C14nMethod,
     *,
     before: Any | None,
+    v132: bool = False,
 ) -> bytes:
     """Message-imprint input of an archive time-stamp (EN 319 132-1 §5.5.2.2, Implicit case):
 
@@ -852,7 +854,9 @@ def archive_timestamp_input(
     2. ``ds:SignedInfo``, ``ds:SignatureValue``, ``ds:KeyInfo`` (if present), canonicalised;
     3. every unsigned signature property preceding ``before`` (all of them when ``None``), in
        order, canonicalised;
-    4. every ``ds:Object`` except the one holding ``QualifyingProperties``, canonicalised.
+    4. every ``ds:Object`` except the one holding ``QualifyingProperties``, canonicalised
+       (``v132``: a 1.3.2 ``xades:ArchiveTimeStamp`` skips those SignedInfo references,
+       :func:`ltv.formats.xades_legacy.referenced_object`).
     """
     parts: list[bytes] = []
     for ref in references:
@@ -869,6 +873,8 @@ def archive_timestamp_input(
             break
         parts.append(canonicalize(prop, c14n))
     for obj in signature.findall(_q(DS, "Object")):
+        if v132 and xades_legacy.referenced_object(signature, obj):
+            continue
         if obj.find(_q(XADES, "QualifyingProperties")) is None:
             parts.append(canonicalize(obj, c14n))
     return b"".join(parts)
@@ -926,7 +932,8 @@ def _signer_certificate(signature: Any, candidates: Sequence[x509.Certificate]) 
                 _check_issuer_serial(_unb64(isv2, "IssuerSerialV2"), cert)
             return cert
     raise MalformedError(
-        "the signing certificate named in SigningCertificateV2 is not in ds:KeyInfo"
+        "the signing certificate named in SigningCertificateV2 is neither in ds:KeyInfo nor in "
+        "CertificateValues"
     )
 
 
@@ -1060,7 +1067,9 @@ def _verify_core(tree: Any, signature: Any, *,
         raise MalformedError("a XAdES signature signs at least one data object")
 
     certs = _key_info_certificates(signature)
-    signer = _signer_certificate(signature, certs)
+    # The signed SigningCertificateV2 digest binds the signer; where the certificate sits
+    # (ds:KeyInfo, or only xades:CertificateValues as some tools write) does not matter.
+    signer = _signer_certificate(signature, [*certs, *_embedded(signature).certificates])
     sv = signature.find(_q(DS, "SignatureValue"))
     if sv is None:
         raise MalformedError("the signature has no SignatureValue")
@@ -1083,7 +1092,14 @@ def _verify_core(tree: Any, signature: Any, *,
         elif _is_archive_timestamp(prop):
             method, _ = c14n_method_of(prop.find(_q(DS, "CanonicalizationMethod")),
                                        C14nMethod.C14N_10)
-            data = archive_timestamp_input(signature, processed, method, before=prop)
+            data = archive_timestamp_input(signature, processed, method, before=prop,
+                                           v132=prop.tag == _q(XADES, "ArchiveTimeStamp"))
+            if prop.tag == _q(XADES, "ArchiveTimeStamp"):
+                kind = "xades:ArchiveTimeStamp"  # 1.3.2 rules (legacy, JIS X 5093)
+        elif xades_legacy.is_x_timestamp(prop):
+            method, _ = c14n_method_of(prop.find(_q(DS, "CanonicalizationMethod")),
+                                       C14nMethod.C14N_10)
+            data = xades_legacy.x_timestamp_input(signature, _props(usp), prop, method)
         else:
             continue
         for el in prop.findall(_q(XADES, "EncapsulatedTimeStamp")):

@@ -92,6 +92,11 @@ def create_app(
 
         app.router.routes.insert(0, tsa_route(settings, store=store))
 
+    if settings.pkcs11_module is not None:  # remote signing: CSC API v2 at /csc/v2/
+        from ltv.server.routes_csc import install_remote_signing
+
+        install_remote_signing(app, settings, store=store, clock=clock or services.clock)
+
     # outermost last: metrics see every answer, including 413, 429, 503 and 504
     app.add_middleware(Admission, limits=AdmissionLimits(
         max_concurrent=settings.max_concurrent, queue_seconds=settings.queue_seconds,

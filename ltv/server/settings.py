@@ -61,6 +61,13 @@ class ServerSettings:
     tenant_rate: int = 120  # /v1/ requests per minute per API key (429 beyond)
     anonymous_concurrency: int = 2  # anonymous requests in flight, all callers together
     anonymous_rate: int = 30  # anonymous requests per minute per client address
+    # remote signing (CSC API v2 at /csc/v2/, ltv.server.routes_csc): on when a module is given
+    pkcs11_module: Path | None = None
+    token_label: str = "ltv-remote"  # noqa: S105 (a token name, not a secret)
+    pin_file: Path | None = None  # the token's user PIN, read by each worker
+    webauthn_rp_id: str = "localhost"
+    webauthn_origins: tuple[str, ...] = ("http://localhost",)
+    sad_lifetime: int = 300  # seconds a SAD (and a challenge nonce) stays usable
 
     def __post_init__(self) -> None:
         from archive.retention import RetentionPeriod
@@ -88,6 +95,10 @@ class ServerSettings:
         if min(self.max_fetches, self.max_concurrent, self.tenant_concurrency,
                self.anonymous_concurrency, self.tenant_rate, self.anonymous_rate) < 1:
             raise ConfigurationError("concurrency and rate limits must be 1 or more")
+        if self.pkcs11_module is not None and self.pin_file is None:
+            raise ConfigurationError("--pkcs11-module needs --pin-file")
+        if not 10 <= self.sad_lifetime <= 3600:
+            raise ConfigurationError("--sad-lifetime must be 10 to 3600 seconds")
 
     def to_json(self) -> dict[str, Any]:
         def p(v: Path | None) -> str | None:
@@ -109,6 +120,9 @@ class ServerSettings:
             "session_purge_interval": self.session_purge_interval,
             **{name: getattr(self, name) for name in _LIMITS},
             "fetch_allow": list(self.fetch_allow), "fetch_deny": list(self.fetch_deny),
+            "pkcs11_module": p(self.pkcs11_module), "token_label": self.token_label,
+            "pin_file": p(self.pin_file), "webauthn_rp_id": self.webauthn_rp_id,
+            "webauthn_origins": list(self.webauthn_origins), "sad_lifetime": self.sad_lifetime,
         }
 
     @classmethod
@@ -138,6 +152,12 @@ class ServerSettings:
                 fetch_deny=tuple(str(r) for r in obj.get("fetch_deny", ())),
                 **{name: type(getattr(_DEFAULTS, name))(obj[name])
                    for name in _LIMITS if name in obj},
+                pkcs11_module=p(obj.get("pkcs11_module")),
+                token_label=str(obj.get("token_label") or "ltv-remote"),
+                pin_file=p(obj.get("pin_file")),
+                webauthn_rp_id=str(obj.get("webauthn_rp_id") or "localhost"),
+                webauthn_origins=tuple(obj.get("webauthn_origins") or ("http://localhost",)),
+                sad_lifetime=int(obj.get("sad_lifetime", 300)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigurationError):

@@ -12,6 +12,7 @@ self-contained HTML page (:mod:`.report_html`).
 
 from __future__ import annotations
 
+from ltv.validation import _library_logs
 from ltv.validation.model import (
     REPORT_SCHEMA,
     CertificateSummary,
@@ -27,6 +28,8 @@ from ltv.validation.model import (
 )
 from ltv.validation.policy import ValidationPolicy, load_trust_anchors
 from ltv.validation.process import RevocationFetchers, detect_format, validate, validate_facts
+
+_library_logs.install()
 
 __all__ = [
     "REPORT_SCHEMA",

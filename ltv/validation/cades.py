@@ -6,6 +6,11 @@ What only the format can check happens here (EN 319 102-1 §5.2.2 FC, §5.2.3 IS
   (HASH_FAILURE), the signature value over the DER signed attributes (SIG_CRYPTO_FAILURE);
 * the signer certificate named by ``sid`` and bound by signing-certificate(-v2)
   (NO_SIGNING_CERTIFICATE_FOUND otherwise);
+* the structure (§5.2.2 FC): the certificates set holds certificates only (no attribute
+  certificate, no garbage), the signed attributes hold content-type and message-digest, and no
+  attribute type twice (RFC 5652 §5.3, §11): TOTAL-FAILED / FORMAT_FAILURE otherwise;
+* every algorithm the binding rests on (:func:`cms_algorithm_uses`), for the cryptographic
+  constraints of :mod:`ltv.validation.crypto_constraints`;
 * each signature-time-stamp's imprint over the signature value, each content-time-stamp's over
   the content, and each archive-time-stamp-v3's imprint (EN 319 122-1 §5.5.3, computed with
   :func:`ltv.formats.cades.archive_timestamp_imprint` over the ats-hash-index-v3 the token
@@ -49,7 +54,9 @@ from ltv.formats.cades import (
     OID_SIGNING_TIME,
 )
 from ltv.signing import SignatureFormat, SignatureLevel
+from ltv.validation import legacy
 from ltv.validation.facts import (
+    AlgorithmUse,
     IntegrityResult,
     IntegrityStatus,
     SignatureFacts,
@@ -58,13 +65,129 @@ from ltv.validation.facts import (
 )
 from ltv.validation.model import TimestampKind
 
-__all__ = ["extract"]
+__all__ = ["certificates_problem", "cms_algorithm_uses", "extract", "signed_attributes_problem"]
 
 _DER = Encoding.DER
 
 # The attribute OIDs are the builder's (one vocabulary for what we write and what we read).
 OID_SIGNING_CERTIFICATE = "1.2.840.113549.1.9.16.2.12"  # ESS v1: read only (SHA-1 era)
+OID_ATS_HASH_INDEX_V1 = "0.4.0.1733.2.5"  # ats-hash-index, TS 101 733 v2.2.1: read only
 OID_ID_DATA = "1.2.840.113549.1.7.1"
+
+_ATTRIBUTE_NAMES = {
+    OID_CONTENT_TYPE: "content-type",
+    OID_MESSAGE_DIGEST: "message-digest",
+    OID_SIGNING_TIME: "signing-time",
+    OID_SIGNING_CERTIFICATE: "signing-certificate",
+    OID_SIGNING_CERTIFICATE_V2: "signing-certificate-v2",
+    OID_CONTENT_TIME_STAMP: "content-time-stamp",
+}
+# RFC 5652 §11.1-11.3, RFC 5035 §3: exactly one value each
+_SINGLE_VALUED = frozenset({OID_CONTENT_TYPE, OID_MESSAGE_DIGEST, OID_SIGNING_TIME,
+                            OID_SIGNING_CERTIFICATE, OID_SIGNING_CERTIFICATE_V2})
+_CERT_CHOICE_NAMES = {0xA0: "an extended certificate", 0xA1: "an attribute certificate (v1)",
+                      0xA2: "an attribute certificate (v2)", 0xA3: "an other certificate format"}
+
+
+def signed_attributes_problem(attributes: Sequence[tuple[str, int]]) -> str | None:
+    """Format checking of signed attributes given as (type OID, number of values) pairs:
+    content-type and message-digest present (RFC 5652 §5.3), no attribute type twice, one
+    value for the single-valued ones. A one-line reason, or None."""
+    seen: set[str] = set()
+    for oid, count in attributes:
+        name = _ATTRIBUTE_NAMES.get(oid, oid)
+        if oid in seen:
+            return f"the signed attribute {name} occurs twice"
+        seen.add(oid)
+        if oid in _SINGLE_VALUED and count != 1:
+            return f"the signed attribute {name} holds {count} values instead of one"
+    for oid in (OID_CONTENT_TYPE, OID_MESSAGE_DIGEST):
+        if oid not in seen:
+            return f"the mandatory signed attribute {_ATTRIBUTE_NAMES[oid]} is missing"
+    return None
+
+
+def certificates_problem(raw_certificates: Sequence[bytes]) -> str | None:
+    """Format checking of the SignedData certificates set: certificates only (DER X.509)."""
+    for raw in raw_certificates:
+        if raw and raw[0] in (0xA1, 0xA2):
+            # RFC 5652 §10.2.2 allows attribute certificates beside the X.509 ones (real TSA
+            # tokens carry v1 ones); they play no part in validation, but must be well-formed
+            if not _well_formed_choice(raw):
+                return (f"the CMS certificates set holds a malformed "
+                        f"{_CERT_CHOICE_NAMES[raw[0]].removeprefix('an ')}")
+            continue
+        if not raw or raw[0] != cms.TAG_SEQUENCE:
+            what = _CERT_CHOICE_NAMES.get(raw[0] if raw else -1, "something else")
+            return f"the CMS certificates set holds {what}, not a certificate"
+        try:
+            x509.load_der_x509_certificate(raw)
+        except ValueError as exc:
+            if _ber_certificate(raw):
+                continue  # BER as found in older files: a certificate all the same
+            return f"the CMS certificates set holds an entry that is no certificate: {exc}"
+    return None
+
+
+def _well_formed_choice(raw: bytes) -> bool:
+    """True when ``raw`` parses completely as a CMS CertificateChoices value."""
+    try:
+        choice = asn1_cms.CertificateChoices.load(raw, strict=True)
+        _ = choice.native  # parse every field
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    return True
+
+
+def _ber_certificate(raw: bytes) -> bool:
+    """True when ``raw`` is a certificate in BER (e.g. indefinite lengths): it re-encodes to
+    DER that ``cryptography`` reads."""
+    try:
+        x509.load_der_x509_certificate(asn1_x509.Certificate.load(raw).dump(force=True))
+    except (ValueError, TypeError, KeyError, IndexError):
+        return False
+    return True
+
+
+def _hash_of(sig_alg: algos.SignedDigestAlgorithm, fallback: str) -> str:
+    try:
+        return str(sig_alg.hash_algo)
+    except (ValueError, KeyError):
+        return fallback  # plain rsaEncryption / ecPublicKey: the digestAlgorithm is the hash
+
+
+def cms_algorithm_uses(info: asn1_cms.SignerInfo, *, where: str = "SignerInfo",
+                       ess: bool = True) -> tuple[AlgorithmUse, ...]:
+    """The algorithms a CMS SignerInfo's binding rests on: its digestAlgorithm (the
+    message-digest), its signatureAlgorithm's hash, and (``ess``) the ESS
+    signing-certificate(-v2) certHash algorithm (v1 is SHA-1 by definition, RFC 2634 §5.4).
+
+    Time-stamp tokens are judged without their ESS hash (``ess=False``): RFC 3161 mandated
+    ESSCertID v1 (SHA-1) until RFC 5816, many TSAs still write it, and replacing the TSA
+    certificate it names would take a SHA-1 second preimage, not a collision."""
+    digest = str(info["digest_algorithm"]["algorithm"].native)
+    sig_alg: algos.SignedDigestAlgorithm = info["signature_algorithm"]
+    uses = [
+        AlgorithmUse(what=f"{where} digestAlgorithm (message-digest)", algorithm=digest),
+        AlgorithmUse(what=f"{where} signatureAlgorithm {sig_alg['algorithm'].native}",
+                     algorithm=_hash_of(sig_alg, digest)),
+    ]
+    attrs = info["signed_attrs"]
+    for attr in attrs if ess and isinstance(attrs, asn1_cms.CMSAttributes) else ():
+        oid = attr["type"].dotted
+        if oid == OID_SIGNING_CERTIFICATE:
+            uses.append(AlgorithmUse(what=f"{where} ESS signing-certificate (v1) certHash",
+                                     algorithm="sha1"))
+        elif oid == OID_SIGNING_CERTIFICATE_V2:
+            try:
+                for value in attr["values"]:
+                    for cert_id in value["certs"]:
+                        uses.append(AlgorithmUse(
+                            what=f"{where} ESS signing-certificate-v2 certHash",
+                            algorithm=str(cert_id["hash_algorithm"]["algorithm"].native)))
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue  # malformed: signer identification reports it
+    return tuple(uses)
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
@@ -79,6 +202,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     except (ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         raise MalformedError(f"not a CMS signature: {exc}") from exc
     certificates, cert_problems = _certificates(parts)
+    structure = certificates_problem(parts.certificates or ())
     crls, ocsps, rev_problems = _revocation(parts)
     evidence = EvidenceSet.of(certificates=certificates, crls=crls, ocsp_responses=ocsps)
     content = econtent
@@ -94,17 +218,32 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
             facts = _signer_facts(parts, info, label=label, content=content,
                                   econtent_type=econtent_type, certificates=certificates,
                                   evidence=evidence, warnings=warnings,
-                                  detached=econtent is None)
+                                  detached=econtent is None, structure=structure)
+            facts = legacy.augment(facts, der=der, index=index,
+                                   detached=detached_content if econtent is None else None)
         except LtvError:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError,
                 RecursionError) as exc:
             raise MalformedError(f"{label}: malformed CMS SignerInfo: {exc}") from exc
         out.append(facts)
+        try:  # counter-signatures, each its own entry (issue #19)
+            from ltv.validation._cades_counter import counter_signatures
+
+            out.extend(counter_signatures(parts, info, parent_id=label,
+                                          certificates=certificates, evidence=evidence))
+        except LtvError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError) as exc:
+            raise MalformedError(f"{label}: malformed CMS counter-signature: {exc}") from exc
     return out
 
 
 def _unpem(data: bytes) -> bytes:
+    from ltv.formats.cms_sniff import unwrap_base64
+
+    data = unwrap_base64(data)  # bare base64 of the DER, as some tools save .p7m files
     stripped = data.strip()
     if stripped.startswith(b"-----BEGIN"):
         import base64
@@ -152,7 +291,8 @@ def _revocation(parts: cms.SignedDataParts) -> tuple[list[bytes], list[bytes], l
 def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, label: str,
                   content: bytes | None, econtent_type: str,
                   certificates: Sequence[x509.Certificate], evidence: EvidenceSet,
-                  warnings: Sequence[str], detached: bool) -> SignatureFacts:
+                  warnings: Sequence[str], detached: bool,
+                  structure: str | None = None) -> SignatureFacts:
     parsed = info.parsed()
     errors: list[str] = []
     warns = list(warnings)
@@ -174,10 +314,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
         key_size = key.key_size if isinstance(key, (rsa.RSAPublicKey,
                                                     ec.EllipticCurvePublicKey)) else None
     if info.signed_attrs is not None:
-        for oid, name in ((OID_CONTENT_TYPE, "content-type"),
-                          (OID_MESSAGE_DIGEST, "message-digest")):
-            if oid not in signed:
-                constraints.append(f"the mandatory signed attribute {name} is missing")
+        structure = structure or signed_attributes_problem(
+            [(oid, len(values)) for oid, values in info.signed_attributes()])
         if OID_SIGNING_CERTIFICATE_V2 not in signed and OID_SIGNING_CERTIFICATE not in signed:
             warns.append("no signing-certificate-v2 attribute: not a CAdES baseline signature")
 
@@ -187,6 +325,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
     timestamps = _timestamps(parts, info, signed, content, certificates, signature_value,
                              errors, bound)
     level = _level(info, parts, signed)
+    if structure is not None:  # FC (§5.2.2) comes before everything else
+        integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
     return SignatureFacts(
         id=label,
         format=SignatureFormat.CADES,
@@ -205,6 +345,8 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
         errors=tuple(errors),
         warnings=tuple(warns),
         constraint_failures=tuple(constraints),
+        algorithm_uses=cms_algorithm_uses(parsed),
+        content_type=econtent_type,
     )
 
 
@@ -291,9 +433,17 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
                      sig_alg: algos.SignedDigestAlgorithm, signed: dict[str, list[bytes]],
                      econtent_type: str, detached: bool) -> IntegrityResult:
     try:
-        digest_alg = DigestAlgorithm.from_name(digest_name)
+        digest_of = DigestAlgorithm.from_name(digest_name).digest
     except UnsupportedAlgorithmError as exc:
-        return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+        from ltv.validation._extra_digests import EXTRA_HASHES, extra_digest
+
+        if digest_name not in EXTRA_HASHES:  # SHA-3 and SHA-224 are read too (issue #19)
+            return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc))
+
+        def digest_of(data: bytes) -> bytes:
+            value = extra_digest(digest_name, data)
+            assert value is not None
+            return value
     if content is None:
         return IntegrityResult.failed(
             IntegrityStatus.SIGNED_DATA_NOT_FOUND,
@@ -305,7 +455,7 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
             return IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
                                           "the message-digest signed attribute is missing")
         claimed = cms.read_single(values[0], "message-digest").content
-        if not hmac.compare_digest(digest_alg.digest(content), claimed):
+        if not hmac.compare_digest(digest_of(content), claimed):
             what = "detached data" if detached else "encapsulated content"
             return IntegrityResult.failed(
                 IntegrityStatus.HASH_FAILURE,
@@ -324,6 +474,9 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
         verify_cms_signature(signer.public_key(), info.signature_value, signed_bytes,
                              sig_alg, digest_name)
     except InvalidSignature:
+        if info.signed_attrs is not None and _verifies_over_der(signer, info, signed_bytes,
+                                                                sig_alg, digest_name):
+            return IntegrityResult()  # signed over the DER re-encoding (RFC 5652 §5.4)
         return IntegrityResult.failed(
             IntegrityStatus.SIG_CRYPTO_FAILURE,
             "the signature value does not verify with the signer certificate's public key",
@@ -333,17 +486,36 @@ def _check_integrity(info: cms.SignerInfoParts, parsed: asn1_cms.SignerInfo,
     return IntegrityResult()
 
 
+def _verifies_over_der(signer: x509.Certificate, info: cms.SignerInfoParts, stored: bytes,
+                       sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> bool:
+    from ltv.formats._cms_der import der_signed_attributes
+
+    der = der_signed_attributes(stored)
+    if der is None:
+        return False
+    try:
+        verify_cms_signature(signer.public_key(), info.signature_value, der, sig_alg,
+                             digest_name)
+    except (InvalidSignature, UnsupportedAlgorithmError):
+        return False
+    return True
+
+
 def verify_cms_signature(public_key: object, signature: bytes, data: bytes,
                          sig_alg: algos.SignedDigestAlgorithm, digest_name: str) -> None:
     """Verify a CMS signature value (RSA PKCS#1 v1.5 / PSS, ECDSA); raises InvalidSignature."""
-    algo = str(sig_alg.signature_algo)
+    from ltv.validation._extra_digests import EXTRA_HASHES, rsa_sha3
+
+    sha3 = rsa_sha3(sig_alg["algorithm"].dotted)
+    algo = "rsassa_pkcs1v15" if sha3 else str(sig_alg.signature_algo)
     try:
-        hash_name = str(sig_alg.hash_algo)
+        hash_name = sha3 or str(sig_alg.hash_algo)
     except ValueError:
         hash_name = digest_name
+
     hash_types: dict[str, type[hashes.HashAlgorithm]] = {
         "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-        "sha512": hashes.SHA512,
+        "sha512": hashes.SHA512, **EXTRA_HASHES,
     }
     if hash_name not in hash_types:
         raise UnsupportedAlgorithmError(f"unsupported signature hash {hash_name}")
@@ -402,8 +574,7 @@ def _timestamps(parts: cms.SignedDataParts, info: cms.SignerInfoParts,
             for token in values:
                 out.append(_archive_timestamp(parts, info, token, content, certificates,
                                               sig_covers))
-        elif oid == OID_ARCHIVE_TIME_STAMP_V2:
-            errors.append("a legacy archive-time-stamp (v2) was not evaluated")
+        # archive-time-stamp-v2 and the other legacy stamps: ltv.validation.legacy
     return out
 
 
@@ -450,7 +621,8 @@ def _hash_index(token: bytes) -> bytes | None:
     except LtvError:
         return None
     for oid, values in token_parts.signer_infos[0].unsigned_attributes():
-        if oid == OID_ATS_HASH_INDEX_V3 and values:
+        # ats-hash-index (v1, TS 101 733 v2.2.1) has the same imprint rule (JIS X 5092 files)
+        if oid in (OID_ATS_HASH_INDEX_V3, OID_ATS_HASH_INDEX_V1) and values:
             return values[0]
     return None
 
@@ -486,11 +658,14 @@ def _covered_by_index(parts: cms.SignedDataParts, info: cms.SignerInfoParts,
     for raw in info.unsigned_attrs or ():
         oid, type_raw, values = cms.attribute_parts(raw)
         for value in values:
-            if alg.digest(type_raw + value) not in attr_hashes:
+            # v3 hashes attrType || each value; v1 (TS 101 733 v2.2.1) the whole attribute
+            if alg.digest(type_raw + value) not in attr_hashes and alg.digest(raw) not in (
+                    attr_hashes):
                 continue
             covered.add(poe_digest(value))
             if oid in (OID_SIGNATURE_TIME_STAMP, OID_ARCHIVE_TIME_STAMP_V3):
                 covered |= _token_objects(value)
+            covered |= legacy.covered_by_value(oid, value)  # ATSv2, ES-X stamps, values
     return covered
 
 
@@ -528,11 +703,24 @@ def timestamp_facts(token: bytes, *, kind: TimestampKind, label: str,
         tparts = cms.parse_signed_data(token)
         token_sig = tparts.signer_infos[0].signature_value
         token_certs, _ = _certificates(tparts)
+        structure = certificates_problem(tparts.certificates or ())
+        if structure is not None:
+            raise MalformedError(f"the time-stamp token: {structure}")
+        token_uses = cms_algorithm_uses(tparts.signer_infos[0].parsed(),
+                                        where="time-stamp token SignerInfo", ess=False)
     except LtvError as exc:
         return TimestampFacts(
             kind=kind, token=token, gen_time=datetime.min.replace(tzinfo=UTC),
             signature_value=b"", tsa_certificate=None, label=label,
             integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, str(exc)),
+            imprint_ok=False, covers=frozenset(),
+        )
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        return TimestampFacts(
+            kind=kind, token=token, gen_time=datetime.min.replace(tzinfo=UTC),
+            signature_value=b"", tsa_certificate=None, label=label,
+            integrity=IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE,
+                                             f"the time-stamp token does not parse: {exc}"),
             imprint_ok=False, covers=frozenset(),
         )
     all_covers = covers
@@ -575,6 +763,7 @@ def timestamp_facts(token: bytes, *, kind: TimestampKind, label: str,
         imprint_ok=imprint_ok, imprint_message=imprint_message,
         digest_algorithm=parsed.digest_algorithm.value,
         covers=all_covers if imprint_ok else frozenset(), label=label,
+        algorithm_uses=token_uses,
     )
 
 

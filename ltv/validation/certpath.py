@@ -75,6 +75,7 @@ from pyhanko_certvalidator.validate import async_validate_path
 
 from ltv._lru import ByteBudgetLru
 from ltv.evidence import EvidenceSet
+from ltv.validation._certvalidator_errors import UNEXPECTED, describe
 from ltv.validation.facts import poe_digest
 from ltv.validation.model import SubIndication
 from ltv.validation.policy import ValidationPolicy
@@ -348,6 +349,23 @@ def classify_error(exc: BaseException) -> PathOutcome:
                        message=message, path=path)
 
 
+def _lenient_usage(cert: x509.Certificate, role: str) -> PathOutcome | None:
+    from ltv.validation._cert_extensions import lenient_usage_problem
+
+    if role not in (CertRole.SIGNER, CertRole.TSA):
+        return None
+    problem = lenient_usage_problem(cert, signer=role == CertRole.SIGNER)
+    if problem is None:
+        return None
+    return PathOutcome(subindication=SubIndication.CHAIN_CONSTRAINTS_FAILURE, message=problem)
+
+
+def _library_failure(exc: BaseException) -> PathOutcome:
+    """A plain error from inside pyhanko-certvalidator: INDETERMINATE, never a pass."""
+    return PathOutcome(subindication=SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                       message=describe(exc))
+
+
 _PRIORITY = {
     SubIndication.REVOKED_NO_POE: 0,
     SubIndication.REVOKED_CA_NO_POE: 1,
@@ -520,7 +538,10 @@ class CertificateChecker:
                           ledger: PoeLedger, role: str,
                           extra_certificates: Sequence[x509.Certificate] = ()) -> PathOutcome:
         """XCV with RFC at ``self.at``; revocation must be fresh for a use at ``usage_time``."""
-        constraint = self._usage_constraints(cert, role)
+        try:
+            constraint = self._usage_constraints(cert, role)
+        except ValueError:  # extensions cryptography cannot parse strictly (issue #19)
+            constraint = _lenient_usage(cert, role)
         if constraint is not None:
             return constraint
         handlers = self._handlers(ledger.manager(), extra_certificates)
@@ -540,9 +561,14 @@ class CertificateChecker:
                 except (ValidationError, PathError) as exc:
                     outcomes.append(classify_error(exc))
                     continue
+                except UNEXPECTED as exc:  # a library failure on foreign material (#19)
+                    outcomes.append(_library_failure(exc))
+                    continue
                 return PathOutcome(subindication=None, path=_path_certs(candidate))
         except PathBuildingError as exc:
             return classify_error(exc)
+        except UNEXPECTED as exc:
+            return _library_failure(exc)
         finally:
             await paths.cancel()  # type: ignore[no-untyped-call]
         if not outcomes:
@@ -604,7 +630,10 @@ class CertificateChecker:
         handlers = self._handlers(ledger.manager(), extra_certificates)
         asn1_cert = _asn1(cert)
         rule = self.past_spec.revinfo_policy.revocation_checking_policy.ee_certificate_rule
-        leaf_revinfo = await self._leaf_revinfo_in_past(asn1_cert, handlers, rule)
+        try:
+            leaf_revinfo = await self._leaf_revinfo_in_past(asn1_cert, handlers, rule)
+        except UNEXPECTED as exc:  # a library failure on foreign material (#19)
+            return _library_failure(exc)
         builder = PathBuilder(trust_manager=self._trust, registry=handlers.cert_registry)
         outcomes: list[PathOutcome] = []
         found: tuple[ValidationPath, datetime] | None = None
@@ -617,10 +646,15 @@ class CertificateChecker:
                 except (ValidationError, PathError) as exc:
                     outcomes.append(classify_error(exc))
                     continue
+                except UNEXPECTED as exc:  # a library failure on foreign material (#19)
+                    outcomes.append(_library_failure(exc))
+                    continue
                 found = (candidate, control)
                 break
         except PathBuildingError as exc:
             return classify_error(exc)
+        except UNEXPECTED as exc:
+            return _library_failure(exc)
         finally:
             await paths.cancel()  # type: ignore[no-untyped-call]
         if found is None:

@@ -27,6 +27,7 @@ from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.model import SignedDataObjectSummary, TimestampKind, UnsignedContent
 
 __all__ = [
+    "AlgorithmUse",
     "IntegrityResult",
     "IntegrityStatus",
     "SignatureFacts",
@@ -50,6 +51,8 @@ class IntegrityStatus(enum.Enum):
     HASH_FAILURE = "HASH_FAILURE"  # a signed data object's digest does not match
     SIG_CRYPTO_FAILURE = "SIG_CRYPTO_FAILURE"  # the signature value does not verify
     SIGNED_DATA_NOT_FOUND = "SIGNED_DATA_NOT_FOUND"  # detached content not supplied
+    # A feature ltv cannot process (issue #19): INDETERMINATE naming it, never TOTAL-FAILED.
+    UNSUPPORTED_ALGORITHM = "UNSUPPORTED_ALGORITHM"  # → CRYPTO_CONSTRAINTS_FAILURE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +67,19 @@ class IntegrityResult:
     @classmethod
     def failed(cls, status: IntegrityStatus, message: str) -> IntegrityResult:
         return cls(status=status, message=message)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlgorithmUse:
+    """One algorithm a signature's (or time-stamp's) binding rests on (EN 319 102-1 §5.2.8).
+
+    ``what`` says where it is used, as a reader of the report would look for it ("SignerInfo
+    signatureAlgorithm sha1_rsa", "ds:Reference '#obj-1' DigestMethod"); ``algorithm`` is the
+    hash, spelled as the policy's sunset table spells it ("sha1", "sha256", "md5").
+    """
+
+    what: str
+    algorithm: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,6 +104,19 @@ class TimestampFacts:
     digest_algorithm: str | None = None  # message imprint hash (e.g. "sha256")
     covers: frozenset[bytes] = frozenset()
     label: str = ""
+    #: The token's own algorithms: its SignerInfo digest and signature hash, its ESS
+    #: signing-certificate hash (the imprint is ``digest_algorithm``, judged at genTime).
+    algorithm_uses: tuple[AlgorithmUse, ...] = ()
+    #: False when the covered data is missing (e.g. detached content): "not-computable".
+    imprint_computable: bool = True
+    imprint_variant: str | None = None  # which reading of the standard matched (legacy kinds)
+
+    @property
+    def imprint(self) -> str:
+        """``verified``, ``failed`` or ``not-computable``."""
+        if self.imprint_ok:
+            return "verified"
+        return "failed" if self.imprint_computable else "not-computable"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,6 +147,15 @@ class SignatureFacts:
     #: Constraint violations of the signature's attributes (EN 319 102-1 §5.2.8 SAV): any
     #: entry makes the result INDETERMINATE / SIG_CONSTRAINTS_FAILURE.
     constraint_failures: tuple[str, ...] = ()
+    #: Every algorithm the binding of the signature rests on (signature hash, message digest,
+    #: references, signing-certificate digest), judged at the signature's POE (§5.2.8).
+    algorithm_uses: tuple[AlgorithmUse, ...] = ()
+    #: CMS eContentType (dotted OID) of a CAdES/PAdES signature; None for XAdES.
+    content_type: str | None = None
+    #: Legacy long-term form (``ltv.validation.legacy``), e.g. "ES-A (ATSv2)"; None: none.
+    form: str | None = None
+    #: The id of the signature this one counter-signs (XAdES CounterSignature), else None.
+    counter_signature_of: str | None = None
 
 
 def evidence_digests(

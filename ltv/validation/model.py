@@ -31,6 +31,7 @@ __all__ = [
     "TimestampReport",
     "UnsignedContent",
     "ValidationReport",
+    "WeakestAlgorithm",
 ]
 
 REPORT_SCHEMA = "ltv.validation-report/1"
@@ -120,10 +121,25 @@ class TimestampKind(enum.Enum):
     DOCUMENT = "document"  # PAdES document time-stamp (/DocTimeStamp)
     CONTENT = "content"  # over the signed content, before signing
     EVIDENCE_RECORD = "evidence-record"  # RFC 4998 record over the whole signed file
+    # Legacy long-term forms (TS 101 733 / JIS X 5092): see ltv.validation.legacy
+    ESC = "esc"  # CAdES escTimeStamp (ES-X type 1)
+    CERT_CRL = "cert-crl"  # CAdES certCRLTimestamp (ES-X type 2)
+    ARCHIVE_V1 = "archive-v1"  # CAdES archiveTimestamp (id-aa 27, deprecated)
+    ARCHIVE_V2 = "archive-v2"  # CAdES archive-time-stamp-v2 (id-aa 48)
+    ARCHIVE_132 = "archive-1.3.2"  # XAdES 1.3.2 xades:ArchiveTimeStamp
+    SIG_AND_REFS = "sig-and-refs"  # XAdES SigAndRefsTimeStamp(V2) (XAdES-X type 1)
+    REFS_ONLY = "refs-only"  # XAdES RefsOnlyTimeStamp(V2) (XAdES-X type 2)
 
     @property
     def proves_existence_of_signature(self) -> bool:
         return self is not TimestampKind.CONTENT
+
+
+#: Legacy time-stamps that give POE like the baseline archive ones (EN 319 102-1 §5.6.2.3):
+#: ES-X stamps over the signature and its references, and archive-time-stamp-v2.
+LEGACY_POE_KINDS = (TimestampKind.ESC, TimestampKind.CERT_CRL, TimestampKind.ARCHIVE_V2,
+                    TimestampKind.ARCHIVE_132, TimestampKind.SIG_AND_REFS,
+                    TimestampKind.REFS_ONLY)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +184,9 @@ class TimestampReport:
     past_validation: bool = False  # passed only thanks to POE from a later time-stamp
     digest_algorithm: str | None = None
     token_sha256: str | None = None  # hex SHA-256 of the token DER (its identifier)
+    #: "verified" | "failed" | "not-computable" (the covered data is missing)
+    imprint: str | None = None
+    imprint_variant: str | None = None  # which reading of the standard matched (legacy kinds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -212,6 +231,18 @@ class UnsignedContent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WeakestAlgorithm:
+    """The algorithm use of a signature's binding whose sunset comes first (EN 319 102-1
+    §5.2.8 cryptographic constraints): ``what`` names the use ("SignerInfo digestAlgorithm
+    (message-digest)", "ds:Reference '#obj' DigestMethod"), ``algorithm`` the hash ("sha1"),
+    ``sunset`` the policy's date for it."""
+
+    what: str
+    algorithm: str
+    sunset: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignatureReport:
     """The validation result of one signature (EN 319 102-1 §5.1.3 validation report)."""
 
@@ -235,8 +266,15 @@ class SignatureReport:
     signed_data_objects: tuple[SignedDataObjectSummary, ...] | None = None
     #: XAdES: content outside every reference (empty: none; None: not established).
     unsigned_content: tuple[UnsignedContent, ...] | None = None
+    #: The use whose algorithm sets first, of those the signature itself rests on (None: no
+    #: use with a sunset in the policy, or the facts were never read).
+    weakest_algorithm: WeakestAlgorithm | None = None
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    #: Legacy long-term form (TS 101 733/903, JIS X 5092/5093), e.g. "ES-A (ATSv2)"; None: none.
+    form: str | None = None
+    #: The id of the signature this one counter-signs (JSON: nested under it), else None.
+    counter_signature_of: str | None = None
 
     @property
     def passed(self) -> bool:

@@ -39,7 +39,12 @@ from ltv.evidence import EvidenceSet
 from ltv.formats import pdf_revisions
 from ltv.formats.pades import pdf_errors
 from ltv.signing import SignatureFormat, SignatureLevel
-from ltv.validation.cades import timestamp_facts
+from ltv.validation.cades import (
+    certificates_problem,
+    cms_algorithm_uses,
+    signed_attributes_problem,
+    timestamp_facts,
+)
 from ltv.validation.facts import (
     IntegrityResult,
     IntegrityStatus,
@@ -154,10 +159,15 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     notes: list[str] = []
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         label = str(fq_name)
+        embedded = None
+        is_timestamp = False  # unknown when even the signature dictionary cannot be read
         try:
             obj = sig_obj.get_object()
-            is_timestamp = str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
             subfilter = obj.get("/SubFilter")
+            # a document time-stamp by its SubFilter, whatever its /Type (other tools write
+            # /Type /Sig or none: ltv.validation._pdf_forms)
+            is_timestamp = (str(obj.get("/Type", "/Sig")) == "/DocTimeStamp"
+                            or str(subfilter) in _TS_SUBFILTERS)
             known = _TS_SUBFILTERS if is_timestamp else _SIG_SUBFILTERS
             if subfilter is None or str(subfilter) not in known:
                 problem: str | None = (
@@ -165,7 +175,6 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
                     f"({', '.join(sorted(known))})")
             else:
                 problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
-            embedded = None
             if problem is None:
                 embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
         except (LtvError, RecursionError):
@@ -329,16 +338,21 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
 
     signer_info = sig.signer_info
     signature_value = bytes(signer_info["signature"].native)
-    certs = [_crypto(c.chosen) for c in sig.signed_data["certificates"] or ()
-             if c.name == "certificate"]
+    from ltv.validation._pdf_forms import readable_certificates
+
+    cert_problems: list[str] = []
+    certs = readable_certificates((c.chosen for c in sig.signed_data["certificates"] or ()
+                                   if c.name == "certificate"), cert_problems)
     signer: x509.Certificate | None
     isc_error = None
     try:
         signer = _crypto(sig.signer_cert)
     except Exception as exc:
         signer, isc_error = None, f"the signer certificate is not in the signature: {exc}"
-    sig.compute_integrity_info()
-    changes, detail = _changes(sig)
+    from ltv.validation._pdf_forms import compute_integrity
+
+    damaged = compute_integrity(sig)  # lenient on damaged xref data, strict on changes
+    changes, detail = ("disallowed", damaged) if damaged else _changes(sig)
     integrity = IntegrityResult()
     if sig.evaluate_signature_coverage() < SignatureCoverageLevel.ENTIRE_REVISION:
         integrity = IntegrityResult.failed(
@@ -355,6 +369,9 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
             integrity = IntegrityResult.failed(
                 IntegrityStatus.SIG_CRYPTO_FAILURE,
                 "the signature value does not verify with the signer certificate's key")
+    structure = _structure_problem(sig.signed_data, signer_info)
+    if structure is not None:  # FC (§5.2.2) before anything else
+        integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
     sig_covers = frozenset({poe_digest(signature_value)}
                            | ({poe_digest(signer.public_bytes(_DER))} if signer else set()))
     timestamps: list[TimestampFacts] = []
@@ -394,5 +411,18 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         evidence=evidence.merge(EvidenceSet.of(certificates=certs)),
         pdf_changes_after_signing=changes,
         pdf_changes_detail=detail,
+        algorithm_uses=cms_algorithm_uses(signer_info),
+        content_type=str(sig.signed_data["encap_content_info"]["content_type"].dotted),
+        warnings=(*cert_problems, *([damaged] if damaged else [])),
     )
+
+
+def _structure_problem(signed_data: Any, signer_info: Any) -> str | None:
+    """The CMS format checks of :mod:`ltv.validation.cades`, on pyHanko's parsed objects."""
+    problem = certificates_problem([c.dump() for c in signed_data["certificates"] or ()])
+    if problem is not None:
+        return problem
+    attrs = signer_info["signed_attrs"]
+    return signed_attributes_problem(
+        [(a["type"].dotted, len(a["values"])) for a in attrs or ()])
 

@@ -19,6 +19,9 @@ EN 319 102-1 §5.1.4, in the small shape this service needs:
   INDETERMINATE / SIG_CONSTRAINTS_FAILURE (on by default).
 * Caps on the work one file may cost (:mod:`ltv.validation.limits`): ``max_signatures``,
   ``max_timestamps``, ``max_path_length``, ``max_fetched_certificates`` and ``deadline``.
+* Signer purpose (§5.2.6 X.509 validation constraints, :mod:`ltv.validation.constraints`): the
+  extended key usages that allow document signing (``signer_extended_key_usages``) and the CMS
+  content types a document signature may sign (``allowed_content_types``, default id-data only).
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from ltv.jpki import KeyKind
 from ltv.signing import SignatureLevel
 
 __all__ = [
+    "DEFAULT_CONTENT_TYPES",
     "DEFAULT_DIGEST_SUNSET",
     "DEFAULT_RSA_SUNSET",
+    "DEFAULT_SIGNER_EKUS",
     "ValidationPolicy",
     "load_trust_anchors",
 ]
@@ -52,6 +57,27 @@ DEFAULT_DIGEST_SUNSET: dict[str, datetime] = {
 
 #: RSA keys shorter than 2048 bits: refused for uses after 2014-01-01 (NIST SP 800-131A).
 DEFAULT_RSA_SUNSET = datetime(2014, 1, 1, tzinfo=UTC)
+
+
+#: Extended key usages that let a certificate sign documents, when it carries an EKU at all
+#: (a certificate without the extension is not limited by it, RFC 5280 §4.2.1.12):
+#: anyExtendedKeyUsage; emailProtection (S/MIME signing certificates, which many qualified and
+#: national signature certificates carry); documentSigning (RFC 9336); Adobe Authentic
+#: Documents Trust; Microsoft Document Signing. Deliberately *not*: serverAuth, clientAuth
+#: (authentication keys, JPKI's user-authentication certificate among them), codeSigning (a
+#: software publisher's key), timeStamping (a TSA key, RFC 3161 §2.3) and OCSPSigning (a
+#: responder key, RFC 6960 §4.2.2.2): a certificate meant for those signs no contract.
+DEFAULT_SIGNER_EKUS: frozenset[str] = frozenset({
+    "2.5.29.37.0",  # anyExtendedKeyUsage
+    "1.3.6.1.5.5.7.3.4",  # id-kp-emailProtection
+    "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning (RFC 9336)
+    "1.2.840.113583.1.1.5",  # Adobe Authentic Documents Trust
+    "1.3.6.1.4.1.311.10.3.12",  # Microsoft Document Signing (szOID_KP_DOCUMENT_SIGNING)
+})
+
+#: CMS eContentTypes a document signature may sign: id-data only. id-ct-TSTInfo (a bare RFC
+#: 3161 token) and any other content type is not a document signature (FORMAT_FAILURE).
+DEFAULT_CONTENT_TYPES: frozenset[str] = frozenset({"1.2.840.113549.1.7.1"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +110,10 @@ class ValidationPolicy:
     max_fetched_certificates: int = 50
     #: Total time per file; what is not validated by then is INDETERMINATE / TRY_LATER.
     deadline: timedelta = timedelta(seconds=60)
+    #: Extended key usages that allow document signing (see :data:`DEFAULT_SIGNER_EKUS`).
+    signer_extended_key_usages: frozenset[str] = DEFAULT_SIGNER_EKUS
+    #: CMS eContentTypes accepted as signed content (see :data:`DEFAULT_CONTENT_TYPES`).
+    allowed_content_types: frozenset[str] = DEFAULT_CONTENT_TYPES
 
     @classmethod
     def default(cls, *, trust_anchors: Iterable[x509.Certificate] = ()) -> ValidationPolicy:

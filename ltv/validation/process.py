@@ -69,8 +69,21 @@ from ltv.validation.certpath import (
     der,
     key_description,
 )
+from ltv.validation.constraints import content_type_constraint, signer_purpose
+from ltv.validation.crypto_constraints import (
+    CryptoVerdict,
+    cryptographic_constraints,
+    normalise_digest_name,
+    revocation_algorithm_uses,
+)
 from ltv.validation.diagnostics import library_log
-from ltv.validation.facts import IntegrityStatus, SignatureFacts, TimestampFacts, poe_digest
+from ltv.validation.facts import (
+    AlgorithmUse,
+    IntegrityStatus,
+    SignatureFacts,
+    TimestampFacts,
+    poe_digest,
+)
 from ltv.validation.limits import (
     Guard,
     Monotonic,
@@ -80,6 +93,7 @@ from ltv.validation.limits import (
     malformed,
 )
 from ltv.validation.model import (
+    LEGACY_POE_KINDS,
     CertificateSummary,
     Indication,
     PoeSummary,
@@ -89,6 +103,7 @@ from ltv.validation.model import (
     TimestampKind,
     TimestampReport,
     ValidationReport,
+    WeakestAlgorithm,
 )
 from ltv.validation.policy import ValidationPolicy
 
@@ -466,12 +481,16 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
             indication=indication, subindication=sub, message=message, imprint_ok=ts.imprint_ok,
             used_as_poe=indication is Indication.PASSED, past_validation=past,
             digest_algorithm=ts.digest_algorithm, token_sha256=hashlib.sha256(ts.token).hexdigest(),
+            imprint=ts.imprint, imprint_variant=ts.imprint_variant,
         )
 
     if not ts.integrity.ok:
         sub = SubIndication[ts.integrity.status.value] if ts.integrity.status.value in (
             SubIndication.__members__) else SubIndication.FORMAT_FAILURE
         return report(Indication.FAILED, sub, ts.integrity.message), ()
+    if not ts.imprint_ok and not ts.imprint_computable:
+        return report(Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
+                      ts.imprint_message), ()
     if not ts.imprint_ok:
         return report(Indication.FAILED, SubIndication.HASH_FAILURE, ts.imprint_message), ()
     tsa = ts.tsa_certificate
@@ -484,11 +503,9 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
     if ts.gen_time < tsa.not_valid_before_utc:
         return report(Indication.FAILED, SubIndication.NOT_YET_VALID,
                       "genTime is before the TSA certificate's validity"), ()
-    if ts.digest_algorithm:
-        sunset = checker.policy.digest_sunset_for(ts.digest_algorithm)
-        if sunset is not None and ts.gen_time >= sunset:
-            return report(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-                          f"{ts.digest_algorithm} imprint after its sunset"), ()
+    crypto = _timestamp_crypto(ts, checker=checker, ledger=ledger)
+    if not crypto.ok:
+        return report(Indication.INDETERMINATE, crypto.subindication, crypto.message), ()
     outcome = await checker.validate_at(tsa, usage_time=ts.gen_time, ledger=ledger,
                                         role=CertRole.TSA, extra_certificates=ts.certificates)
     if outcome.ok:
@@ -509,13 +526,30 @@ async def validate_timestamp(ts: TimestampFacts, *, checker: CertificateChecker,
     return report(indication, current, outcome.message), outcome.path
 
 
+def _timestamp_crypto(ts: TimestampFacts, *, checker: CertificateChecker,
+                      ledger: PoeLedger) -> CryptoVerdict:
+    """§5.2.8 for a time-stamp: its message imprint at genTime (the TSA vouches for when it
+    saw the imprint), its own SignerInfo algorithms at the token's POE (a forged token could
+    claim any genTime, so only an earlier proof of the token counts)."""
+    label = ts.label or ts.kind.value
+    if ts.digest_algorithm:
+        imprint = cryptographic_constraints(
+            [AlgorithmUse(what=f"{label} message imprint", algorithm=ts.digest_algorithm)],
+            policy=checker.policy, moment=ts.gen_time, subject="the time-stamped data")
+        if not imprint.ok:
+            return imprint
+    return cryptographic_constraints(
+        ts.algorithm_uses, policy=checker.policy,
+        moment=ledger.time_of(poe_digest(ts.signature_value)), subject=f"the {label}")
+
+
 async def _gather_poe(run: _Run) -> None:
     """§5.6.2.3 POE extraction from archive time-stamps, document time-stamps and evidence
     records: oldest first, each validated with the prima facie POE of the next one; a failure
     discards the chain (no POE from it), as the evidence-record validation requires."""
     indexed = [(i, ts) for i, ts in enumerate(run.facts.timestamps)
                if ts.kind in (TimestampKind.ARCHIVE, TimestampKind.DOCUMENT,
-                              TimestampKind.EVIDENCE_RECORD)]
+                              TimestampKind.EVIDENCE_RECORD, *LEGACY_POE_KINDS)]
     indexed.sort(key=lambda pair: pair[1].gen_time)
     accepted = run.ledger.copy()
     for pos, (index, ts) in enumerate(indexed):
@@ -561,6 +595,17 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.FORMAT_FAILURE:
         return _final(run, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
                       integrity.message)
+    # FC: a CMS that signs no id-data, or an embedded time-stamp that does not parse
+    content_type = content_type_constraint(facts.content_type, policy=run.checker.policy)
+    if content_type is not None:
+        return _final(run, Indication.TOTAL_FAILED, content_type.subindication,
+                      content_type.message)
+    for ts in facts.timestamps:
+        if (ts.kind in (TimestampKind.SIGNATURE, TimestampKind.CONTENT, TimestampKind.ARCHIVE)
+                and ts.integrity.status is IntegrityStatus.FORMAT_FAILURE):
+            return _final(run, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE,
+                          f"the {ts.label or ts.kind.value} is malformed: "
+                          f"{ts.integrity.message}")
     # A signed data object that does not match is final whatever else holds (CV §5.2.7).
     if integrity.status is IntegrityStatus.HASH_FAILURE:
         return _final(run, Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, integrity.message)
@@ -570,9 +615,18 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.SIGNED_DATA_NOT_FOUND:
         return _final(run, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
                       integrity.message)
+    if integrity.status is IntegrityStatus.UNSUPPORTED_ALGORITHM:  # issue #19, item 7
+        return _final(run, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                      f"ltv cannot process this signature: {integrity.message}")
     if facts.signer_certificate is None:
         return _final(run, Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                       facts.signer_identification_error or "no signer certificate")
+    from ltv.validation._cert_extensions import extension_warnings
+
+    run.warnings.extend(extension_warnings(facts.signer_certificate, role="signer"))
+    purpose = signer_purpose(facts.signer_certificate, policy=run.checker.policy)
+    if purpose is not None:  # §5.2.6 constraints: an end entity meant for signing
+        return _final(run, Indication.INDETERMINATE, purpose.subindication, purpose.message)
     kind = signer_key_kind(facts.signer_certificate)
     if kind not in run.checker.policy.accepted_key_kinds:
         return _final(run, Indication.INDETERMINATE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
@@ -687,6 +741,22 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
     # SAV (§5.2.8): cryptographic constraints at the best-signature-time, then the policy
     signer = facts.signer_certificate
     assert signer is not None
+    crypto = cryptographic_constraints(facts.algorithm_uses, policy=run.checker.policy,
+                                       moment=best)
+    if not crypto.ok:
+        return _final(run, Indication.INDETERMINATE, crypto.subindication, crypto.message)
+    weak_revocation = _revocation_crypto_failure(run)
+    if weak_revocation is not None:
+        return _final(run, Indication.INDETERMINATE, weak_revocation.subindication,
+                      weak_revocation.message)
+    weak_ts = _timestamp_crypto_failure(run)
+    if weak_ts is not None:
+        return _final(run, Indication.INDETERMINATE, weak_ts[0], weak_ts[1])
+    if crypto.weakest is not None and crypto.sunset is not None and crypto.sunset <= run.at:
+        run.warnings.append(
+            f"{crypto.weakest.algorithm} in the {crypto.weakest.what} is past its sunset "
+            f"({crypto.sunset.date().isoformat()}); it is accepted only through the proof of "
+            f"existence of {best.isoformat()}")
     sub_crypto, why = run.checker.signature_algorithm_verdict(
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
     # every other hash the binding rests on (review finding 8): the hash of the CMS
@@ -721,17 +791,43 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
     return _final(run, Indication.TOTAL_PASSED, None, None, carried_by_past=carried_by_past)
 
 
+def _revocation_crypto_failure(run: _Run) -> CryptoVerdict | None:
+    """§5.2.8 for the revocation data of the signer's path: a certificate whose every OCSP
+    response and CRL is signed with an algorithm past its sunset (at that object's POE) gives
+    no trustworthy revocation status."""
+    for uses in revocation_algorithm_uses(run.signer_path,
+                                          ocsp_responses=run.evidence.ocsp_responses,
+                                          crls=run.evidence.crls):
+        verdicts = [cryptographic_constraints(
+            [u.use], policy=run.checker.policy, moment=run.ledger.time_of(poe_digest(u.der)),
+            subject="that revocation data") for u in uses]
+        if verdicts and not any(v.ok for v in verdicts):
+            return verdicts[0]
+    return None
+
+
+def _timestamp_crypto_failure(run: _Run) -> tuple[SubIndication, str] | None:
+    """A time-stamp of this signature that failed its cryptographic constraints makes the
+    signature fail them too: SHA-1 anywhere in the binding, without POE, is refused."""
+    crypto_subs = (SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                   SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
+    for index, ts in enumerate(run.facts.timestamps):
+        ts_report = run.ts_reports.get(index)
+        if ts_report is not None and ts_report.subindication in crypto_subs:
+            assert ts_report.subindication is not None
+            return ts_report.subindication, (f"{ts.label or ts.kind.value} of "
+                                             f"{ts.gen_time.isoformat()}: {ts_report.message}")
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Reporting
 
 
 def signer_key_kind(cert: x509.Certificate) -> KeyKind:
-    try:
-        policies = cert.extensions.get_extension_for_class(x509.CertificatePolicies).value
-        oids = {p.policy_identifier.dotted_string for p in policies}
-    except x509.ExtensionNotFound:
-        oids = set()
-    return key_kind_for_policies(oids)
+    from ltv.validation._cert_extensions import policy_oids  # lenient: issue #19
+
+    return key_kind_for_policies(policy_oids(cert))
 
 
 _SIG_HASH = re.compile(r"^(md2|md5|sha1|sha224|sha256|sha384|sha512|sha3_\d+)_(rsa|ecdsa|dsa)$")
@@ -765,6 +861,12 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
     errors = list(run.errors)
     if indication is not Indication.TOTAL_PASSED and message:
         errors.append(message)
+    crypto = cryptographic_constraints(facts.algorithm_uses, policy=run.checker.policy,
+                                       moment=best)
+    weakest = (None if crypto.weakest is None or crypto.sunset is None
+               else WeakestAlgorithm(what=crypto.weakest.what,
+                                     algorithm=normalise_digest_name(crypto.weakest.algorithm),
+                                     sunset=crypto.sunset))
     return SignatureReport(
         id=facts.id, format=facts.format, level=facts.level, indication=indication,
         subindication=sub, message=message, validation_time=run.at,
@@ -773,7 +875,10 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         timestamps=timestamps, certificates=_timeline(run), poe=poe,
         pdf_changes_after_signing=facts.pdf_changes_after_signing,
         signed_data_objects=facts.signed_data_objects, unsigned_content=facts.unsigned_content,
+        weakest_algorithm=weakest,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
+        form=facts.form,
+        counter_signature_of=facts.counter_signature_of,
     )
 
 
@@ -782,9 +887,11 @@ def _unvalidated(ts: TimestampFacts) -> TimestampReport:
         kind=ts.kind, gen_time=ts.gen_time,
         tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
         indication=Indication.INDETERMINATE, subindication=None,
-        message="not evaluated (the signature failed before)", imprint_ok=ts.imprint_ok,
+        message=(ts.imprint_message if ts.kind is TimestampKind.ARCHIVE_V1
+                 else "not evaluated (the signature failed before)"), imprint_ok=ts.imprint_ok,
         used_as_poe=False, digest_algorithm=ts.digest_algorithm,
         token_sha256=hashlib.sha256(ts.token).hexdigest(),
+        imprint=ts.imprint, imprint_variant=ts.imprint_variant,
     )
 
 

@@ -90,7 +90,7 @@ def _signature(sig: SignatureReport, index: int) -> str:
     rows = [
         ("Format / level", f"{sig.format.value.upper()} {sig.level.value if sig.level else '-'}"),
         ("Signer", escape(sig.signer.subject) if sig.signer else "-"),
-        ("Key", (f"{sig.signer.key_kind.value} ({sig.signer.key_algorithm}-"
+        ("Key", (f"{sig.signer.key_kind.label} ({sig.signer.key_algorithm}-"
                  f"{sig.signer.key_size})") if sig.signer else "-"),
         ("Claimed signing time", _t(sig.signing_time)),
         ("Best signature time", _t(sig.best_signature_time)),
@@ -99,6 +99,10 @@ def _signature(sig: SignatureReport, index: int) -> str:
     ]
     if sig.pdf_changes_after_signing is not None:
         rows.append(("Changes after signing", escape(sig.pdf_changes_after_signing)))
+    if sig.weakest_algorithm is not None:
+        w = sig.weakest_algorithm
+        rows.append(("Weakest algorithm", escape(f"{w.algorithm} in the {w.what} "
+                                                 f"(sunset {w.sunset.date().isoformat()})")))
     if sig.message:
         rows.append(("Reason", escape(sig.message)))
     out = [

@@ -25,13 +25,18 @@ Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`jso
                                               "signed_properties"}] | null,
                      "unsigned_content": [{"what", "element", "element_id", "path",
                                            "description"}] | null,
-                     "errors", "warnings"}]}
+                     "weakest_algorithm": {"what", "algorithm", "sunset"} | null,
+                     "errors", "warnings",
+                     "counter_signatures": [signature, ...] (only when counter-signed)}]}
 
 ``signed_data_objects`` (XAdES; null for CAdES and PAdES, and when the signature failed
 before its references were known) lists every ``ds:Reference``: its URI, what it resolved to
 (``kind`` document / element / detached, the element's name, Id and path), its transforms and
 digest. ``unsigned_content`` lists what the file holds outside every reference (an extra
 ``ds:Object``, elements beside the signed one); the default policy refuses a signature with any.
+``weakest_algorithm`` names the use, of every algorithm the signature's binding rests on, whose
+algorithm sets first in the policy's sunset table (e.g. ``{"what": "SignerInfo signatureAlgorithm
+sha1_rsa", "algorithm": "sha1", "sunset": "...Z"}``); null when none has a sunset.
 
 Indications are the spec's tokens (``TOTAL-PASSED``), sub-indications the EN 319 102-1 names
 (``HASH_FAILURE``); both also as their ETSI URNs. Times are ISO 8601 UTC with ``Z``.
@@ -82,6 +87,7 @@ def _timestamp(t: TimestampReport) -> dict[str, Any]:
         "message": t.message, "imprint_ok": t.imprint_ok, "used_as_poe": t.used_as_poe,
         "past_validation": t.past_validation, "digest_algorithm": t.digest_algorithm,
         "token_sha256": t.token_sha256,
+        "imprint": t.imprint, "imprint_variant": t.imprint_variant,
     }
 
 
@@ -120,6 +126,7 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "id": s.id,
         "format": s.format.value,
         "level": s.level.value if s.level else None,
+        "form": s.form,
         "indication": s.indication.token,
         "indication_uri": s.indication.value,
         "subindication": s.subindication.token if s.subindication else None,
@@ -139,6 +146,9 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
                                 else [_signed_data_object(o) for o in s.signed_data_objects]),
         "unsigned_content": (None if s.unsigned_content is None
                              else [_unsigned(u) for u in s.unsigned_content]),
+        "weakest_algorithm": (None if s.weakest_algorithm is None else {
+            "what": s.weakest_algorithm.what, "algorithm": s.weakest_algorithm.algorithm,
+            "sunset": _t(s.weakest_algorithm.sunset)}),
         "errors": list(s.errors),
         "warnings": list(s.warnings),
     }
@@ -171,8 +181,28 @@ def _report(report: ValidationReport) -> dict[str, Any]:
         "document": {"sha256": report.document_sha256},
         "indication": report.indication.token,
         "warnings": list(report.warnings),
-        "signatures": [_signature(s) for s in report.signatures],
+        "signatures": _nested(report.signatures),
     }
+
+
+def _nested(signatures: tuple[SignatureReport, ...]) -> list[dict[str, Any]]:
+    """Top-level signatures, each counter-signature under ``counter_signatures`` of the one it
+    counter-signs (present only when there are some; issue #19)."""
+    ids = {s.id for s in signatures}
+    children: dict[str, list[SignatureReport]] = {}
+    for s in signatures:
+        if s.counter_signature_of in ids and s.counter_signature_of != s.id:
+            children.setdefault(str(s.counter_signature_of), []).append(s)
+
+    def render(s: SignatureReport, depth: int) -> dict[str, Any]:
+        doc = _signature(s)
+        below = children.get(s.id, []) if depth < 16 else []
+        if below:
+            doc["counter_signatures"] = [render(c, depth + 1) for c in below]
+        return doc
+
+    return [render(s, 0) for s in signatures
+            if not (s.counter_signature_of in ids and s.counter_signature_of != s.id)]
 
 
 def dumps(report: ValidationReport, *, indent: int | None = 2) -> str:

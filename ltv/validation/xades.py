@@ -22,12 +22,13 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-from ltv.errors import LtvError, MalformedError, SignatureValueError
+from ltv.errors import LtvError, MalformedError, SignatureValueError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet
-from ltv.formats._xmldsig import DS, XADES, HashFailureError
+from ltv.formats._xmldsig import DS, XADES, HashFailureError, digest_from_uri
 from ltv.signing import SignatureFormat
 from ltv.validation.cades import timestamp_facts
 from ltv.validation.facts import (
+    AlgorithmUse,
     IntegrityResult,
     IntegrityStatus,
     SignatureFacts,
@@ -38,9 +39,16 @@ from ltv.validation.model import SignedDataObjectSummary, TimestampKind, Unsigne
 from ltv.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
-    from ltv.formats.xades import ReferenceInfo, UnsignedNode
+    from ltv.formats.xades import ReferenceInfo, UnsignedNode, XadesInfo
 
 __all__ = ["extract"]
+
+_LEGACY_KINDS = {
+    "SigAndRefsTimeStamp": TimestampKind.SIG_AND_REFS,
+    "SigAndRefsTimeStampV2": TimestampKind.SIG_AND_REFS,
+    "RefsOnlyTimeStamp": TimestampKind.REFS_ONLY,
+    "RefsOnlyTimeStampV2": TimestampKind.REFS_ONLY,
+}
 
 
 def _signature_value(data: bytes) -> tuple[bytes, bool]:
@@ -55,30 +63,63 @@ def _signature_value(data: bytes) -> tuple[bytes, bool]:
         try:
             return base64.b64decode("".join((node.text or "").split()), validate=True), is_xades
         except (binascii.Error, ValueError) as exc:
+            if is_xades:  # a XAdES signature breaking XMLDSIG: FORMAT_FAILURE, not bad input
+                return b"", is_xades
             raise MalformedError(f"ds:SignatureValue is not base64: {exc}") from exc
     raise MalformedError("no ds:SignatureValue: not an XML signature")
 
 
 def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
+    """One :class:`SignatureFacts` per XAdES signature of the document (parallel signatures
+    and counter-signatures alike, in document order; issue #19), each selected by its Id."""
+    from ltv.validation._xades_many import signature_ids
+
+    ids = signature_ids(data)
+    if len(ids) < 2:
+        return extract_one(data, detached_content=detached_content)
+    from dataclasses import replace
+
+    from ltv.validation._xades_many import parent_ids
+
+    parents = parent_ids(data)
+    return [replace(facts, counter_signature_of=parents.get(sid)) for sid in ids
+            for facts in extract_one(data, detached_content=detached_content, signature_id=sid)]
+
+
+def extract_one(data: bytes, *, detached_content: bytes | None = None,
+                signature_id: str | None = None) -> list[SignatureFacts]:
     from ltv.formats.xades import verify_xades_core
+    from ltv.validation._xades_many import signature_value_of
 
     signature_value, is_xades = _signature_value(data)
+    if signature_id is not None:
+        signature_value = signature_value_of(data, signature_id) or signature_value
+    label = signature_id or "signature"
     try:
-        info = verify_xades_core(data, detached_content=detached_content)
+        info = verify_xades_core(data, detached_content=detached_content,
+                                 signature_id=signature_id)
     except HashFailureError as exc:
-        return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value, label)]
     except SignatureValueError as exc:
-        return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.SIG_CRYPTO_FAILURE, str(exc), signature_value, label)]
     except MalformedError as exc:
-        if not is_xades:
-            raise
+        if not is_xades:  # plain XML-DSig, validated as such (issue #19)
+            from ltv.validation._xmldsig_facts import plain_facts
+
+            return [plain_facts(data, detached_content=detached_content,
+                                signature_id=signature_id, signature_value=signature_value)]
         # EN 319 102-1 §5.2.2 (format checking): e.g. duplicate Ids (signature wrapping).
-        return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value)]
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, str(exc), signature_value, label)]
+    except UnsupportedAlgorithmError as exc:  # a feature ltv cannot process (issue #19)
+        if not is_xades and "XAdES" not in str(exc):
+            raise
+        return [_failed(IntegrityStatus.UNSUPPORTED_ALGORITHM, str(exc), signature_value, label)]
     except LtvError as exc:
         message = str(exc)
         if detached_content is None and "detached" in message:
-            return [_failed(IntegrityStatus.SIGNED_DATA_NOT_FOUND, message, signature_value)]
-        return [_failed(IntegrityStatus.FORMAT_FAILURE, message, signature_value)]
+            return [_failed(IntegrityStatus.SIGNED_DATA_NOT_FOUND, message, signature_value,
+                            label)]
+        return [_failed(IntegrityStatus.FORMAT_FAILURE, message, signature_value, label)]
     signer = info.signer_certificate
     from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -96,6 +137,13 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         imprint_input = ts.imprint_input
         if ts.kind == "SignatureTimeStamp":
             kind, covers = TimestampKind.SIGNATURE, sig_covers
+        elif ts.kind in _LEGACY_KINDS:  # TS 101 903 ES-X stamps (JIS X 5093)
+            kind = _LEGACY_KINDS[ts.kind]
+            covers = (sig_covers if kind is TimestampKind.SIG_AND_REFS else frozenset()) | (
+                frozenset(earlier))
+        elif ts.kind == "xades:ArchiveTimeStamp":
+            kind = TimestampKind.ARCHIVE_132
+            covers = sig_covers | material | frozenset(earlier)
         else:
             kind, covers = TimestampKind.ARCHIVE, sig_covers | material | frozenset(earlier)
         facts = timestamp_facts(
@@ -121,7 +169,24 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
         evidence=info.evidence,
         signed_data_objects=tuple(_signed_data_object(r) for r in info.references),
         unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
+        algorithm_uses=_algorithm_uses(data, info),
+        form=_legacy_form({ts.kind for ts in timestamps}),
     )]
+
+
+def _legacy_form(kinds: set[TimestampKind]) -> str | None:
+    """TS 101 903 form when the signature carries legacy time-stamps (JIS X 5093), with its
+    EN 319 102-1 class; None for a baseline-only signature."""
+    if not kinds & {TimestampKind.ARCHIVE_132, TimestampKind.SIG_AND_REFS,
+                    TimestampKind.REFS_ONLY}:
+        return None
+    archives = [name for kind, name in ((TimestampKind.ARCHIVE_132, "1.3.2"),
+                                        (TimestampKind.ARCHIVE, "1.4.1")) if kind in kinds]
+    if archives:
+        return f"XAdES-A ({', '.join(archives)}) [B-LTA]"
+    types = [name for kind, name in ((TimestampKind.SIG_AND_REFS, "type 1"),
+                                     (TimestampKind.REFS_ONLY, "type 2")) if kind in kinds]
+    return f"XAdES-X ({', '.join(types)}) [B-T]"
 
 
 def _signed_data_object(ref: ReferenceInfo) -> SignedDataObjectSummary:
@@ -140,10 +205,40 @@ def _unsigned(node: UnsignedNode) -> UnsignedContent:
                            path=node.path, description=node.description)
 
 
-def _failed(status: IntegrityStatus, message: str, signature_value: bytes) -> SignatureFacts:
+def _failed(status: IntegrityStatus, message: str, signature_value: bytes,
+            label: str = "signature") -> SignatureFacts:
     return SignatureFacts(
-        id="signature", format=SignatureFormat.XADES, level=None, signer_certificate=None,
+        id=label, format=SignatureFormat.XADES, level=None, signer_certificate=None,
         signer_identification_error=None,
         integrity=IntegrityResult.failed(status, message), signature_value=signature_value,
         evidence=EvidenceSet(),
     )
+
+
+def _algorithm_uses(data: bytes, info: XadesInfo) -> tuple[AlgorithmUse, ...]:
+    """What the binding rests on (EN 319 102-1 §5.2.8): SignatureMethod, every ds:Reference
+    DigestMethod (SignedProperties included) and the SigningCertificate(V2) CertDigest."""
+    uses = [AlgorithmUse(
+        what=f"ds:SignatureMethod {info.mechanism.value}-{info.digest_algorithm.value}",
+        algorithm=info.digest_algorithm.value)]
+    for ref in info.references:
+        target = "SignedProperties" if ref.is_signed_properties else repr(ref.uri or "")
+        uses.append(AlgorithmUse(what=f"ds:Reference {target} DigestMethod",
+                                 algorithm=ref.digest_algorithm.value))
+    root = parse_xml(data, what="the XAdES signature").getroot()
+    signature = next((s for s in root.iter(f"{{{DS}}}Signature")
+                      if info.signature_id is None or s.get("Id") == info.signature_id), None)
+    for tag in ("SigningCertificateV2", "SigningCertificate"):
+        element = next(signature.iter(f"{{{XADES}}}{tag}"), None) if signature is not None \
+            else None
+        method = element.find(f"{{{XADES}}}Cert/{{{XADES}}}CertDigest/{{{DS}}}DigestMethod") \
+            if element is not None else None
+        if method is None:
+            continue
+        try:
+            algorithm = digest_from_uri(method.get("Algorithm")).value
+        except UnsupportedAlgorithmError:
+            algorithm = method.get("Algorithm") or "unknown"
+        uses.append(AlgorithmUse(what=f"xades:{tag} CertDigest", algorithm=algorithm))
+        break
+    return tuple(uses)

@@ -1,0 +1,300 @@
+"""Legacy long-term forms made by other tools (tests/vectors/legacy, README there has provenance).
+
+One row per file of the README's table: what must hold, checked through the library
+(:func:`ltv.validation.cades.extract`) and through ``ltv validate --offline`` (with the file's own
+self-signed root as ``--trust`` when the file carries one): the exit code is a verdict (never bad
+input), no traceback, the legacy form is recognised, and each time-stamp's message imprint is
+verified / failed / not computable exactly as the table says. Rows not supported yet are
+``xfail(strict=True)`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms as asn1_cms
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ltv.errors import MalformedError
+from ltv.formats import cades_legacy, cms
+from ltv.validation import cades
+from ltv.validation.facts import SignatureFacts, poe_digest
+
+VECTORS = Path(__file__).parent / "vectors" / "legacy"
+EXIT_VERDICTS = {0, 1, 3}  # TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE (never 2 usage / 4 bad input)
+
+
+@dataclass(frozen=True)
+class Row:
+    file: str
+    detached: str | None
+    form: str  # prefix of the reported form
+    #: per signer: [(timestamp kind, imprint)] for the legacy and archive time-stamps, file order
+    stamps: tuple[tuple[tuple[str, str], ...], ...]
+    xfail: str | None = None
+    cli_xfail: str | None = None
+
+
+_TIME_SLIDE = ("with its own root trusted, past signature validation crashes in "
+               "pyhanko-certvalidator's time slide (AttributeError: 'Name' object has no "
+               "attribute 'sha512')")
+ROWS = [
+    Row("cades/dss-1401-sig_with_atsv2.p7s", None, "ES-A (ATSv2)",
+        ((("archive-v2", "verified"),),)),
+    Row("cades/dss-2011-cades-tstv2-detached.p7s", "cades/dss-2011-content-aaa.txt",
+        "ES-A (ATSv2)", ((("archive-v2", "verified"),),)),
+    Row("cades/dss-1670-signatureExtendedTwoLTA.p7s", "cades/dss-1670-screenshot.png",
+        "ES-A (ATSv2)", ((("archive-v2", "verified"), ("archive-v2", "verified")),)),
+    Row("cades/dss-1469-cadesLTAwithATv2.sig", "cades/dss-1469-screenshot2.png",
+        "ES-A (ATSv2)", ((("archive-v2", "verified"),),)),
+    Row("cades/dss-1619-CAdES-XL-T1-Double-AV2.png.p7m", None, "ES-A (ATSv2)",
+        ((("esc", "verified"), ("archive-v2", "verified")),
+         (("esc", "verified"), ("archive-v2", "verified")))),
+    Row("cades/Signature-C-X-1.p7m", None, "ES-X type 1", ((("esc", "verified"),),)),
+    Row("cades/Signature-C-B-LTA-10.p7m", None, "ES-A (ATSv2, ATSv3)",
+        ((("archive", "verified"), ("archive-v2", "verified")),),
+        cli_xfail="the CLI's format sniffing takes a CMS enveloping a PDF for a PDF"),
+    Row("cades/cades-e-lt.p7m", None, "ES-XL", ((),)),
+    Row("cades/dss-646-CAdES_A_DETACHED.csig", "cades/dss-646-document.pdf",
+        "ES-A (archiveTimestamp v1)", ((("archive-v1", "not-computable"),),)),
+    Row("cades/dss-916-test.txt.signed.qes.attached.p7s", None, "ES-A (ATSv2)",
+        ((("archive-v2", "verified"),),)),
+    Row("xades/dss874-sellosFNMT-XAdES_A.xml", None, "XAdES-A (1.3.2)",
+        ((("sig-and-refs", "verified"), ("archive-1.3.2", "verified")),),
+        cli_xfail="certificate path building crashes on a certificate asn1crypto cannot read"),
+    Row("xades/dss1688.xml", "xades/dss1688-detached-content.xml", "XAdES-A (1.3.2, 1.4.1)",
+        ((("archive-1.3.2", "verified"), ("archive", "verified")),),
+        xfail="a ds:Reference without URI is not supported yet"),
+    Row("xades/dss3732-xades-enveloped-arcTst132.xml", None, "XAdES-A (1.3.2)",
+        ((("archive-1.3.2", "verified"),),)),
+    Row("xades/dss3732-xades-enveloping-arcTst132.xml", None, "XAdES-A (1.3.2)",
+        ((("archive-1.3.2", "verified"),),), cli_xfail=_TIME_SLIDE),
+    Row("xades/dss3732-xades-enveloped-arcTst132-no-objects.xml", None, "XAdES-A (1.3.2)",
+        ((("archive-1.3.2", "failed"),),)),
+    Row("xades/dss3732-xades-enveloping-arcTst132-add-object.xml", None, "XAdES-A (1.3.2)",
+        ((("archive-1.3.2", "failed"),),), cli_xfail=_TIME_SLIDE),
+    Row("xades/xades-x-level-wrong-sigAndRefsTstVersion.xml", None, "XAdES-X (type 1)",
+        ((("sig-and-refs", "failed"),),)),
+]
+_SHOWN = {"esc", "cert-crl", "archive-v1", "archive-v2", "archive", "archive-1.3.2",
+          "sig-and-refs", "refs-only"}
+
+
+def _param(row: Row, cli: bool) -> object:
+    reason = row.xfail or (row.cli_xfail if cli else None)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(row, id=row.file.split("/")[-1], marks=marks)
+
+
+def _library_facts(row: Row) -> list[SignatureFacts]:
+    data = (VECTORS / row.file).read_bytes()
+    if row.file.endswith(".xml"):
+        from ltv.validation import xades
+
+        detached = (VECTORS / row.detached).read_bytes() if row.detached else None
+        return xades.extract(data, detached_content=detached)
+    detached = (VECTORS / row.detached).read_bytes() if row.detached else None
+    return cades.extract(data, detached_content=detached)
+
+
+@pytest.mark.parametrize("row", [_param(r, cli=False) for r in ROWS])
+def test_library_reports_form_and_imprints(row: Row) -> None:
+    signatures = _library_facts(row)
+    assert len(signatures) == len(row.stamps)
+    for facts, stamps in zip(signatures, row.stamps, strict=True):
+        assert facts.form is not None
+        assert facts.form.startswith(row.form), facts.form
+        got = [(ts.kind.value, ts.imprint) for ts in facts.timestamps
+               if ts.kind.value in _SHOWN]
+        assert sorted(got) == sorted(stamps)
+        # the baseline stamps of these files are intact too
+        assert all(ts.imprint == "verified" for ts in facts.timestamps
+                   if ts.kind.value == "signature" and ts.integrity.ok)
+
+
+def _own_roots(facts: list[SignatureFacts]) -> list[x509.Certificate]:
+    certs = {c.public_bytes(Encoding.DER): c for f in facts for c in f.certificates}
+    for f in facts:
+        for ts in f.timestamps:
+            certs.update({c.public_bytes(Encoding.DER): c for c in ts.certificates})
+    return [c for c in certs.values() if c.subject == c.issuer]
+
+
+@pytest.mark.parametrize("row", [_param(r, cli=True) for r in ROWS])
+def test_cli_validates_offline(row: Row, ltv_cli: object, tmp_path: Path) -> None:
+    args: list[str] = ["validate", "--offline", "--format", "json", str(VECTORS / row.file)]
+    if row.detached:
+        args += ["--detached", str(VECTORS / row.detached)]
+    roots = _own_roots(_library_facts(row))
+    for i, root in enumerate(roots):
+        pem = tmp_path / f"root{i}.pem"
+        pem.write_bytes(root.public_bytes(Encoding.PEM))
+        args += ["--trust", str(pem)]
+    done = ltv_cli(*args)  # type: ignore[operator]
+    assert "Traceback" not in done.stderr
+    assert done.returncode in EXIT_VERDICTS, done.stderr
+    report = json.loads(done.stdout)
+    assert len(report["signatures"]) == len(row.stamps)
+    for signature, stamps in zip(report["signatures"], row.stamps, strict=True):
+        assert signature["form"].startswith(row.form)
+        got = [(t["kind"], t["imprint"]) for t in signature["timestamps"]
+               if t["kind"] in _SHOWN]
+        assert sorted(got) == sorted(stamps)
+        for t in signature["timestamps"]:
+            if t["imprint"] == "failed" and t["kind"] in _SHOWN:
+                assert (t["indication"], t["subindication"]) == ("FAILED", "HASH_FAILURE")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the table's rows also require
+
+
+def _atsv2(facts: SignatureFacts) -> list[str]:
+    return [ts.imprint for ts in facts.timestamps if ts.kind.value == "archive-v2"]
+
+
+def test_der_reencoding_breaks_the_atsv2_imprint() -> None:
+    """dss-1401 holds BER (indefinite lengths): the imprint holds over the original bytes only."""
+    data = (VECTORS / "cades/dss-1401-sig_with_atsv2.p7s").read_bytes()
+    assert data[1] == 0x80 or b"\x80" in data[:16]
+    assert _atsv2(cades.extract(data)[0]) == ["verified"]
+    der = asn1_cms.ContentInfo.load(data).dump(force=True)
+    assert der != data
+    facts = cades.extract(der)[0]
+    assert _atsv2(facts) == ["failed"]
+    assert [ts.imprint for ts in facts.timestamps if ts.kind.value == "signature"] == ["verified"]
+
+
+def test_detached_atsv2_without_content_is_not_computable(ltv_cli: object) -> None:
+    path = VECTORS / "cades/dss-2011-cades-tstv2-detached.p7s"
+    facts = cades.extract(path.read_bytes())[0]
+    assert _atsv2(facts) == ["not-computable"]
+    done = ltv_cli("validate", "--offline", "--format", "json", str(path))  # type: ignore[operator]
+    assert done.returncode == 3, done.stderr
+    sig = json.loads(done.stdout)["signatures"][0]
+    assert sig["subindication"] == "SIGNED_DATA_NOT_FOUND"
+    [ats] = [t for t in sig["timestamps"] if t["kind"] == "archive-v2"]
+    assert (ats["imprint"], ats["indication"], ats["subindication"]) == (
+        "not-computable", "INDETERMINATE", "SIGNED_DATA_NOT_FOUND")
+
+
+def test_each_atsv2_reports_the_variant_that_matched() -> None:
+    seen = set()
+    for row in ROWS:
+        if row.xfail:
+            continue
+        for facts in _library_facts(row):
+            for ts in facts.timestamps:
+                if ts.kind.value == "archive-v2" and ts.imprint == "verified":
+                    assert ts.imprint_variant in {v.value for v in cades_legacy.AtsV2Variant}
+                    seen.add(ts.imprint_variant)
+    assert seen == {v.value for v in cades_legacy.AtsV2Variant}  # the samples need both
+
+
+def test_older_atsv2_excludes_the_newer_by_time_not_position() -> None:
+    """dss-1670: the renewal ATSv2 (2019) comes *before* the first one (2013) in file order."""
+    data = (VECTORS / "cades/dss-1670-signatureExtendedTwoLTA.p7s").read_bytes()
+    content = (VECTORS / "cades/dss-1670-screenshot.png").read_bytes()
+    stamps = [ts for ts in cades.extract(data, detached_content=content)[0].timestamps
+              if ts.kind.value == "archive-v2"]
+    assert [ts.gen_time.year for ts in stamps] == [2019, 2013]
+    assert [ts.imprint for ts in stamps] == ["verified", "verified"]
+    # the newer one covers the older token (POE chain), not the other way round
+    older_sig = cms.parse_signed_data(stamps[1].token).signer_infos[0].signature_value
+    assert poe_digest(older_sig) in stamps[0].covers
+    newer_sig = cms.parse_signed_data(stamps[0].token).signer_infos[0].signature_value
+    assert poe_digest(newer_sig) not in stamps[1].covers
+
+
+def _flip_in_revocation_values(data: bytes) -> bytes:
+    raw = cades_legacy.raw_signed_data(data)
+    for attr in raw.signer_infos[0].unsigned:
+        oid, _, _ = cades_legacy._attr_fields(attr)
+        if oid == cades_legacy.OID_REVOCATION_VALUES:
+            # the last byte of the first CRL's signature BIT STRING: still parses
+            at = data.index(attr)
+            crl_field = cms.read_single(attr, "a").children()[1].children()[0].children()[0]
+            first_crl = crl_field.children()[0].children()[0]
+            end = at + attr.index(first_crl.raw) + len(first_crl.raw) - 1
+            return data[:end] + bytes([data[end] ^ 0x01]) + data[end + 1:]
+    raise AssertionError("no revocation-values")
+
+
+def test_tampered_revocation_values_fail_the_atsv2_only(ltv_cli: object, tmp_path: Path) -> None:
+    path = VECTORS / "cades/dss-916-test.txt.signed.qes.attached.p7s"
+    tampered = _flip_in_revocation_values(path.read_bytes())
+    facts = cades.extract(tampered)[0]
+    assert _atsv2(facts) == ["failed"]
+    assert [ts.imprint for ts in facts.timestamps if ts.kind.value == "signature"] == ["verified"]
+    out = tmp_path / "tampered.p7s"
+    out.write_bytes(tampered)
+    done = ltv_cli("validate", "--offline", "--format", "json", str(out))  # type: ignore[operator]
+    assert "Traceback" not in done.stderr
+    assert done.returncode in EXIT_VERDICTS
+    sig = json.loads(done.stdout)["signatures"][0]
+    [ats] = [t for t in sig["timestamps"] if t["kind"] == "archive-v2"]
+    assert (ats["indication"], ats["subindication"], ats["imprint"]) == (
+        "FAILED", "HASH_FAILURE", "failed")
+    [sts] = [t for t in sig["timestamps"] if t["kind"] == "signature"]
+    assert sts["imprint"] == "verified"
+    assert sts["subindication"] != "HASH_FAILURE"
+
+
+def test_values_and_token_material_join_the_evidence() -> None:
+    """Signature-C-B-LTA-10: values found inside the ATSv2 token are used as evidence."""
+    data = (VECTORS / "cades/Signature-C-B-LTA-10.p7m").read_bytes()
+    facts = cades.extract(data)[0]
+    [ats] = [ts for ts in facts.timestamps if ts.kind.value == "archive-v2"]
+    inner = cms.parse_signed_data(ats.token)
+    inner_values = [v for oid, values in inner.signer_infos[0].unsigned_attributes()
+                    if oid == cades_legacy.OID_REVOCATION_VALUES for v in values]
+    crls, ocsps = [], []
+    for value in inner_values:
+        found_crls, found_ocsps = cades_legacy.revocation_values(value)
+        crls += found_crls
+        ocsps += found_ocsps
+    assert crls or ocsps
+    assert set(crls) <= set(facts.evidence.crls)
+    assert set(ocsps) <= set(facts.evidence.ocsp_responses)
+    # the ATSv3 with the v1 ats-hash-index (TS 101 733 v2.2.1: whole attributes hashed) covers
+    # the ATSv2 token listed in it
+    [ats3] = [ts for ts in facts.timestamps if ts.kind.value == "archive"]
+    assert ats3.imprint == "verified"
+    assert poe_digest(ats.signature_value) in ats3.covers
+
+
+def test_references_are_listed_with_their_resolution() -> None:
+    """ES-X type 1 without values: the CRL references stay unresolved (listed by hash); an
+    ES-A with values resolves every reference (CRL by its DER, OCSP by its BasicOCSPResponse)."""
+    facts = cades.extract((VECTORS / "cades/Signature-C-X-1.p7m").read_bytes())[0]
+    assert "complete-certificate-references: 4 of 4 resolved against the embedded " \
+        "certificates" in facts.warnings
+    [line] = [w for w in facts.warnings if w.startswith("complete-revocation-references")]
+    assert line.startswith("complete-revocation-references: 0 of 3 resolved against the "
+                           "embedded revocation data; unresolved: crl sha1:f5bcdecf1180")
+    full = cades.extract(
+        (VECTORS / "cades/dss-916-test.txt.signed.qes.attached.p7s").read_bytes())[0]
+    assert "complete-revocation-references: 2 of 2 resolved against the embedded " \
+        "revocation data" in full.warnings
+    # the ES-X stamp proves the referenced (and resolved) CRLs existed at its time
+    one = cades.extract(
+        (VECTORS / "cades/dss-1619-CAdES-XL-T1-Double-AV2.png.p7m").read_bytes())[0]
+    [esc] = [ts for ts in one.timestamps if ts.kind.value == "esc"]
+    assert any(poe_digest(crl) in esc.covers for crl in one.evidence.crls)
+
+
+def test_a_truncated_legacy_attribute_is_bad_input_not_a_crash(ltv_cli: object,
+                                                                tmp_path: Path) -> None:
+    data = (VECTORS / "cades/Signature-C-X-1.p7m").read_bytes()
+    bad = tmp_path / "cut.p7m"
+    bad.write_bytes(data[: len(data) - 700])
+    with pytest.raises(MalformedError):
+        cades.extract(bad.read_bytes())
+    done = ltv_cli("validate", "--offline", str(bad))  # type: ignore[operator]
+    assert done.returncode == 4
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
