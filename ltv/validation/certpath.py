@@ -244,35 +244,6 @@ class CertRole:
     TSA = "tsa"
 
 
-#: EKUs that make a key a service's, never a document signer's (RFC 3161 §2.3, RFC 6960 §4.2.2.2)
-_SERVICE_ONLY_EKUS = frozenset({ExtendedKeyUsageOID.TIME_STAMPING,
-                                ExtendedKeyUsageOID.OCSP_SIGNING})
-
-
-def _signer_role_refusal(cert: x509.Certificate) -> str | None:
-    """Why ``cert`` cannot be a document signer's (security review finding 11), or None.
-
-    A CA certificate (basicConstraints cA=TRUE: a CA key, a trust anchor) signs certificates,
-    not documents, even without a keyUsage extension; a certificate whose EKU names only
-    timeStamping and/or OCSPSigning is a TSA's or a responder's (a bare RFC 3161 token is a CMS
-    signature by such a key) (EN 319 102-1 §5.2.8 signing-certificate constraints).
-    """
-    try:
-        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        basic = None
-    if basic is not None and basic.ca:
-        return "the signature was made with a CA certificate (basicConstraints cA=TRUE)"
-    try:
-        eku = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        return None
-    if eku and eku <= _SERVICE_ONLY_EKUS:
-        return ("the signer certificate is a time-stamping or OCSP service's (its extended key "
-                "usage allows nothing else)")
-    return None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PathOutcome:
     """Result of validating one certificate (at the validation time, or in the past)."""
@@ -594,10 +565,6 @@ class CertificateChecker:
                     subindication=SubIndication.CHAIN_CONSTRAINTS_FAILURE,
                     message="the signature was made with a CA key (keyCertSign)",
                 )
-            refusal = _signer_role_refusal(cert)
-            if refusal is not None:
-                return PathOutcome(subindication=SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-                                   message=refusal)
         if role == CertRole.TSA:
             try:
                 eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -759,16 +758,6 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
             f"existence of {best.isoformat()}")
     sub_crypto, why = run.checker.signature_algorithm_verdict(
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
-    # every other hash the binding rests on (review finding 8): the hash of the CMS
-    # signatureAlgorithm (RSA-SHA1 over SHA-256 signed attributes passed) and each XAdES
-    # ds:Reference DigestMethod (SHA-1 reference digests passed)
-    others = [_signature_hash(facts.signature_algorithm),
-              *(o.digest_algorithm for o in facts.signed_data_objects or ())]
-    for other in dict.fromkeys(h for h in others if h and h != facts.digest_algorithm):
-        if sub_crypto is not None:
-            break
-        sub_crypto, why = run.checker.signature_algorithm_verdict(
-            digest_algorithm=other, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
         return _final(run, Indication.INDETERMINATE, sub_crypto, why)
     if facts.constraint_failures:
@@ -828,16 +817,6 @@ def signer_key_kind(cert: x509.Certificate) -> KeyKind:
     from ltv.validation._cert_extensions import policy_oids  # lenient: issue #19
 
     return key_kind_for_policies(policy_oids(cert))
-
-
-_SIG_HASH = re.compile(r"^(md2|md5|sha1|sha224|sha256|sha384|sha512|sha3_\d+)_(rsa|ecdsa|dsa)$")
-
-
-def _signature_hash(signature_algorithm: str | None) -> str | None:
-    """The hash named by a CMS signatureAlgorithm such as ``sha1_rsa`` (None: the algorithm
-    names none, e.g. ``rsassa_pkcs1v15``/``rsa``, or PSS, whose hash is the digestAlgorithm's)."""
-    match = _SIG_HASH.match(signature_algorithm or "")
-    return match.group(1) if match else None
 
 
 def _final(run: _Run, indication: Indication, sub: SubIndication | None,
