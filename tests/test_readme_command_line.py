@@ -36,7 +36,8 @@ def _command(path: tuple[str, ...]) -> click.Command:
 
 @pytest.mark.parametrize("path", [
     ("serve",), ("tenant", "add"), ("tenant", "ls"), ("tenant", "rotate-key"),
-    ("tenant", "revoke-key"), ("audit", "ls"), ("archive", "renew"),
+    ("tenant", "revoke-key"), ("audit", "ls"), ("archive", "renew"), ("sign",), ("extend",),
+    ("validate",), ("remote", "enroll"), ("remote", "approve"),
 ])
 def test_command_line_block_names_every_option(path: tuple[str, ...]) -> None:
     block = _block()
