@@ -8,8 +8,9 @@ an expired session) is an :class:`AuditRecord`::
      "tenant": "acme", "event": "key.revoke", "object": "3f2a9c1b7d4e5f60", "outcome": "ok",
      "detail": null}
 
-``who`` is ``operator`` (the CLI, the renewal job, the server's own housekeeping) or ``tenant``
-(a request authenticated with that tenant's API key); ``object`` is the id of what changed (a
+``who`` is ``operator`` (the CLI, the renewal job, the server's own housekeeping), ``tenant``
+(a request authenticated with that tenant's API key) or ``anonymous`` (a request without a key);
+``object`` is the id of what changed (a
 package id, a session id, a key id = the first 16 hex digits of the key's SHA-256, a tenant
 name); ``outcome`` is ``ok``, ``refused`` (by policy) or ``failed``. Records carry neither API
 keys nor personal data: ``detail`` is a short token chosen by the code (never the caller's
@@ -71,6 +72,8 @@ class AuditEvent(enum.Enum):
     SESSION_CREATE = "session.create"
     SESSION_FINISH = "session.finish"
     SESSION_EXPIRE = "session.expire"
+    REQUEST = "request"  # only refusals: 429 (rate or concurrency limit), 503 (work pool full)
+    FETCH = "fetch"  # only refusals: the outbound fetch policy refused an address or scheme
 
 
 class Outcome(enum.Enum):
@@ -82,6 +85,7 @@ class Outcome(enum.Enum):
 class Who(enum.Enum):
     OPERATOR = "operator"
     TENANT = "tenant"
+    ANONYMOUS = "anonymous"  # a request without an API key (``--public-validation``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

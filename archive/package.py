@@ -39,6 +39,7 @@ from ltv.clock import format_time
 __all__ = [
     "DEFAULT_TENANT",
     "MANIFEST_SCHEMA",
+    "STORE_PREFIXES",
     "Manifest",
     "Package",
     "PackageObject",
@@ -55,6 +56,9 @@ __all__ = [
 
 MANIFEST_SCHEMA = "ltv.aip/1"
 DEFAULT_TENANT = "default"
+#: The store's own top-level prefixes a tenant name could spell (``audit/`` trail, ``tenants/``
+#: names); the others (``_archive/``, ``_mutable/``) start with ``_``, which no tenant name can.
+STORE_PREFIXES = frozenset({"audit", "tenants"})
 _ID = re.compile(r"^[0-9a-f]{64}$")
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
@@ -66,6 +70,10 @@ ROLES = ("signed", "detached", "certificate", "crl", "ocsp", "timestamp", "valid
 def tenant_prefix(tenant: str) -> str:
     if not isinstance(tenant, str) or not _TENANT.match(tenant):
         raise ArchiveInputError(f"bad tenant name {tenant!r} (letters, digits, '-', '_')")
+    if tenant.lower() in STORE_PREFIXES:
+        reserved = ", ".join(sorted(STORE_PREFIXES))
+        raise ArchiveInputError(f"tenant name {tenant!r} is the store's own prefix "
+                                f"{tenant.lower()}/ (reserved: {reserved})")
     return f"{tenant}/"
 
 

@@ -353,11 +353,16 @@ def _find_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x5
             eku = cand.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except x509.ExtensionNotFound:
             continue
-        if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
-            return cand
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            continue
+        # RFC 6960 §4.2.2.2: a delegated responder's certificate must be valid when it signed
+        # (producedAt); an expired responder's answer is not embedded as evidence
+        if not cand.not_valid_before_utc <= response.produced_at_utc <= cand.not_valid_after_utc:
+            continue
+        return cand
     raise RevocationError(
         "the OCSP response is signed neither by the issuing CA nor by a responder it "
-        "authorised (EKU id-kp-OCSPSigning, issued by the CA)"
+        "authorised (EKU id-kp-OCSPSigning, issued by the CA, valid at producedAt)"
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import click
 
 from ltv.cli._common import TIME
+from ltv.cli.archive import _UNLOCKED
 
 __all__ = ["audit"]
 
@@ -23,10 +24,11 @@ def audit() -> None:
 @click.option("--tenant", default=None, help="Only events concerning this tenant.")
 @click.option("--store", "store_url", default="var/archive", show_default=True,
               envvar="LTV_STORE", help="Object store URL.")
+@_UNLOCKED
 def ls_cmd(since: datetime | None, tenant: str | None, store_url: str) -> None:
     """Print the audit events (one JSON object per line, oldest first)."""
     from archive.audit import read_audit
-    from archive.store import open_store
+    from ltv.cli.archive import _open as open_store  # --allow-unlocked
 
     for entry in read_audit(open_store(store_url), since=since, tenant=tenant):
         click.echo(entry.line())

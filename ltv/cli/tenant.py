@@ -1,6 +1,8 @@
 """``ltv tenant add|ls|rotate-key|revoke-key``: tenants of the HTTP API and their API keys, the
 CLI edge over :mod:`ltv.server.tenants`. Keys are printed once (stdout) and kept hashed; every
-change is an audit line (:mod:`archive.audit`)."""
+change is an audit line (:mod:`archive.audit`). Each command takes ``--allow-unlocked`` and
+``--min-retention`` as ``ltv serve`` does: the tenant records and audit objects it writes are
+under COMPLIANCE retention until at least the floor (10 years by default)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import datetime, timedelta
 import click
 
 from ltv.cli._common import TIME
+from ltv.cli.archive import _MIN_RETENTION, _UNLOCKED
+from ltv.cli.archive import _open as open_store  # --allow-unlocked, --min-retention floor
 from ltv.clock import Clock, FixedClock, SystemClock, format_time
 
 __all__ = ["tenant"]
@@ -46,10 +50,11 @@ def tenant() -> None:
 @tenant.command("add")
 @click.argument("name")
 @_STORE
+@_UNLOCKED
+@_MIN_RETENTION
 @_AT
 def add(name: str, store_url: str, at: datetime | None) -> None:
     """Create tenant NAME; prints its new API key once (only its SHA-256 is kept)."""
-    from archive.store import open_store
     from ltv.server.tenants import add_tenant
 
     made, key = add_tenant(open_store(store_url), name, clock=_clock(at))
@@ -60,6 +65,8 @@ def add(name: str, store_url: str, at: datetime | None) -> None:
 
 @tenant.command("ls")
 @_STORE
+@_UNLOCKED
+@_MIN_RETENTION
 @_AT
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text: one line per key; json: one object per line.")
@@ -67,7 +74,6 @@ def ls_cmd(store_url: str, at: datetime | None, fmt: str) -> None:
     """List tenants and their keys: key id, state (active, expiring, expired, revoked), dates.
 
     Never a key: ids are the first 16 hex digits of the key's SHA-256."""
-    from archive.store import open_store
     from ltv.server.tenants import list_tenants
 
     now = _clock(at).now()
@@ -99,10 +105,11 @@ def ls_cmd(store_url: str, at: datetime | None, fmt: str) -> None:
 @click.option("--grace", default="24h", show_default=True,
               help="How long the old keys stay valid (e.g. 24h, 30m, 7d; 0: refuse them now).")
 @_STORE
+@_UNLOCKED
+@_MIN_RETENTION
 @_AT
 def rotate_key_cmd(name: str, grace: str, store_url: str, at: datetime | None) -> None:
     """Give tenant NAME a new API key (printed once); its old keys expire after --grace."""
-    from archive.store import open_store
     from ltv.server.tenants import rotate_key
 
     new, key, old = rotate_key(open_store(store_url), name, grace=_duration(grace),
@@ -118,11 +125,12 @@ def rotate_key_cmd(name: str, grace: str, store_url: str, at: datetime | None) -
 @click.argument("key_ids", nargs=-1, metavar="KEY_ID...")
 @click.option("--all", "all_keys", is_flag=True, help="Revoke every key of the tenant.")
 @_STORE
+@_UNLOCKED
+@_MIN_RETENTION
 @_AT
 def revoke_key_cmd(name: str, key_ids: tuple[str, ...], all_keys: bool, store_url: str,
                    at: datetime | None) -> None:
     """Revoke keys of tenant NAME at once (KEY_ID from `ltv tenant ls`, or --all)."""
-    from archive.store import open_store
     from ltv.cli._common import EXIT_USAGE, fail
     from ltv.server.tenants import revoke_key
 

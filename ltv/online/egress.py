@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import httpcore
@@ -168,8 +168,10 @@ class Egress:
     """
 
     def __init__(self, policy: FetchPolicy | None = None, *,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None,
+                 on_refused: Callable[[str], object] | None = None) -> None:
         self.policy = policy or FetchPolicy()
+        self.on_refused = on_refused  # called with ``what`` when the policy refuses a fetch
         self._owned = client is None
         if client is not None:
             self._checked = self._trusted = client
@@ -192,6 +194,7 @@ class Egress:
         try:
             target = split_url(url)
         except ValueError as exc:
+            self._refused(what)
             raise error(f"while asking the {what} at {_safe_host(url)}: {exc}", url=url) from exc
         where = f"while asking the {what} at {url if trusted else target.host}"
         own = min(timeout, self.policy.timeout) if timeout is not None else self.policy.timeout
@@ -209,8 +212,14 @@ class Egress:
                                   max_bytes=max_bytes, deadline=deadline)
             except _Failure as exc:
                 _log.warning("%s %s: %s", what, url, exc.detail)
+                if exc.reason == _POLICY_REFUSED:
+                    self._refused(what)
                 raise error(f"{where}: {exc.detail if trusted else exc.reason}", url=url
                             ) from exc
+
+    def _refused(self, what: str) -> None:
+        if self.on_refused is not None:
+            self.on_refused(what)
 
     @contextlib.contextmanager
     def _scope(self, deadline: float, *, checked: bool) -> Iterator[None]:
@@ -265,6 +274,9 @@ def _first_line(response: httpx.Response) -> str:
     return f": {line}" if line else ""
 
 
+_POLICY_REFUSED = "refused by the fetch policy"
+
+
 class _Failure(Exception):
     def __init__(self, reason: str, detail: str | None = None) -> None:
         super().__init__(reason)
@@ -276,7 +288,7 @@ def _reason(exc: httpx.HTTPError) -> str:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, _Refused):
-            return "refused by the fetch policy"
+            return _POLICY_REFUSED
         if isinstance(cause, _Deadline):
             return "timed out"
         cause = cause.__cause__ or cause.__context__

@@ -30,6 +30,7 @@ from ltv.server.middleware import (
     Timeout,
 )
 from ltv.server.problems import install_problem_handlers
+from ltv.server.refusals import CALLER, RefusalAudit
 from ltv.server.settings import ServerSettings
 from ltv.signing import SigningServices
 from ltv.validation import RevocationFetchers, ValidationPolicy, load_trust_anchors
@@ -53,10 +54,12 @@ def create_app(
     fetchers: RevocationFetchers | None = None,
     clock: Clock | None = None,
     metrics: Metrics | None = None,
+    refusals: RefusalAudit | None = None,
 ) -> FastAPI:
     """The API over the given ports (``clock`` defaults to ``services.clock``; ``policy`` to the
     default policy with ``settings.trust`` as trust anchors; ``fetchers`` None: validation
-    fetches nothing beyond what the file carries)."""
+    fetches nothing beyond what the file carries; ``refusals``: the throttled audit of 429/503
+    and refused fetches, by default one over ``store``)."""
     from ltv.server import docs, routes_archive, routes_files, routes_signing, web
     from ltv.server.hardening import SecurityHeaders, SessionPurger, metrics_access
 
@@ -99,7 +102,8 @@ def create_app(
         max_concurrent=settings.max_concurrent, queue_seconds=settings.queue_seconds,
         tenant_concurrency=settings.tenant_concurrency, tenant_rate=settings.tenant_rate,
         anonymous_concurrency=settings.anonymous_concurrency,
-        anonymous_rate=settings.anonymous_rate))
+        anonymous_rate=settings.anonymous_rate),
+        audit=refusals or RefusalAudit(store, clock=clock or services.clock))
     app.add_middleware(BodyLimit, limit=settings.max_upload)
     app.add_middleware(Timeout, seconds=settings.request_timeout,
                        fetch_seconds=settings.fetch_budget, max_fetches=settings.max_fetches)
@@ -116,7 +120,9 @@ def build_app(settings: ServerSettings) -> FastAPI:
     server's fetch policy (:func:`fetch_policy`)."""
     from dataclasses import replace
 
+    from archive.audit import AuditEvent
     from archive.retention import RetentionPeriod
+    from ltv.clock import SystemClock
     from ltv.online.egress import Egress
     from ltv.online.services import online_services
 
@@ -130,7 +136,10 @@ def build_app(settings: ServerSettings) -> FastAPI:
 
         known = pki_certificates(settings.pki)
         tsa_url = tsa_url or pki_tsa_url(settings.pki)
-    egress = Egress(fetch_policy(settings))
+    refusals = RefusalAudit(store, clock=SystemClock())
+    egress = Egress(fetch_policy(settings), on_refused=lambda what: refusals.refused(
+        AuditEvent.FETCH, who=CALLER.get()[0], object_id=CALLER.get()[1],
+        reason=f"{what} address refused"))
     from ltv.validation.certpath import PARSED
 
     PARSED.set_budget(settings.cache_size)  # parsed certificates and CRLs of uploads
@@ -141,7 +150,8 @@ def build_app(settings: ServerSettings) -> FastAPI:
     # the signing services' fetchers cache fresh answers (bounded LRU): validation shares them
     fetchers = RevocationFetchers(ocsp=services.ocsp_fetcher, crl=services.crl_fetcher,
                                   certificates=services.certificate_fetcher)
-    return create_app(settings, store=store, services=services, fetchers=fetchers)
+    return create_app(settings, store=store, services=services, fetchers=fetchers,
+                      refusals=refusals)
 
 
 def fetch_policy(settings: ServerSettings) -> FetchPolicy:

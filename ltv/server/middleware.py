@@ -20,8 +20,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from archive.audit import AuditEvent
 from ltv.online.budget import fetch_budget
 from ltv.server.problems import PROBLEM_JSON, TYPE_PREFIX
+from ltv.server.refusals import CALLER, RefusalAudit, caller_of
 
 __all__ = ["Admission", "AdmissionLimits", "BodyLimit", "Metrics", "MetricsMiddleware",
            "Timeout"]
@@ -193,9 +195,11 @@ class Admission:
       503 with ``Retry-After`` — never an unbounded queue of threads.
     """
 
-    def __init__(self, app: ASGIApp, *, limits: AdmissionLimits) -> None:
+    def __init__(self, app: ASGIApp, *, limits: AdmissionLimits,
+                 audit: RefusalAudit | None = None) -> None:
         self.app = app
         self.limits = limits
+        self.audit = audit  # each refusal → one throttled audit line (ltv.server.refusals)
         self._busy = 0
         self._waiting = 0
         self._in_flight: dict[str, int] = defaultdict(int)
@@ -209,12 +213,14 @@ class Admission:
         key, rate_key, limit, rate = self._caller(scope)
         wait = self._take_token(rate_key, rate)
         if wait > 0:
+            self._audit(scope, "rate-limit")
             await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {rate} requests per minute; retry later", path,
                            retry_after=max(1, math.ceil(wait)))
             return
         if self._in_flight[key] >= limit:
+            self._audit(scope, "concurrency-limit")
             await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {limit} requests in flight for this caller", path,
@@ -223,19 +229,31 @@ class Admission:
         self._in_flight[key] += 1
         try:
             if not await self._enter_pool():
+                self._audit(scope, "busy")
                 await _drain(receive)
                 await _problem(send, 503, "unavailable", "Service Unavailable",
                                "the server is busy; retry later", path,
                                retry_after=max(1, math.ceil(self.limits.queue_seconds)))
                 return
+            token = CALLER.set(caller_of(next(
+                (bytes(v) for n, v in scope.get("headers", ()) if n == b"authorization"), None)))
             try:
                 await self.app(scope, receive, send)
             finally:
+                CALLER.reset(token)
                 self._leave_pool()
         finally:
             self._in_flight[key] -= 1
             if self._in_flight[key] <= 0:
                 del self._in_flight[key]
+
+    def _audit(self, scope: Scope, reason: str) -> None:
+        if self.audit is None:
+            return
+        header = next((bytes(v) for n, v in scope.get("headers", ()) if n == b"authorization"),
+                      None)
+        who, key_id = caller_of(header)
+        self.audit.refused(AuditEvent.REQUEST, who=who, reason=reason, object_id=key_id)
 
     def _caller(self, scope: Scope) -> tuple[str, str, int, int]:
         for name, value in scope.get("headers", ()):
