@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ltv.cli._fetch import parse_size
 from ltv.cli._services import ENV_PKI, ENV_TSA
 
 __all__ = ["serve"]
@@ -17,17 +18,6 @@ _DIR = click.Path(exists=True, file_okay=False, path_type=Path)
 _DEFAULT_STORE = "var/archive"
 
 
-def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    raw = text.strip().lower().removesuffix("b")
-    factor = units.get(raw[-1:], 1)
-    if raw[-1:] in units:
-        raw = raw[:-1]
-    try:
-        value = int(float(raw) * factor)
-    except ValueError as exc:
-        raise click.BadParameter(f"not a size: {text!r} (e.g. 50M)") from exc
-    return value
 
 
 @click.command("serve")
@@ -147,15 +137,15 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
     settings = ServerSettings(
         min_retention=min_retention, allow_unlocked=allow_unlocked,
         host=host, port=port, store_url=store_url, pki=pki, tsa_url=tsa_url, trust=trust,
-        workers=workers, max_upload=_size(max_upload), request_timeout=request_timeout,
+        workers=workers, max_upload=parse_size(max_upload), request_timeout=request_timeout,
         public_validation=public_validation, tsa_key=tsa_key, tsa_cert=tsa_cert,
         tsa_chain=tsa_chain, tsa_state_dir=tsa_state_dir,
         tsa_key_password_file=tsa_key_password_file, public_tsa=public_tsa,
         tsa_rate_limit=tsa_rate_limit, public_metrics=public_metrics,
         session_purge_interval=session_purge_interval,
         fetch_allow=fetch_allow, fetch_deny=fetch_deny, fetch_timeout=fetch_timeout,
-        fetch_budget=fetch_budget, max_fetches=max_fetches, max_crl_size=_size(max_crl_size),
-        cache_size=_size(cache_size), max_concurrent=max_concurrent,
+        fetch_budget=fetch_budget, max_fetches=max_fetches, max_crl_size=parse_size(max_crl_size),
+        cache_size=parse_size(cache_size), max_concurrent=max_concurrent,
         queue_seconds=queue_seconds,
         tenant_concurrency=tenant_concurrency, tenant_rate=tenant_rate,
         anonymous_concurrency=anonymous_concurrency, anonymous_rate=anonymous_rate,
