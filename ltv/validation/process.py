@@ -615,6 +615,9 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if content_type is not None:  # another content type than id-data: not accepted (#19)
         return _final(run, Indication.INDETERMINATE, content_type.subindication,
                       content_type.message)
+    if facts.constraint_failures:  # format breaches of intact signatures (BER, no content-type)
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      "; ".join(facts.constraint_failures))
     if integrity.status is IntegrityStatus.UNSUPPORTED_ALGORITHM:  # issue #19, item 7
         return _final(run, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                       f"ltv cannot process this signature: {integrity.message}")
@@ -761,9 +764,6 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
         return _final(run, Indication.INDETERMINATE, sub_crypto, why)
-    if facts.constraint_failures:
-        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
-                      "; ".join(facts.constraint_failures))
     policy = run.checker.policy
     if facts.level is None or facts.level < policy.minimum_level:
         level = facts.level.value if facts.level else "no baseline level"
