@@ -7,6 +7,7 @@ library traceback in the logs."""
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,12 +128,18 @@ def test_library_log_records_lose_their_traceback() -> None:
     assert record.getMessage() == "Error in diff operation x: ValueError: VRI key modified"
 
 
-def test_no_library_traceback_on_stderr() -> None:
+def test_no_library_traceback_on_stderr(tmp_path: Path) -> None:
     path = VECTORS / "dss-validation/pades/PAdES-LT.pdf"
-    result = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z", path)
+    report = tmp_path / "report.json"
+    result = ltv_cli("validate", "--offline", "--at", "2020-01-01T00:00:00Z", path,
+                     "--json", report)
     assert result.returncode == 3
     assert "Traceback" not in result.stderr
-    assert "SuspiciousModification: VRI key" in result.stderr
+    # issue #11 (clean output): library logging goes into the report's warnings, one line
+    # each, not to stderr
+    assert "SuspiciousModification" not in result.stderr
+    warnings = json.loads(report.read_text())["warnings"]
+    assert any("SuspiciousModification: VRI key" in w and "\n" not in w for w in warnings), warnings
 
 
 SHA3 = VECTORS / "dss-validation/cades/dss-1419/CAdES-BpB-att-SHA3_256-SHA3_256withRSA.p7m"

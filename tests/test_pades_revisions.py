@@ -352,8 +352,6 @@ CONTENTS = {
                                   "that are not zero padding"),
     "two structures": (_two, "the signature's /Contents holds two concatenated structures, "
                              "not one SignedData"),
-    "BER indefinite length": (_ber, "the signature's /Contents uses a BER indefinite length, "
-                                    "not DER"),
     "not a SignedData": (_not_signed_data, "the signature's /Contents is a CMS structure but "
                                            "not a SignedData"),
 }
@@ -376,7 +374,24 @@ def test_contents_not_one_der_signed_data(signed, pki, level, case) -> None:
     assert sig.message == CONTENTS[case][1]
 
 
-@pytest.mark.parametrize("case", ["trailing bytes", "BER indefinite length"])
+BER = ("the signature's /Contents is encoded in BER, not DER as ISO 32000-1 §12.8.3.3 requires "
+       "(indefinite lengths)")
+
+
+def test_contents_in_ber_is_a_constraint_failure(signed, pki) -> None:
+    """Real signers write BER /Contents (issue #19): one complete SignedData all the same, so
+    not a FORMAT_FAILURE; ISO 32000-1 asks DER, so not a pass either: INDETERMINATE /
+    SIG_CONSTRAINTS_FAILURE naming the breach, the rest validated normally."""
+    sig = _one(_with_contents(signed["B-B"], _ber), pki)
+    assert (sig.indication, sig.subindication) == (Indication.INDETERMINATE,
+                                                   SubIndication.SIG_CONSTRAINTS_FAILURE), sig
+    assert sig.message == BER
+    # BER followed by non-zero bytes stays a format failure
+    sig = _one(_with_contents(signed["B-B"], lambda raw: _ber(_trailing(raw))), pki)
+    assert (sig.indication, sig.subindication) == FORMAT, sig
+
+
+@pytest.mark.parametrize("case", ["trailing bytes"])
 def test_contents_cli(signed, pki, ltv_cli, tmp_path, case) -> None:
     path, done = _cli(ltv_cli, pki, tmp_path, _with_contents(signed["B-B"], CONTENTS[case][0]))
     assert done.returncode == 1, done

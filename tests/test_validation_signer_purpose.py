@@ -306,8 +306,15 @@ def test_other_content_type_is_not_a_document(pki: SamplePki, pki_server: PkiSer
     key, cert = issue_signer(pki, at=SERVER_AT)
     data = build_cms(CONTENT, key, cert, [pki.card_ca, pki.root], at=SIGNED_AT,
                      econtent_type="1.2.3.4.5")
-    assert_refused(pki, data, tmp_path, indication=Indication.TOTAL_FAILED, sub=FORMAT,
-                   words="the signed content is 1.2.3.4.5, not id-data")
+    # Only a bare RFC 3161 token is a format failure; another content type is a signature the
+    # policy does not accept (real DSS samples sign id-signedData): never PASSED, not FAILED.
+    assert_refused(pki, data, tmp_path, indication=Indication.INDETERMINATE,
+                   sub=SubIndication.SIG_CONSTRAINTS_FAILURE,
+                   words="content type 1.2.3.4.5 is not accepted by the policy")
+    policy = ValidationPolicy.default(trust_anchors=[pki.root])
+    from dataclasses import replace
+    allowing = replace(policy, allowed_content_types=policy.allowed_content_types | {"1.2.3.4.5"})
+    assert library_verdict(pki, data, policy=allowing)[:2] == (Indication.TOTAL_PASSED, None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -385,8 +392,33 @@ def test_signed_attributes_malformed(pki: SamplePki, pki_server: PkiServer, tmp_
                                      honest: tuple[PrivateKey, list],  # type: ignore[type-arg]
                                      change: str, words: str) -> None:
     data = _signed_attr_variant(pki, honest, change)
-    assert_refused(pki, data, tmp_path, indication=Indication.TOTAL_FAILED, sub=FORMAT,
-                   words=words)
+    indication, sub = Indication.TOTAL_FAILED, FORMAT
+    if change == "missing-content-type":
+        # Real signers (DSS samples, issue #19) omit content-type while the signature value
+        # still binds the content: a constraint failure (never PASSED), not a format failure.
+        # Counter-signatures must not carry it at all (RFC 5652 §11.1).
+        indication, sub = Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE
+    assert_refused(pki, data, tmp_path, indication=indication, sub=sub, words=words)
+
+
+def test_only_single_instance_attributes_may_not_repeat() -> None:
+    """RFC 5652 §11 / RFC 5035: content-type, message-digest, signing-time and
+    signing-certificate(-v2) occur once; CAdES allows several content-time-stamps."""
+    from ltv.formats.cades import (
+        OID_CONTENT_TIME_STAMP,
+        OID_CONTENT_TYPE,
+        OID_MESSAGE_DIGEST,
+        OID_SIGNING_TIME,
+    )
+    from ltv.validation.cades import signed_attributes_problem
+
+    base = [(OID_CONTENT_TYPE, 1), (OID_MESSAGE_DIGEST, 1)]
+    assert signed_attributes_problem(
+        [*base, (OID_CONTENT_TIME_STAMP, 1), (OID_CONTENT_TIME_STAMP, 1)]) is None
+    assert signed_attributes_problem([*base, (OID_SIGNING_TIME, 1), (OID_SIGNING_TIME, 1)]) == (
+        "the signed attribute signing-time occurs twice")
+    assert signed_attributes_problem([*base, (OID_CONTENT_TYPE, 1)]) == (
+        "the signed attribute content-type occurs twice")
 
 
 @pytest.mark.parametrize("raw", [bytes.fromhex("3003020101"), bytes.fromhex("0400")],

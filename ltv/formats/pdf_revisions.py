@@ -10,8 +10,9 @@ Pure functions over the file's bytes (no PDF library, no I/O), for the validator
   table and trailer or a cross-reference stream, ``startxref`` and ``%%EOF``. Objects the
   cross-reference section does not list, text or a second ``%%EOF`` with no trailer, are the
   incremental saving attack: viewers that repair files show what no signer saw.
-* :func:`contents_problem`: ``/Contents`` must be one DER-encoded CMS SignedData
-  (RFC 5652 §5.1, EN 319 142-1 §5.2.1) followed by zero padding only.
+* :func:`contents_problem`: ``/Contents`` must be one CMS SignedData (RFC 5652 §5.1,
+  EN 319 142-1 §5.2.1) followed by zero padding only; :func:`contents_encoding_problem`: in
+  DER, as ISO 32000-1 §12.8.3.3 asks (BER is a constraint failure, not a format failure).
 * :func:`revision_ends`: where complete revisions end, to read a file whose tail is damaged.
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "TRAILING_WHITESPACE_LIMIT",
     "UpdateAnalysis",
     "byte_range_problem",
+    "contents_encoding_problem",
     "contents_problem",
     "revision_ends",
     "trailing_update_problem",
@@ -121,11 +123,15 @@ def byte_range_problem(byte_range: Sequence[object], *, data: bytes,
 
 
 def contents_problem(contents: bytes) -> str | None:
-    """Why ``contents`` is not one DER ContentInfo of SignedData followed by zeros (or None)."""
+    """Why ``contents`` is not one ContentInfo of SignedData followed by zeros (or None).
+
+    BER (indefinite or non-minimal lengths) is read here: ISO 32000-1 asks DER, but a BER
+    SignedData is still one structure; :func:`contents_encoding_problem` names that breach,
+    which the validator makes a constraint failure, not a format failure."""
     if not contents or contents[0] != 0x30:
         return "the signature's /Contents is not a DER CMS structure"
     try:
-        end = _der_walk(contents, 0, len(contents), 0)
+        end = _der_walk(contents, 0, len(contents), 0, ber=[])
     except _Bad as exc:
         return f"the signature's /Contents {exc}"
     rest = contents[end:]
@@ -133,7 +139,7 @@ def contents_problem(contents: bytes) -> str | None:
         extra = len(rest.rstrip(b"\x00"))
         if rest[0] == 0x30:
             try:
-                _der_walk(rest, 0, len(rest), 0)
+                _der_walk(rest, 0, len(rest), 0, ber=[])
                 return ("the signature's /Contents holds two concatenated structures, not one "
                         "SignedData")
             except _Bad:
@@ -146,9 +152,25 @@ def contents_problem(contents: bytes) -> str | None:
     return None
 
 
-def _der_walk(data: bytes, pos: int, limit: int, depth: int) -> int:
+def contents_encoding_problem(contents: bytes) -> str | None:
+    """For a ``contents`` :func:`contents_problem` accepts: the reason it is not DER, or None
+    (ISO 32000-1 §12.8.3.3: the /Contents of a PKCS#7 signature is DER-encoded)."""
+    ber: list[str] = []
+    try:
+        _der_walk(contents, 0, len(contents), 0, ber=ber)
+    except _Bad:
+        return None  # contents_problem reports it
+    if not ber:
+        return None
+    return ("the signature's /Contents is encoded in BER, not DER as ISO 32000-1 §12.8.3.3 "
+            f"requires ({ber[0]})")
+
+
+def _der_walk(data: bytes, pos: int, limit: int, depth: int,
+              ber: list[str] | None = None) -> int:
     """End of the DER TLV at ``pos`` (within ``limit``); refuses indefinite and non-minimal
-    lengths."""
+    lengths, unless ``ber`` is a list: then they are read as BER (X.690 §8.1.3) and named
+    there."""
     if depth > _MAX_DEPTH:
         raise _Bad("nests too deeply")
     if pos + 2 > limit:
@@ -167,7 +189,17 @@ def _der_walk(data: bytes, pos: int, limit: int, depth: int) -> int:
     first = data[pos]
     pos += 1
     if first == 0x80:
-        raise _Bad("uses a BER indefinite length, not DER")
+        if ber is None:
+            raise _Bad("uses a BER indefinite length, not DER")
+        if not tag & 0x20:
+            raise _Bad("has an indefinite length on a primitive value")
+        ber.append("indefinite lengths")
+        while True:  # children up to the end-of-contents octets 00 00
+            if pos + 2 > limit:
+                raise _Bad("is truncated")
+            if data[pos] == 0 and data[pos + 1] == 0:
+                return pos + 2
+            pos = _der_walk(data, pos, limit, depth + 1, ber)
     if first & 0x80:
         count = first & 0x7F
         if count > 4 or pos + count > limit:
@@ -176,7 +208,9 @@ def _der_walk(data: bytes, pos: int, limit: int, depth: int) -> int:
         pos += count
         length = int.from_bytes(raw, "big")
         if raw[0] == 0 or length < 0x80:
-            raise _Bad("uses a non-minimal length, not DER")
+            if ber is None:
+                raise _Bad("uses a non-minimal length, not DER")
+            ber.append("non-minimal lengths")
     else:
         length = first
     end = pos + length
@@ -184,7 +218,7 @@ def _der_walk(data: bytes, pos: int, limit: int, depth: int) -> int:
         raise _Bad("is truncated")
     if tag & 0x20:  # constructed: walk the children
         while pos < end:
-            pos = _der_walk(data, pos, end, depth + 1)
+            pos = _der_walk(data, pos, end, depth + 1, ber)
     return end
 
 

@@ -22,14 +22,13 @@ __all__ = ["OID_COUNTERSIGNATURE", "counter_signatures"]
 
 OID_COUNTERSIGNATURE = "1.2.840.113549.1.9.6"
 _MAX_DEPTH = 8
-_NO_CONTENT_TYPE = "the mandatory signed attribute content-type is missing"
 
 
 def counter_signatures(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *,
                        parent_id: str, certificates: Sequence[x509.Certificate],
                        evidence: EvidenceSet, depth: int = 0) -> list[SignatureFacts]:
     """Facts of every counter-signature of ``info`` (and theirs), in order."""
-    from ltv.validation.cades import _signer_facts
+    from ltv.validation.cades import NO_CONTENT_TYPE, _signer_facts
 
     if depth >= _MAX_DEPTH:
         return []
@@ -42,8 +41,10 @@ def counter_signatures(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *,
         facts = _signer_facts(parts, counter, label=label, content=info.signature_value,
                               econtent_type="", certificates=certificates,
                               evidence=evidence, warnings=(), detached=False)
-        facts = replace(facts, counter_signature_of=parent_id, constraint_failures=tuple(
-            c for c in facts.constraint_failures if c != _NO_CONTENT_TYPE))
+        # it signs the parent's signature value, not a content: no eContentType to judge
+        kept = tuple(c for c in facts.constraint_failures if c != NO_CONTENT_TYPE)
+        facts = replace(facts, counter_signature_of=parent_id, content_type=None,
+                        constraint_failures=kept)
         out.append(facts)
         out.extend(counter_signatures(parts, counter, parent_id=label,
                                       certificates=certificates, evidence=evidence,

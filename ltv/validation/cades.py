@@ -7,8 +7,9 @@ What only the format can check happens here (EN 319 102-1 §5.2.2 FC, §5.2.3 IS
 * the signer certificate named by ``sid`` and bound by signing-certificate(-v2)
   (NO_SIGNING_CERTIFICATE_FOUND otherwise);
 * the structure (§5.2.2 FC): the certificates set holds certificates only (no attribute
-  certificate, no garbage), the signed attributes hold content-type and message-digest, and no
-  attribute type twice (RFC 5652 §5.3, §11): TOTAL-FAILED / FORMAT_FAILURE otherwise;
+  certificate, no garbage), the signed attributes hold message-digest, and no single-instance
+  attribute type twice (RFC 5652 §5.3, §11): TOTAL-FAILED / FORMAT_FAILURE otherwise; a
+  document signature without content-type is INDETERMINATE / SIG_CONSTRAINTS_FAILURE;
 * every algorithm the binding rests on (:func:`cms_algorithm_uses`), for the cryptographic
   constraints of :mod:`ltv.validation.crypto_constraints`;
 * each signature-time-stamp's imprint over the signature value, each content-time-stamp's over
@@ -65,7 +66,8 @@ from ltv.validation.facts import (
 )
 from ltv.validation.model import TimestampKind
 
-__all__ = ["certificates_problem", "cms_algorithm_uses", "extract", "signed_attributes_problem"]
+__all__ = ["certificates_problem", "cms_algorithm_uses", "content_type_missing", "extract",
+           "signed_attributes_problem"]
 
 _DER = Encoding.DER
 
@@ -91,24 +93,41 @@ _CERT_CHOICE_NAMES = {0xA0: "an extended certificate", 0xA1: "an attribute certi
 
 def signed_attributes_problem(attributes: Sequence[tuple[str, int]]) -> str | None:
     """Format checking of signed attributes given as (type OID, number of values) pairs:
-    content-type and message-digest present (RFC 5652 §5.3), no attribute type twice, one
-    value for the single-valued ones. A one-line reason, or None."""
+    message-digest present (RFC 5652 §5.3), no single-instance attribute type twice and one
+    value each (content-type, message-digest, signing-time: RFC 5652 §11; signing-certificate
+    (-v2): RFC 5035 §3). Other types may repeat (CAdES allows several content-time-stamps).
+    A missing content-type is no format failure here: counter-signatures must not carry one
+    (RFC 5652 §11.1), and for a document signature it is a constraint failure
+    (:func:`content_type_missing`). A one-line reason, or None."""
     seen: set[str] = set()
     for oid, count in attributes:
         name = _ATTRIBUTE_NAMES.get(oid, oid)
-        if oid in seen:
-            return f"the signed attribute {name} occurs twice"
+        if oid in _SINGLE_VALUED:
+            if oid in seen:
+                return f"the signed attribute {name} occurs twice"
+            if count != 1:
+                return f"the signed attribute {name} holds {count} values instead of one"
         seen.add(oid)
-        if oid in _SINGLE_VALUED and count != 1:
-            return f"the signed attribute {name} holds {count} values instead of one"
-    for oid in (OID_CONTENT_TYPE, OID_MESSAGE_DIGEST):
-        if oid not in seen:
-            return f"the mandatory signed attribute {_ATTRIBUTE_NAMES[oid]} is missing"
+    if OID_MESSAGE_DIGEST not in seen:
+        return f"the mandatory signed attribute {_ATTRIBUTE_NAMES[OID_MESSAGE_DIGEST]} is missing"
     return None
 
 
+NO_CONTENT_TYPE = "the mandatory signed attribute content-type is missing"
+
+
+def content_type_missing(attributes: Sequence[tuple[str, int]]) -> str | None:
+    """RFC 5652 §5.3: a document signature's signed attributes carry content-type. Missing,
+    it is a constraint failure (INDETERMINATE / SIG_CONSTRAINTS_FAILURE), not a format
+    failure: real signers omit it and the signature value still binds the content."""
+    return None if any(oid == OID_CONTENT_TYPE for oid, _ in attributes) else NO_CONTENT_TYPE
+
+
 def certificates_problem(raw_certificates: Sequence[bytes]) -> str | None:
-    """Format checking of the SignedData certificates set: certificates only (DER X.509)."""
+    """Format checking of the SignedData certificates set: certificates only (X.509, or a
+    well-formed attribute certificate). An X.509 certificate ``cryptography`` refuses is no
+    format failure (the readers leave it out with a warning; a signer certificate so left out
+    makes NO_SIGNING_CERTIFICATE_FOUND); only what is no certificate at all is."""
     for raw in raw_certificates:
         if raw and raw[0] in (0xA1, 0xA2):
             # RFC 5652 §10.2.2 allows attribute certificates beside the X.509 ones (real TSA
@@ -123,8 +142,10 @@ def certificates_problem(raw_certificates: Sequence[bytes]) -> str | None:
         try:
             x509.load_der_x509_certificate(raw)
         except ValueError as exc:
-            if _ber_certificate(raw):
-                continue  # BER as found in older files: a certificate all the same
+            if _ber_certificate(raw) or _asn1_certificate(raw):
+                # BER as found in older files, or parameters DER forbids: a certificate all
+                # the same, which cryptography cannot use (left out with a warning)
+                continue
             return f"the CMS certificates set holds an entry that is no certificate: {exc}"
     return None
 
@@ -134,6 +155,17 @@ def _well_formed_choice(raw: bytes) -> bool:
     try:
         choice = asn1_cms.CertificateChoices.load(raw, strict=True)
         _ = choice.native  # parse every field
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    return True
+
+
+def _asn1_certificate(raw: bytes) -> bool:
+    """True when ``raw`` parses completely as an X.509 Certificate (RFC 5280 §4.1) by
+    asn1crypto's reading, e.g. with AlgorithmIdentifier parameters DER forbids."""
+    try:
+        cert = asn1_x509.Certificate.load(raw, strict=True)
+        _ = cert.native  # parse every field
     except (ValueError, TypeError, KeyError, IndexError, OverflowError):
         return False
     return True
@@ -314,8 +346,11 @@ def _signer_facts(parts: cms.SignedDataParts, info: cms.SignerInfoParts, *, labe
         key_size = key.key_size if isinstance(key, (rsa.RSAPublicKey,
                                                     ec.EllipticCurvePublicKey)) else None
     if info.signed_attrs is not None:
-        structure = structure or signed_attributes_problem(
-            [(oid, len(values)) for oid, values in info.signed_attributes()])
+        counted = [(oid, len(values)) for oid, values in info.signed_attributes()]
+        structure = structure or signed_attributes_problem(counted)
+        missing = content_type_missing(counted)
+        if missing is not None:  # a counter-signature drops it (ltv.validation._cades_counter)
+            constraints.append(missing)
         if OID_SIGNING_CERTIFICATE_V2 not in signed and OID_SIGNING_CERTIFICATE not in signed:
             warns.append("no signing-certificate-v2 attribute: not a CAdES baseline signature")
 

@@ -42,6 +42,7 @@ from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.cades import (
     certificates_problem,
     cms_algorithm_uses,
+    content_type_missing,
     signed_attributes_problem,
     timestamp_facts,
 )
@@ -372,6 +373,13 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
     structure = _structure_problem(sig.signed_data, signer_info)
     if structure is not None:  # FC (§5.2.2) before anything else
         integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
+    # breaches real signers make that leave one readable SignedData: constraint failures
+    # (INDETERMINATE / SIG_CONSTRAINTS_FAILURE), never a pass, never a format failure
+    constraints = [c for c in (
+        pdf_revisions.contents_encoding_problem(bytes(sig.pkcs7_content)),
+        content_type_missing(_signed_attributes(signer_info))
+        if _signed_attributes(signer_info) else None,
+    ) if c is not None]
     sig_covers = frozenset({poe_digest(signature_value)}
                            | ({poe_digest(signer.public_bytes(_DER))} if signer else set()))
     timestamps: list[TimestampFacts] = []
@@ -414,6 +422,7 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         algorithm_uses=cms_algorithm_uses(signer_info),
         content_type=str(sig.signed_data["encap_content_info"]["content_type"].dotted),
         warnings=(*cert_problems, *([damaged] if damaged else [])),
+        constraint_failures=tuple(constraints),
     )
 
 
@@ -422,7 +431,12 @@ def _structure_problem(signed_data: Any, signer_info: Any) -> str | None:
     problem = certificates_problem([c.dump() for c in signed_data["certificates"] or ()])
     if problem is not None:
         return problem
-    attrs = signer_info["signed_attrs"]
-    return signed_attributes_problem(
-        [(a["type"].dotted, len(a["values"])) for a in attrs or ()])
+    if not _signed_attributes(signer_info):
+        return None  # RFC 5652 §5.3: signedAttrs are optional (adbe.pkcs7.* signatures)
+    return signed_attributes_problem(_signed_attributes(signer_info))
+
+
+def _signed_attributes(signer_info: Any) -> list[tuple[str, int]]:
+    """(type OID, number of values) of each signed attribute; [] when there are none."""
+    return [(a["type"].dotted, len(a["values"])) for a in signer_info["signed_attrs"] or ()]
 

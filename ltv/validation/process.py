@@ -596,7 +596,7 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
                       integrity.message)
     # FC: a CMS that signs no id-data, or an embedded time-stamp that does not parse
     content_type = content_type_constraint(facts.content_type, policy=run.checker.policy)
-    if content_type is not None:
+    if content_type is not None and content_type.subindication is SubIndication.FORMAT_FAILURE:
         return _final(run, Indication.TOTAL_FAILED, content_type.subindication,
                       content_type.message)
     for ts in facts.timestamps:
@@ -614,6 +614,12 @@ async def validate_basic(run: _Run) -> PathOutcome | SignatureReport:
     if integrity.status is IntegrityStatus.SIGNED_DATA_NOT_FOUND:
         return _final(run, Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND,
                       integrity.message)
+    if content_type is not None:  # another content type than id-data: not accepted (#19)
+        return _final(run, Indication.INDETERMINATE, content_type.subindication,
+                      content_type.message)
+    if facts.constraint_failures:  # format breaches of intact signatures (BER, no content-type)
+        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                      "; ".join(facts.constraint_failures))
     if integrity.status is IntegrityStatus.UNSUPPORTED_ALGORITHM:  # issue #19, item 7
         return _final(run, Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
                       f"ltv cannot process this signature: {integrity.message}")
@@ -760,9 +766,6 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
         digest_algorithm=facts.digest_algorithm, public_key=signer.public_key(), moment=best)
     if sub_crypto is not None:
         return _final(run, Indication.INDETERMINATE, sub_crypto, why)
-    if facts.constraint_failures:
-        return _final(run, Indication.INDETERMINATE, SubIndication.SIG_CONSTRAINTS_FAILURE,
-                      "; ".join(facts.constraint_failures))
     policy = run.checker.policy
     if facts.level is None or facts.level < policy.minimum_level:
         level = facts.level.value if facts.level else "no baseline level"
