@@ -787,7 +787,8 @@ def _add_timestamp_validation_data(signature: Any, tokens: Sequence[bytes],
     if not tokens:
         return
     present = _embedded(signature)
-    found = collect_for_tokens(tokens, services=services, available=present.certificates)
+    found = collect_for_tokens(tokens, services=services, available=present.certificates,
+                               embedded_crls=present.crls)
     missing = _missing(found, present)
     if missing.is_empty():
         return
