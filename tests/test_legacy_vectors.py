@@ -63,8 +63,7 @@ ROWS = [
         ((("sig-and-refs", "verified"), ("archive-1.3.2", "verified")),),
         cli_xfail="certificate path building crashes on a certificate asn1crypto cannot read"),
     Row("xades/dss1688.xml", "xades/dss1688-detached-content.xml", "XAdES-A (1.3.2, 1.4.1)",
-        ((("archive-1.3.2", "verified"), ("archive", "verified")),),
-        xfail="a ds:Reference without URI is not supported yet"),
+        ((("archive-1.3.2", "verified"), ("archive", "verified")),)),
     Row("xades/dss3732-xades-enveloped-arcTst132.xml", None, "XAdES-A (1.3.2)",
         ((("archive-1.3.2", "verified"),),)),
     Row("xades/dss3732-xades-enveloping-arcTst132.xml", None, "XAdES-A (1.3.2)",
@@ -294,3 +293,42 @@ def test_a_truncated_legacy_attribute_is_bad_input_not_a_crash(ltv_cli: object,
     assert done.returncode == 4
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_reference_without_uri_takes_the_detached_data(ltv_cli: object,
+                                                         tmp_path: Path) -> None:
+    """dss1688: XMLDSIG §4.4.3.1 lets URI be omitted when the application knows the data; it
+    is the --detached content, parsed (hardened) for its exc-c14n transform. Without it the
+    verdict is INDETERMINATE / SIGNED_DATA_NOT_FOUND; a changed byte in it is HASH_FAILURE; a
+    DOCTYPE in it is refused by the hardened parser (FORMAT_FAILURE), never PASSED."""
+    signed = VECTORS / "xades/dss1688.xml"
+    content = (VECTORS / "xades/dss1688-detached-content.xml").read_bytes()
+
+    def run(detached: bytes | None) -> tuple[int, dict[str, object]]:
+        args: list[object] = ["validate", "--offline", "--format", "json", signed]
+        if detached is not None:
+            path = tmp_path / "content.xml"
+            path.write_bytes(detached)
+            args += ["--detached", path]
+        done = ltv_cli(*args)  # type: ignore[operator]
+        assert "Traceback" not in done.stderr
+        return done.returncode, json.loads(done.stdout)["signatures"][0]
+
+    code, sig = run(None)
+    assert (code, sig["indication"], sig["subindication"]) == (
+        3, "INDETERMINATE", "SIGNED_DATA_NOT_FOUND")
+    assert sig["errors"] == ["a ds:Reference without URI signs data not in the file: give it "
+                             "as detached content"]
+    changed = content.replace(b"TSLSequenceNumber>48<", b"TSLSequenceNumber>49<", 1)
+    assert changed != content
+    code, sig = run(changed)
+    assert (code, sig["indication"], sig["subindication"]) == (
+        1, "TOTAL-FAILED", "HASH_FAILURE")
+    doctype = b'<!DOCTYPE x [<!ENTITY a "b">]>' + content[content.index(b"?>") + 2:]
+    code, sig = run(doctype)
+    assert (code, sig["indication"], sig["subindication"]) == (
+        1, "TOTAL-FAILED", "FORMAT_FAILURE")
+    code, sig = run(content)
+    refs = [(t["kind"], t["imprint"]) for t in sig["timestamps"]]
+    assert ("archive-1.3.2", "verified") in refs
+    assert ("archive", "verified") in refs
