@@ -229,6 +229,8 @@ class XadesInfo:
     #: Content of the file outside every reference (an extra ds:Object, elements beside the
     #: signed one); empty when everything but the signature's own structure is signed.
     unsigned_content: tuple[UnsignedNode, ...] = ()
+    #: CompleteCertificateRefs(V2) / CompleteRevocationRefs entries (TS 101 903 §7.4, legacy).
+    legacy_refs: tuple[xades_legacy.LegacyRef, ...] = ()
 
 
 # -- the backend ------------------------------------------------------------------------------
@@ -1121,6 +1123,7 @@ def _verify_core(tree: Any, signature: Any, *,
         timestamps=tuple(timestamps),
         evidence=_embedded(signature),
         unsigned_content=_unsigned_content(signature, processed, qp),
+        legacy_refs=xades_legacy.legacy_references(_props(usp)),
     )
     return _Core(info=info, processed=tuple(processed))
 
