@@ -126,8 +126,10 @@ def _host(url: str) -> str:
 class _Collector:
     def __init__(self, services: SigningServices, at: datetime,
                  available: Iterable[x509.Certificate], *, max_depth: int = MAX_CHAIN_DEPTH,
-                 max_aia_fetches: int = MAX_CA_ISSUER_FETCHES) -> None:
+                 max_aia_fetches: int = MAX_CA_ISSUER_FETCHES,
+                 embedded_crls: Sequence[bytes] = ()) -> None:
         self.services = services
+        self.embedded_crls = tuple(embedded_crls)
         self.at = at
         self.max_depth = max_depth
         self.max_aia_fetches = max_aia_fetches
@@ -207,6 +209,19 @@ class _Collector:
         matches.sort(key=lambda c: (not _valid_at(c, self.at), -c.not_valid_after_utc.timestamp()))
         return matches[0]
 
+    def _embedded_crl(self, issuer: x509.Certificate) -> bytes | None:
+        """A CRL the signature already carries, signed by ``issuer``: the only revocation data
+        there is for a certificate naming no OCSP responder and no CRL (legacy files)."""
+        for der in self.embedded_crls:
+            try:
+                crl = x509.load_der_x509_crl(der)
+                if crl.issuer == issuer.subject and crl.is_signature_valid(
+                        issuer.public_key()):  # type: ignore[arg-type]
+                    return der
+            except (ValueError, TypeError):
+                continue
+        return None
+
     def revocation_for(self, cert: x509.Certificate,
                        issuer: x509.Certificate) -> list[x509.Certificate]:
         """Fetch OCSP (preferred) or else the CRL for ``cert``; returns further certs to chain."""
@@ -239,6 +254,10 @@ class _Collector:
             return []
         if not problems:
             if not ocsp_urls(cert) and not crl_urls(cert):
+                embedded = self._embedded_crl(issuer)
+                if embedded is not None:
+                    self.crls.append(embedded)
+                    return []
                 problems.append("the certificate names no OCSP responder and no CRL")
             else:
                 problems.append("no OCSP or CRL fetcher is configured")
@@ -281,8 +300,13 @@ def collect_for_tokens(
     services: SigningServices,
     at: datetime | None = None,
     available: Iterable[x509.Certificate] = (),
+    embedded_crls: Sequence[bytes] = (),
 ) -> EvidenceSet:
-    """:func:`collect` for the TSA certificates of RFC 3161 time-stamp tokens (DER)."""
+    """:func:`collect` for the TSA certificates of RFC 3161 time-stamp tokens (DER).
+
+    ``embedded_crls``: CRLs the signature already carries; one signed by a TSA certificate's
+    issuer serves as its revocation data when that certificate names no OCSP responder and no
+    CRL distribution point (a legacy file's TSA), instead of the refusal."""
     from ltv.timestamps import parse_token
 
     extra = list(available)
@@ -291,4 +315,5 @@ def collect_for_tokens(
         token = parse_token(der, extra_certificates=tuple(extra))
         extra.extend(token.certificates)
         targets.append(token.signer_certificate)
-    return collect(targets, services=services, at=at, available=extra)
+    when = at or services.clock.now()
+    return _Collector(services, when, extra, embedded_crls=embedded_crls).run(targets)

@@ -30,6 +30,7 @@ from lxml import etree
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, InputError, MalformedError, UnsupportedAlgorithmError
 from ltv.formats._c14n_fix import canonical_copy, needs_copy
+from ltv.xmlsafe import parse_xml
 
 __all__ = [
     "DS",
@@ -366,9 +367,16 @@ def process_reference(
     uri = reference.get("URI")
     node: Any | None = None
     data: bytes | None = None
+    external_octets = False  # octets read from the detached data, not yet transformed
     if uri is None:
-        raise UnsupportedAlgorithmError("a ds:Reference without URI is not supported")
-    if uri == "":
+        # XMLDSIG §4.4.3.1: URI may be omitted when the application knows the data; here it is
+        # the detached content given with the signature (DSS-1688).
+        if external is None:
+            raise InputError("a ds:Reference without URI signs data not in the file: give it "
+                             "as detached content")
+        data = external("")
+        external_octets = True
+    elif uri == "":
         node = tree  # the whole document, comments removed (XMLDSIG §4.4.3.3)
     elif uri.startswith("#xpointer("):
         raise UnsupportedAlgorithmError(f"XPointer reference {uri!r} is not supported")
@@ -382,6 +390,7 @@ def process_reference(
                 f"the signature references the external data {uri!r}: give it as detached content"
             )
         data = external(unquote(uri))
+        external_octets = True
     exclude: Any | None = None
     resolved = node  # what the reference points at, kept for reports and wrapping checks
     transforms = reference.find(f"{{{DS}}}Transforms")
@@ -406,6 +415,7 @@ def process_reference(
             except (binascii.Error, ValueError) as exc:
                 raise MalformedError(f"reference {uri!r}: base64 transform input: {exc}") from exc
             node = None
+            external_octets = False
         else:
             try:
                 method, prefixes = c14n_method_of(transform, C14nMethod.C14N_10)
@@ -414,6 +424,13 @@ def process_reference(
                     f"reference {uri!r}: unsupported transform {algorithm!r} "
                     "(supported: enveloped-signature, canonicalisation, base64)"
                 ) from None
+            if node is None and external_octets and data is not None:
+                # XMLDSIG §4.4.3.2: detached octets become a node-set by parsing them (hardened
+                # parser); an external node-set keeps its comments unless the method drops them.
+                data = canonicalize(parse_xml(data, what="the detached data"), method,
+                                    prefixes=prefixes)
+                external_octets = False
+                continue
             if node is None:
                 raise UnsupportedAlgorithmError(
                     f"reference {uri!r}: canonicalisation of octets (re-parsing) is not supported"
@@ -437,7 +454,7 @@ def _without_comments(method: C14nMethod) -> C14nMethod:
     }.get(method, method)
 
 
-def _finish(reference: Any, uri: str, data: bytes, node_set: bool, node: Any | None,
+def _finish(reference: Any, uri: str | None, data: bytes, node_set: bool, node: Any | None,
             exclude: Any | None) -> ProcessedReference:
     dm = reference.find(f"{{{DS}}}DigestMethod")
     dv = reference.findtext(f"{{{DS}}}DigestValue")

@@ -229,6 +229,8 @@ class XadesInfo:
     #: Content of the file outside every reference (an extra ds:Object, elements beside the
     #: signed one); empty when everything but the signature's own structure is signed.
     unsigned_content: tuple[UnsignedNode, ...] = ()
+    #: CompleteCertificateRefs(V2) / CompleteRevocationRefs entries (TS 101 903 §7.4, legacy).
+    legacy_refs: tuple[xades_legacy.LegacyRef, ...] = ()
 
 
 # -- the backend ------------------------------------------------------------------------------
@@ -787,7 +789,8 @@ def _add_timestamp_validation_data(signature: Any, tokens: Sequence[bytes],
     if not tokens:
         return
     present = _embedded(signature)
-    found = collect_for_tokens(tokens, services=services, available=present.certificates)
+    found = collect_for_tokens(tokens, services=services, available=present.certificates,
+                               embedded_crls=present.crls)
     missing = _missing(found, present)
     if missing.is_empty():
         return
@@ -1120,6 +1123,7 @@ def _verify_core(tree: Any, signature: Any, *,
         timestamps=tuple(timestamps),
         evidence=_embedded(signature),
         unsigned_content=_unsigned_content(signature, processed, qp),
+        legacy_refs=xades_legacy.legacy_references(_props(usp)),
     )
     return _Core(info=info, processed=tuple(processed))
 

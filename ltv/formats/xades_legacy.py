@@ -18,14 +18,23 @@ Each element is canonicalised with the method the time-stamp names (inclusive C1
 
 from __future__ import annotations
 
+import base64
+import binascii
+import enum
+from dataclasses import dataclass
 from typing import Any
 
-from ltv.formats._xmldsig import DS, XADES, XADES141, C14nMethod, canonicalize
+from ltv.algorithms import DigestAlgorithm
+from ltv.errors import UnsupportedAlgorithmError
+from ltv.formats._xmldsig import DS, XADES, XADES141, C14nMethod, canonicalize, digest_from_uri
 
 __all__ = [
     "REFS_ONLY_TAGS",
     "SIG_AND_REFS_TAGS",
+    "LegacyRef",
+    "RefKind",
     "is_x_timestamp",
+    "legacy_references",
     "referenced_object",
     "x_timestamp_input",
 ]
@@ -84,3 +93,60 @@ def referenced_object(signature: Any, obj: Any) -> bool:
     if signed_info is None:
         return False
     return any(ref.get("URI") in wanted for ref in signed_info.findall(_q(DS, "Reference")))
+
+
+class RefKind(enum.Enum):
+    """What a ``CompleteCertificateRefs(V2)`` / ``CompleteRevocationRefs`` entry points at."""
+
+    CERTIFICATE = "certificate"
+    CRL = "crl"
+    OCSP = "ocsp"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LegacyRef:
+    """One reference by digest (TS 101 903 §7.4.1 ``CertDigest``, §7.4.2 ``DigestAlgAndValue``);
+    ``algorithm`` None when the digest method is not one ltv computes."""
+
+    kind: RefKind
+    algorithm: DigestAlgorithm | None
+    algorithm_uri: str
+    digest: bytes
+
+
+_CERT_REFS = frozenset({_q(XADES, "CompleteCertificateRefs"),
+                        _q(XADES141, "CompleteCertificateRefsV2")})
+
+
+def _ref(kind: RefKind, holder: Any) -> LegacyRef | None:
+    method = holder.find(_q(DS, "DigestMethod"))
+    uri = (method.get("Algorithm") or "") if method is not None else ""
+    try:
+        digest = base64.b64decode("".join((holder.findtext(_q(DS, "DigestValue")) or "").split()),
+                                  validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        algorithm: DigestAlgorithm | None = digest_from_uri(uri)
+    except UnsupportedAlgorithmError:
+        algorithm = None
+    return LegacyRef(kind=kind, algorithm=algorithm, algorithm_uri=uri, digest=digest)
+
+
+def legacy_references(props: list[Any]) -> tuple[LegacyRef, ...]:
+    """Every certificate and revocation reference of the unsigned signature properties
+    ``props``: ``Cert/CertDigest`` of CompleteCertificateRefs(V2), ``CRLRef`` and ``OCSPRef``
+    ``DigestAlgAndValue`` of CompleteRevocationRefs (an OCSPRef without one is skipped; an
+    unreadable DigestValue too)."""
+    out: list[LegacyRef | None] = []
+    for prop in props:
+        if prop.tag in _CERT_REFS:
+            out.extend(_ref(RefKind.CERTIFICATE, digest)
+                       for digest in prop.iter(_q(XADES, "CertDigest")))
+        elif prop.tag == _q(XADES, "CompleteRevocationRefs"):
+            for name, kind in (("CRLRef", RefKind.CRL), ("OCSPRef", RefKind.OCSP)):
+                for ref in prop.iter(_q(XADES, name)):
+                    holder = ref.find(_q(XADES, "DigestAlgAndValue"))
+                    if holder is not None:
+                        out.append(_ref(kind, holder))
+    return tuple(r for r in out if r is not None)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ltv.errors import LtvError, MalformedError, SignatureValueError, UnsupportedAlgorithmError
@@ -40,6 +42,7 @@ from ltv.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
     from ltv.formats.xades import ReferenceInfo, UnsignedNode, XadesInfo
+    from ltv.formats.xades_legacy import LegacyRef
 
 __all__ = ["extract"]
 
@@ -171,7 +174,47 @@ def extract_one(data: bytes, *, detached_content: bytes | None = None,
         unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
         algorithm_uses=_algorithm_uses(data, info),
         form=_legacy_form({ts.kind for ts in timestamps}),
+        warnings=_reference_report(info.legacy_refs, info.evidence, [
+            c.public_bytes(Encoding.DER) for c in (
+                *certificates, *(c for t in timestamps for c in t.certificates))]),
     )]
+
+
+def _reference_report(refs: Sequence[LegacyRef], evidence: EvidenceSet,
+                      certificates: Sequence[bytes]) -> tuple[str, ...]:
+    """TS 101 903 §7.4: each CompleteCertificateRefs(V2) / CompleteRevocationRefs entry matched
+    by its digest against the embedded certificates, CRLs and OCSP responses (an OCSPRef digest
+    over the OCSPResponse or its BasicOCSPResponse); one line per list, the unresolved listed."""
+    from ltv.formats.cades_legacy import basic_ocsp
+    from ltv.formats.xades_legacy import RefKind
+
+    ocsps = [*evidence.ocsp_responses,
+             *(b for o in evidence.ocsp_responses if (b := basic_ocsp(o)) is not None)]
+    pools = {RefKind.CERTIFICATE: list(certificates), RefKind.CRL: list(evidence.crls),
+             RefKind.OCSP: ocsps}
+    lines: list[str] = []
+    for kinds, name, what in (
+            ((RefKind.CERTIFICATE,), "complete-certificate-references", "certificates"),
+            ((RefKind.CRL, RefKind.OCSP), "complete-revocation-references",
+             "revocation data")):
+        chosen = [r for r in refs if r.kind in kinds]
+        if not chosen:
+            continue
+        unresolved = []
+        for ref in chosen:
+            algorithm = ref.algorithm
+            if algorithm is None or not any(
+                    hmac.compare_digest(algorithm.digest(der), ref.digest)
+                    for der in pools[ref.kind]):
+                prefix = "" if ref.kind is RefKind.CERTIFICATE else f"{ref.kind.value} "
+                alg = algorithm.value if algorithm is not None else ref.algorithm_uri
+                unresolved.append(f"{prefix}{alg}:{ref.digest.hex()}")
+        line = (f"{name}: {len(chosen) - len(unresolved)} of {len(chosen)} resolved against "
+                f"the embedded {what}")
+        if unresolved:
+            line += "; unresolved: " + ", ".join(unresolved)
+        lines.append(line)
+    return tuple(lines)
 
 
 def _legacy_form(kinds: set[TimestampKind]) -> str | None:
