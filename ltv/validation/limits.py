@@ -27,6 +27,7 @@ processes' arithmetic (``at - revocation_freshness``) cannot overflow.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import time
 from collections.abc import Callable, Sequence
@@ -39,11 +40,12 @@ from ltv.clock import format_time
 from ltv.errors import ServiceError
 from ltv.revocation import CertificateFetcher, Crl, CRLFetcher, OCSPFetcher, OcspResponse
 from ltv.signing import SignatureFormat
-from ltv.validation.facts import SignatureFacts
+from ltv.validation.facts import SignatureFacts, TimestampFacts
 from ltv.validation.model import (
     Indication,
     SignatureReport,
     SubIndication,
+    TimestampReport,
     ValidationReport,
 )
 from ltv.validation.policy import ValidationPolicy
@@ -324,25 +326,41 @@ class _GuardedCertificates:
 
 def malformed(facts: SignatureFacts, *, at: datetime, exc: BaseException) -> SignatureReport:
     """The verdict on a signature whose embedded material broke a library while the processes
-    ran over it (found by fuzzing): a parse error (a truncated certificate, an OCSP response
-    with an impossible time) is TOTAL-FAILED / FORMAT_FAILURE, the container being malformed
-    (EN 319 102-1 §5.2.2); a path or revocation error pyhanko-certvalidator let escape is
-    INDETERMINATE / CERTIFICATE_CHAIN_GENERAL_FAILURE (§5.2.6)."""
+    ran over it (found by fuzzing and in real files): INDETERMINATE /
+    CERTIFICATE_CHAIN_GENERAL_FAILURE naming what broke (EN 319 102-1 §5.2.6), never a pass.
+
+    Not TOTAL-FAILED / FORMAT_FAILURE: the container itself parsed during extraction (where a
+    malformed structure is FORMAT_FAILURE); what failed here is a library reading one piece of
+    validation material, e.g. a certificate extension asn1crypto cannot decode in a file that
+    other validators accept (DSS's dss874 sample)."""
     from ltv.validation.diagnostics import one_line
 
     if isinstance(exc, _PARSE_ERRORS):
         message = one_line(f"malformed validation material in the signature "
                            f"({type(exc).__name__}: {exc})")
-        return replace(_indeterminate(facts.id, facts.format, at, SubIndication.FORMAT_FAILURE,
-                                      message, facts=facts), indication=Indication.TOTAL_FAILED)
-    message = one_line(f"the certificate path could not be validated "
-                       f"({type(exc).__name__}: {exc})")
+    else:
+        message = one_line(f"the certificate path could not be validated "
+                           f"({type(exc).__name__}: {exc})")
     return _indeterminate(facts.id, facts.format, at,
                           SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, message, facts=facts)
 
 
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, AssertionError,
                  RecursionError, OverflowError)
+
+
+def unvalidated_timestamp(ts: TimestampFacts) -> TimestampReport:
+    """A time-stamp reported as found, without its own validation (its imprint result kept)."""
+    return TimestampReport(
+        kind=ts.kind, gen_time=ts.gen_time,
+        tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
+        indication=Indication.INDETERMINATE, subindication=None,
+        message=(ts.imprint_message if ts.kind.value == "archive-v1"
+                 else "not evaluated (the signature failed before)"), imprint_ok=ts.imprint_ok,
+        used_as_poe=False, digest_algorithm=ts.digest_algorithm,
+        token_sha256=hashlib.sha256(ts.token).hexdigest(),
+        imprint=ts.imprint, imprint_variant=ts.imprint_variant,
+    )
 
 
 def _indeterminate(sig_id: str, fmt: SignatureFormat, at: datetime, sub: SubIndication,
@@ -354,7 +372,8 @@ def _indeterminate(sig_id: str, fmt: SignatureFormat, at: datetime, sub: SubIndi
         best_signature_time=at, signer=None,
         digest_algorithm=facts.digest_algorithm if facts else None,
         signature_algorithm=facts.signature_algorithm if facts else None,
-        errors=(message,),
+        errors=(message,), form=facts.form if facts else None,
+        timestamps=tuple(unvalidated_timestamp(ts) for ts in facts.timestamps) if facts else (),
     )
 
 

@@ -91,6 +91,9 @@ from ltv.validation.limits import (
     computable_time,
     malformed,
 )
+from ltv.validation.limits import (
+    unvalidated_timestamp as _unvalidated,
+)
 from ltv.validation.model import (
     LEGACY_POE_KINDS,
     CertificateSummary,
@@ -861,19 +864,6 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
         errors=tuple(dict.fromkeys(errors)), warnings=tuple(dict.fromkeys(run.warnings)),
         form=facts.form,
         counter_signature_of=facts.counter_signature_of,
-    )
-
-
-def _unvalidated(ts: TimestampFacts) -> TimestampReport:
-    return TimestampReport(
-        kind=ts.kind, gen_time=ts.gen_time,
-        tsa=ts.tsa_certificate.subject.rfc4514_string() if ts.tsa_certificate else None,
-        indication=Indication.INDETERMINATE, subindication=None,
-        message=(ts.imprint_message if ts.kind is TimestampKind.ARCHIVE_V1
-                 else "not evaluated (the signature failed before)"), imprint_ok=ts.imprint_ok,
-        used_as_poe=False, digest_algorithm=ts.digest_algorithm,
-        token_sha256=hashlib.sha256(ts.token).hexdigest(),
-        imprint=ts.imprint, imprint_variant=ts.imprint_variant,
     )
 
 
