@@ -74,6 +74,9 @@ class AuditEvent(enum.Enum):
     SESSION_EXPIRE = "session.expire"
     REQUEST = "request"  # only refusals: 429 (rate or concurrency limit), 503 (work pool full)
     FETCH = "fetch"  # only refusals: the outbound fetch policy refused an address or scheme
+    REMOTE_ENROL = "remote.enrol"  # a passkey enrolled, a key made in the HSM (issue #18)
+    REMOTE_AUTHORIZE = "remote.authorize"  # a SAD granted (or refused) for some hashes
+    REMOTE_SIGN = "remote.sign"  # the HSM signed hashes under a SAD (or the SAD was refused)
 
 
 class Outcome(enum.Enum):

@@ -11,7 +11,9 @@ limit, and the timer that purges expired signing sessions.
   with a bounded table of callers (an attacker choosing new callers cannot grow it).
 * :class:`SessionPurger` (ASGI, lifespan): calls
   :meth:`~ltv.server.sessions.SessionStore.purge_expired` at startup and then every
-  ``interval`` seconds, in a worker thread, reading expiry from the app's clock.
+  ``interval`` seconds, in a worker thread, reading expiry from the app's clock; with it, the
+  expired remote-signing state (:meth:`~ltv.server.remote_state.RemoteState.purge_expired`:
+  access tokens, enrolments, approvals, nonces, SADs).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fastapi import Depends, Header
 from archive.store import ObjectStore
 from ltv.clock import Clock
 from ltv.server.deps import get_settings, get_store
+from ltv.server.remote_state import RemoteState
 from ltv.server.sessions import SessionStore
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import authenticate
@@ -148,6 +151,7 @@ class SessionPurger:
                  interval: float) -> None:
         self.app = app
         self.sessions = SessionStore(store, clock=clock)
+        self.remote = RemoteState(store, clock=clock)
         self.interval = interval
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,4 +185,10 @@ class SessionPurger:
                     _log.info("purged %d expired signing session(s)", removed)
             except Exception:  # the store may be down for a while: try again next time
                 _log.exception("purging expired signing sessions failed")
+            try:
+                removed = await anyio.to_thread.run_sync(self.remote.purge_expired)
+                if removed:
+                    _log.info("purged %d expired remote-signing object(s)", removed)
+            except Exception:  # as above
+                _log.exception("purging expired remote-signing state failed")
             await asyncio.sleep(self.interval)

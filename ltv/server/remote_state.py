@@ -8,6 +8,8 @@ one-time thing is consumed exactly once (compare-and-delete on the etag)::
     _mutable/remote/<tenant>/nonces/<nonce>.json          getChallenge nonce (single use)
     _mutable/remote/<tenant>/sad/<sha256(SAD)>.json       SAD: hashes still allowed, expiry
 
+    _mutable/remote/approvals/<sha256(id)>.json           approval page request (+ its SAD)
+
 Secrets (tokens, SADs) are stored by hash only. Every consume reads the object, checks it, and
 deletes or replaces it under its etag: of two replicas racing, one wins, the other sees "used".
 """
@@ -110,6 +112,15 @@ class Sad:
     expires: datetime
 
 
+def _expiring(rest: str) -> bool:
+    """Is ``rest`` (a key below ``_mutable/remote/``) a token, enrolment, approval, nonce or
+    SAD? Told apart by depth, so no tenant or user name can make a credential look like one."""
+    parts = rest.split("/")
+    if len(parts) == 2:
+        return parts[0] in ("tokens", "enrolments", "approvals")
+    return len(parts) == 3 and parts[1] in ("nonces", "sad")
+
+
 class RemoteState:
     """Tokens, credentials, nonces, SADs of all tenants in one object store."""
 
@@ -133,6 +144,27 @@ class RemoteState:
 
     def _expired(self, body: dict[str, Any]) -> bool:
         return self._clock.now() >= parse_time(body["expires"])
+
+    # --- housekeeping -------------------------------------------------------------------------
+
+    def purge_expired(self) -> int:
+        """Delete every expired token, enrolment, approval, nonce and SAD (credentials stay):
+        the number deleted. Each object is deleted under the etag it was read with, so one
+        that a request is consuming meanwhile is left to that request."""
+        removed = 0
+        for info in list(self._store.list(_ROOT)):
+            if not _expiring(info.key[len(_ROOT):]):
+                continue
+            try:
+                found = self._read(info.key)
+            except ValueError:  # not JSON: not ours to judge here
+                continue
+            if found is None or "expires" not in found[0]:
+                continue
+            body, etag = found
+            if self._expired(body) and self._store.delete_if(info.key, etag=etag):
+                removed += 1
+        return removed
 
     # --- access tokens (auth/login) -----------------------------------------------------------
 

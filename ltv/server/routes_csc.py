@@ -11,8 +11,9 @@ are accepted too, as pyHanko's ``CSCSigner`` sends them. Enrolment (not part of 
 error_description}`` with 400 or 401.
 
 The SAD is verified here, in software: SCAL2-functional, not a certified Signature Activation
-Module (EN 419 241-2). Audit hook: :func:`_audit` (one JSON line per authorisation and signature
-once the audit-trail module lands).
+Module (EN 419 241-2). Every enrolment, authorisation and signature, granted or refused, is an
+audit line (:mod:`archive.audit`, ``remote.*`` events): user, number of hashes and their first
+hex digits, SAD id, outcome; never a document, a hash in full or the SAD itself.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from archive.audit import AuditEvent, Outcome, Who, record
 from archive.store import ObjectStore
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.clock import Clock, format_time
@@ -135,10 +137,37 @@ def sad_id(sad: str) -> str:
     return hashlib.sha256(sad.encode("utf-8")).hexdigest()[:16]
 
 
-def _audit(event: str, **fields: Any) -> None:
-    """Audit hook (issue #18 item 8): one JSON line per authorisation and signature. Logged for
-    now; the audit-trail module (``keys-audit`` branch) is to take these lines."""
-    log.info(json.dumps({"event": event, **fields}, sort_keys=True, default=str))
+_PREFIXES_SHOWN = 4
+
+
+def audit_detail(*, user: str, hashes: list[bytes] | None = None, sad: str | None = None,
+                 reason: str | None = None) -> str:
+    """The ``detail`` of a ``remote.*`` audit line: ``user=taro hashes=2 sha256=ab12..,cd34..
+    sad=<sad_id> reason=<why refused>``. Hashes appear as their first 12 hex digits (at most
+    four, then ``+N``): enough to match a signature to its document, never the content."""
+    parts = [f"user={user}"]
+    if hashes is not None:
+        shown = ",".join(h.hex()[:12] for h in hashes[:_PREFIXES_SHOWN])
+        more = f"+{len(hashes) - _PREFIXES_SHOWN}" if len(hashes) > _PREFIXES_SHOWN else ""
+        parts.append(f"hashes={len(hashes)} prefixes={shown}{more}")
+    if sad is not None:
+        parts.append(f"sad={sad_id(sad)}")
+    if reason is not None:
+        parts.append(f"reason={reason}")
+    return " ".join(parts)
+
+
+def _audit(remote: RemoteSigning, event: AuditEvent, caller: AccessToken, credential_id: str,
+           outcome: Outcome = Outcome.OK, **detail: Any) -> None:
+    """One audit line (issue #18 item 8) in the store's trail, as the session routes write."""
+    record(remote.store, event, who=Who.TENANT, tenant=caller.tenant, object_id=credential_id,
+           outcome=outcome, detail=audit_detail(user=caller.user, **detail), clock=remote.clock)
+
+
+def _reason(exc: Exception) -> str:
+    """A refusal's reason for the trail: our own message up to its first colon (the part the
+    code chose, not an echoed value), spaces as dashes."""
+    return str(exc).split(":")[0].strip().replace(" ", "-")[:60] or type(exc).__name__
 
 
 # --- plumbing -------------------------------------------------------------------------------
@@ -326,7 +355,12 @@ def grant(remote: RemoteSigning, caller: AccessToken, credential: Credential, et
     hashes, advance the counter, and issue the SAD: (SAD, its expiry)."""
     state = remote.state()
     credential_id = credential.credential_id
-    expires = state.consume_nonce(caller, credential_id, nonce)  # refuses a non-string too
+    try:
+        expires = state.consume_nonce(caller, credential_id, nonce)  # refuses a non-string too
+    except StateError as exc:
+        _audit(remote, AuditEvent.REMOTE_AUTHORIZE, caller, credential_id, Outcome.REFUSED,
+               hashes=hashes, reason=_reason(exc))
+        raise
     assert isinstance(nonce, str)
     request = AuthorisationRequest.of(credential_id=credential_id, hash_algorithm=algorithm,
                                       hashes=hashes, nonce=nonce, expires=expires)
@@ -334,16 +368,16 @@ def grant(remote: RemoteSigning, caller: AccessToken, credential: Credential, et
         counter = remote.relying_party.verify_assertion(credential.passkey, request.challenge(),
                                                         assertion)
     except PasskeyError as exc:
-        _audit("authorize", tenant=caller.tenant, user=caller.user, credential=credential_id,
-               hashes=[h.hex() for h in request.hashes], outcome=f"refused: {exc}")
+        _audit(remote, AuditEvent.REMOTE_AUTHORIZE, caller, credential_id, Outcome.REFUSED,
+               hashes=list(request.hashes), reason=_reason(exc))
         raise
     state.advance_counter(credential, etag, counter)
     sad_expires = min(remote.clock.now() + remote.sad_lifetime, expires + remote.sad_lifetime)
     sad = state.issue_sad(caller, Sad(credential_id=credential_id, user=caller.user,
                                       hash_algorithm=algorithm, hashes=frozenset(hashes),
                                       expires=sad_expires))
-    _audit("authorize", tenant=caller.tenant, user=caller.user, credential=credential_id,
-           hashes=[h.hex() for h in request.hashes], sad_id=sad_id(sad), outcome="granted")
+    _audit(remote, AuditEvent.REMOTE_AUTHORIZE, caller, credential_id,
+           hashes=list(request.hashes), sad=sad)
     return sad, sad_expires
 
 
@@ -385,12 +419,16 @@ def _sign_hash(remote: RemoteSigning, body: dict[str, Any], authorization: str |
         raise CscError("hashAlgorithmOID does not match signAlgo")
     hashes = _hashes(body)
     sad = _str(body, "SAD") or ""
-    state.consume_sad(caller, sad, credential_id=credential_id, hash_algorithm=algorithm,
-                      hashes=hashes)
+    try:
+        state.consume_sad(caller, sad, credential_id=credential_id, hash_algorithm=algorithm,
+                          hashes=hashes)
+    except StateError as exc:
+        _audit(remote, AuditEvent.REMOTE_SIGN, caller, credential_id, Outcome.REFUSED,
+               hashes=hashes, sad=sad, reason=_reason(exc))
+        raise
     values = remote.keystore.sign(credential.key_label, mechanism=mechanism,
                                   digest_algorithm=algorithm, digests=hashes, salt_length=salt)
-    _audit("sign", tenant=caller.tenant, user=caller.user, credential=credential_id,
-           hashes=[h.hex() for h in hashes], sad_id=sad_id(sad), outcome="signed")
+    _audit(remote, AuditEvent.REMOTE_SIGN, caller, credential_id, hashes=hashes, sad=sad)
     return {"signatures": [base64.b64encode(v).decode("ascii") for v in values]}
 
 
@@ -460,8 +498,7 @@ def finish_enrolment(remote: RemoteSigning, caller: AccessToken, enrolment: dict
                                     credential_id=credential_id, key_label=label,
                                     key_algorithm=enrolment["key_algorithm"],
                                     certificates=der, passkey=passkey))
-    _audit("enrol", tenant=caller.tenant, user=caller.user, credential=credential_id,
-           outcome="enrolled")
+    _audit(remote, AuditEvent.REMOTE_ENROL, caller, credential_id)
     return {"credentialID": credential_id,
             "certificates": [base64.b64encode(c).decode("ascii") for c in der]}
 

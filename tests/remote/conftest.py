@@ -16,7 +16,7 @@ import pytest
 from conftest import SERVER_AT, free_port
 from server_helpers import MutableClock, served
 
-from archive.memory import MemoryStore
+from archive.store import ObjectStore, open_store
 from ltv.cli._services import build_services
 from ltv.remote.pkcs11_keys import Pkcs11KeyStore
 from ltv.server.app import create_app
@@ -51,13 +51,15 @@ class CscServer:
     base: str
     api_key: str
     clock: MutableClock
-    store: MemoryStore
+    store: ObjectStore
+    store_url: str  # a file: store, so ``ltv audit ls --store`` reads the same trail
 
 
 @pytest.fixture(scope="session")
-def csc_server(pki, pki_server, keystore) -> Iterator[CscServer]:
+def csc_server(pki, pki_server, keystore, tmp_path_factory) -> Iterator[CscServer]:
     """``ltv serve``'s app with remote signing on (the session's token), on 127.0.0.1."""
-    store = MemoryStore()
+    store_url = tmp_path_factory.mktemp("csc-store").as_uri()
+    store = open_store(store_url)
     _, api_key = add_tenant(store, "acme")
     clock = MutableClock(SERVER_AT)  # the sample PKI's servers answer as of SERVER_AT
     settings = ServerSettings(pki=pki.directory, trust=(pki.directory / "root.pem",),
@@ -66,4 +68,5 @@ def csc_server(pki, pki_server, keystore) -> Iterator[CscServer]:
     app = create_app(settings, store=store, services=services, clock=clock)
     install_remote_signing(app, settings, store=store, clock=clock, keystore=keystore)
     with served(app, free_port()) as base:
-        yield CscServer(base=base, api_key=api_key, clock=clock, store=store)
+        yield CscServer(base=base, api_key=api_key, clock=clock, store=store,
+                        store_url=store_url)

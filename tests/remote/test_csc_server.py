@@ -298,27 +298,50 @@ def test_non_json_body_is_a_csc_error(csc_server, taro) -> None:
     assert_csc_error(response, 400, "invalid_request", "Expecting property name")
 
 
-def test_audit_lines_for_authorisation_and_signature(csc_server, taro, caplog) -> None:
-    """Item 8's hook: one JSON line per authorisation (granted or refused) and signature, naming
-    user, credential, hashes, SAD id and outcome (the audit-trail module takes them over)."""
+def test_audit_trail_of_authorisation_signature_and_refused_replay(csc_server, taro) -> None:
+    """Item 8: each authorisation and signature, granted or refused, is a line of the store's
+    audit trail (``ltv audit ls``): user, credential, hash count and prefixes, SAD id, outcome;
+    never a hash in full nor the SAD."""
     import json
-    import logging
+
+    from conftest import ltv_cli
 
     from ltv.server.routes_csc import sad_id
 
     client, passkey, cid = taro
-    with caplog.at_level(logging.INFO, logger="ltv.remote"):
-        sad = client.authorize(cid, SHA256, [h("audited")], passkey.get)
-        client.sign_hashes(cid, sad, SHA256, SignatureMechanism.ECDSA, [h("audited")])
-        body = authorize_body(client, cid, [h("audited 2")], passkey, user_verified=False)
-        post(csc_server.base, "credentials/authorize", body, client.token)
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ltv.remote"]
-    granted, signed, refused = lines[-3:]
-    assert granted == {"event": "authorize", "tenant": "acme", "user": "taro", "credential": cid,
-                       "hashes": [h("audited").hex()], "sad_id": sad_id(sad),
-                       "outcome": "granted"}
-    assert signed == dict(granted, event="sign", outcome="signed")
-    assert refused["event"] == "authorize"
-    assert refused["hashes"] == [h("audited 2").hex()]
-    assert refused["outcome"].startswith("refused: the assertion does not verify: User "
-                                         "verification required")
+    digest = h("audited")
+    sad = client.authorize(cid, SHA256, [digest], passkey.get)
+    client.sign_hashes(cid, sad, SHA256, SignatureMechanism.ECDSA, [digest])
+    assert_csc_error(post(csc_server.base, "signatures/signHash",
+                          _sign_body(cid, sad, [digest]), client.token),
+                     400, "invalid_request", "Invalid parameter SAD")
+    body = authorize_body(client, cid, [h("audited 2")], passkey, user_verified=False)
+    post(csc_server.base, "credentials/authorize", body, client.token)
+    done = ltv_cli("audit", "ls", "--store", csc_server.store_url)
+    assert done.returncode == 0, done.stderr
+    assert sad not in done.stdout
+    assert digest.hex() not in done.stdout
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    # other tests move the shared clock, so their lines may sort after ours: pick ours by hash
+    ours = (digest.hex()[:12], h("audited 2").hex()[:12])
+    mine = [(e["event"], e["outcome"], e["detail"]) for e in lines
+            if e["object"] == cid and any(p in (e["detail"] or "") for p in ours)]
+    common = f"user=taro hashes=1 prefixes={digest.hex()[:12]} sad={sad_id(sad)}"
+    assert mine == [
+        ("remote.authorize", "ok", common),
+        ("remote.sign", "ok", common),
+        ("remote.sign", "refused", common + " reason=Invalid-parameter-SAD"),
+        ("remote.authorize", "refused",
+         f"user=taro hashes=1 prefixes={h('audited 2').hex()[:12]} "
+         "reason=the-assertion-does-not-verify")]
+    assert {(e["who"], e["tenant"]) for e in lines if e["object"] == cid} == {("tenant", "acme")}
+    assert any(e["event"] == "remote.enrol" and e["object"] == cid for e in lines)
+
+
+def test_audit_detail_shows_at_most_four_prefixes() -> None:
+    from ltv.server.routes_csc import audit_detail
+
+    hashes = [h(str(i)) for i in range(7)]
+    detail = audit_detail(user="taro", hashes=hashes)
+    assert detail == ("user=taro hashes=7 prefixes="
+                      + ",".join(x.hex()[:12] for x in hashes[:4]) + "+3")
