@@ -386,3 +386,16 @@ def test_xades_references_are_listed_with_their_resolution(ltv_cli: object) -> N
     sig = json.loads(done.stdout)["signatures"][0]
     assert set(x_level.warnings) <= set(sig["warnings"])
     assert len(x_level.warnings) == 2
+
+
+@pytest.mark.parametrize(("name", "incomplete"), [
+    ("Signature-C-X-1.p7m", True),  # ES-X type 1: references, no values
+    ("cades-e-lt.p7m", False),  # ES-XL: references and their values
+    ("dss-1401-sig_with_atsv2.p7s", False),
+])
+def test_form_says_when_validation_data_is_incomplete(name: str, incomplete: bool) -> None:
+    """Issue #13 item 4: the form names its EN 319 102-1 class and, where references stand
+    without the values they name, says "validation data incomplete"."""
+    form = cades.extract((VECTORS / "cades" / name).read_bytes())[0].form
+    assert form is not None
+    assert ("validation data incomplete" in form) is incomplete, form

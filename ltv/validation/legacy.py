@@ -172,7 +172,12 @@ def _form_name(form: L.LegacyForm, oids: set[str], klass: SignatureLevel) -> str
                                           (L.OID_ARCHIVE_TIME_STAMP_V2, "ATSv2"),
                                           (L.OID_ARCHIVE_TIME_STAMP_V3, "ATSv3")) if oid in oids]
         name = f"ES-A ({', '.join(kinds)})"
-    return f"{name} [{klass.value}]"
+    incomplete = ""
+    refs = {L.OID_COMPLETE_CERTIFICATE_REFS, L.OID_COMPLETE_REVOCATION_REFS}
+    values = {L.OID_CERTIFICATE_VALUES, L.OID_REVOCATION_VALUES}
+    if oids & refs and not oids >= values:  # references without the values they name
+        incomplete = ", validation data incomplete"
+    return f"{name} [{klass.value}{incomplete}]"
 
 
 # ---------------------------------------------------------------------------------------------
