@@ -245,6 +245,19 @@ class RemoteState:
             raise StateError("Invalid parameter credentialID")
         return Credential.from_json(found[0]), found[1]
 
+    def tenant_credential(self, tenant: str, credential_id: str) -> Credential:
+        """A credential of any user of ``tenant`` (API signing sessions name it by id alone);
+        another tenant's id, or a malformed one, is unknown."""
+        if not _ID.match(credential_id):
+            raise StateError("unknown remote credential")
+        suffix = f"/credentials/{credential_id}.json"
+        for info in self._store.list(f"{_ROOT}{tenant}/"):
+            if info.key.endswith(suffix) and info.key.count("/") == _ROOT.count("/") + 3:
+                found = self._read(info.key)
+                if found is not None:
+                    return Credential.from_json(found[0])
+        raise StateError("unknown remote credential")
+
     def credentials(self, caller: AccessToken) -> list[str]:
         prefix = f"{_ROOT}{caller.tenant}/{caller.user}/credentials/"
         return sorted(info.key[len(prefix):-len(".json")]

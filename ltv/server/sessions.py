@@ -6,6 +6,8 @@ tenant's prefix::
     _mutable/sessions/TENANT/ID/document       the document handed to prepare
     _mutable/sessions/TENANT/ID/pending.json   the PendingSignature (ltv.pending-signature/1)
     _mutable/sessions/TENANT/ID/used           the single-use marker
+    _mutable/sessions/TENANT/ID/remote.json    a remote-key session only: credential, user,
+                                               approval id, and the HSM's value once signed
 
 Finishing is single use across replicas: the replica that creates ``used`` with the store's
 exclusive-create primitive (S3 ``If-None-Match: *``, ``link(2)`` locally) finishes; every other
@@ -70,10 +72,15 @@ class SessionStore:
             raise SessionNotFoundError(f"no signing session {session_id[:80]!r}")
         return f"{_ROOT}{tenant.prefix}/{session_id}/"
 
-    def create(self, tenant: Tenant, pending: PendingSignature, document: bytes) -> None:
-        """Store a new session (document first, so a visible pending always has its document)."""
+    def create(self, tenant: Tenant, pending: PendingSignature, document: bytes, *,
+               remote: dict[str, str] | None = None) -> None:
+        """Store a new session (document first, so a visible pending always has its document).
+        ``remote``: the session names a remote credential (the server's key signs once the
+        passkey approved), see :meth:`remote`."""
         base = self._base(tenant, pending.id)
         self._store.put_mutable(base + "document", document)
+        if remote is not None:
+            self._store.put_mutable(base + "remote.json", json.dumps(remote).encode())
         if self._store.create_exclusive(base + "pending.json", pending.to_bytes()) is None:
             raise SessionError(f"signing session id {pending.id} collides; try again")
         self.audit(AuditEvent.SESSION_CREATE, tenant.name, pending.id)
@@ -90,14 +97,26 @@ class SessionStore:
             raise SessionError(f"signing session {session_id} is damaged")
         return pending
 
-    def finish(self, tenant: Tenant, session_id: str, signature_value: bytes, *,
-               services: SigningServices) -> bytes:
-        """Check the value, take the single-use marker, assemble and raise the signature."""
+    def remote(self, tenant: Tenant, session_id: str) -> dict[str, str] | None:
+        """The remote-credential record of a session, or None for a phone session."""
+        try:
+            data = self._store.read_mutable(self._base(tenant, session_id) + "remote.json").data
+        except ObjectNotFoundError:
+            return None
+        record_: dict[str, str] = json.loads(data)
+        return record_
+
+    def set_remote(self, tenant: Tenant, session_id: str, record_: dict[str, str]) -> None:
+        """Replace the remote record (to keep the HSM's value for a retried finish)."""
+        self._store.put_mutable(self._base(tenant, session_id) + "remote.json",
+                                json.dumps(record_).encode())
+
+    def check_open(self, tenant: Tenant, session_id: str) -> PendingSignature:
+        """The pending signature of a session that may still be finished (409 used, 410
+        expired, 404 unknown)."""
         pending = self.load(tenant, session_id)
-        base = self._base(tenant, session_id)
         now = self._clock.now()
-        marker = base + "used"
-        state = self._marker_state(marker)
+        state = self._marker_state(self._base(tenant, session_id) + "used")
         if state is not None and (state[0] == "finished" or state[1] > now):
             self.audit(AuditEvent.SESSION_FINISH, tenant.name, session_id, Outcome.REFUSED, "used")
             raise SessionUsedError(f"signing session {session_id} was already finished")
@@ -105,6 +124,15 @@ class SessionStore:
             self.audit(AuditEvent.SESSION_EXPIRE, tenant.name, session_id, Outcome.REFUSED)
             raise SessionExpiredError(
                 f"signing session {session_id} expired at {format_time(pending.expires)}")
+        return pending
+
+    def finish(self, tenant: Tenant, session_id: str, signature_value: bytes, *,
+               services: SigningServices) -> bytes:
+        """Check the value, take the single-use marker, assemble and raise the signature."""
+        pending = self.check_open(tenant, session_id)
+        base = self._base(tenant, session_id)
+        now = self._clock.now()
+        marker = base + "used"
         # a wrong value is refused here, before the marker: the session stays usable
         signing.check_signature_value(pending, signature_value)
         etag = self._take(marker, now)
@@ -182,7 +210,7 @@ class SessionStore:
                 if state is None or state[0] != "finishing" or state[1] <= now:
                     self._store.delete(base + "document")
             if expired:
-                for name in ("document", "used", "pending.json"):
+                for name in ("document", "used", "remote.json", "pending.json"):
                     self._store.delete(base + name)
                 self.audit(AuditEvent.SESSION_EXPIRE, base.split("/")[-3], base.split("/")[-2],
                            who=Who.OPERATOR)
