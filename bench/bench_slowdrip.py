@@ -19,18 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
 
-from bench.harness import LTV, free_port, record
+from bench.harness import LtvServe, ltv_serving, record
 from bench.hostile import Attacker, Listener, attacker_signature
 
 DOC = b"doc"
@@ -40,52 +38,8 @@ def _files(signature: bytes) -> dict[str, tuple[str, bytes]]:
     return {"file": ("doc.p7s", signature), "detached": ("doc", DOC)}
 
 
-class _Server:
-    def __init__(self, root: Path, *args: str) -> None:
-        self.store = (root / "store").as_uri()
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = (root / "serve.log").open("wb")
-        self.process = subprocess.Popen(
-            [str(LTV), "serve", "--port", str(self.port), "--store", self.store, *args],
-            stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("ltv serve did not come up")
-            time.sleep(0.1)
-
-    def key(self, tenant: str) -> dict[str, str]:
-        done = subprocess.run([str(LTV), "tenant", "add", tenant, "--store", self.store],
-                              capture_output=True, text=True, check=True)
-        return {"Authorization": f"Bearer {done.stdout.strip()}"}
-
-    def status(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise KeyError(field)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-@contextlib.contextmanager
-def _serving(root: Path, *args: str) -> Iterator[_Server]:
-    server = _Server(root, *args)
-    try:
-        yield server
-    finally:
-        server.stop()
+def _serving(root: Path, *args: str) -> contextlib.AbstractContextManager[LtvServe]:
+    return ltv_serving(*args, log=root / "serve.log", store=(root / "store").as_uri())
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -127,7 +81,7 @@ async def _hostile(http: httpx.AsyncClient, headers: dict[str, str], slow: bytes
             answers[0] += 1
 
 
-async def _traffic(server: _Server, tenants: list[dict[str, str]], quiet: bytes,
+async def _traffic(server: LtvServe, tenants: list[dict[str, str]], quiet: bytes,
                    seconds: float, *, flood: tuple[dict[str, str], bytes] | None
                    ) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
@@ -200,7 +154,7 @@ def main() -> None:
         f"tenant; memory = {hostile_n} uploads naming distinct 256 kB CRLs."))
 
 
-def _memory(server: _Server, headers: dict[str, str], attacker: Attacker,
+def _memory(server: LtvServe, headers: dict[str, str], attacker: Attacker,
             listener: Listener, n: int) -> list[int]:
     signatures = [attacker_signature(attacker, crls=[f"{listener.base}/crl/m{i}"])
                   for i in range(n)]

@@ -72,6 +72,70 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class LtvServe:
+    """``ltv serve --port P [--store STORE] ARGS`` as a child process on a free loopback port,
+    ready when ``/healthz`` answers (the bench and the tests share this one launcher).
+
+    ``base`` (also ``base_url``) is its URL; with ``store`` given, :meth:`key` adds a tenant to
+    that store and returns its ``Authorization`` header; :meth:`status` reads a field of the
+    process's ``/proc/PID/status`` (``VmRSS``, ``VmHWM``, ``Threads``)."""
+
+    def __init__(self, *args: str, log: Path, store: str | None = None,
+                 env: dict[str, str] | None = None, timeout: float = 60) -> None:
+        self.store = store
+        self.port = free_port()
+        self.base = self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        argv = [str(LTV), "serve", "--port", str(self.port),
+                *(("--store", store) if store is not None else ()), *args]
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"ltv serve exited: {log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"ltv serve did not come up: {log.read_text()[-3000:]}")
+            time.sleep(0.05)
+
+    def key(self, tenant: str) -> dict[str, str]:
+        if self.store is None:
+            raise RuntimeError("key() needs the server's store")
+        done = subprocess.run([str(LTV), "tenant", "add", tenant, "--store", self.store],
+                              capture_output=True, text=True, check=True)
+        return {"Authorization": f"Bearer {done.stdout.strip()}"}
+
+    def status(self, field: str) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise KeyError(field)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def ltv_serving(*args: str, log: Path, store: str | None = None,
+                env: dict[str, str] | None = None) -> Iterator[LtvServe]:
+    """:class:`LtvServe` for the length of a ``with`` block."""
+    server = LtvServe(*args, log=log, store=store, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @contextlib.contextmanager
 def served_pki(directory: Path) -> Iterator[str]:
     """``ltv pki init`` + ``ltv pki serve`` on a free loopback port; yields the base URL."""

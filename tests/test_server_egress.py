@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -24,66 +23,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LTV, free_port, ltv_cli
 from server_helpers import assert_problem
 
+from bench.harness import LtvServe, ltv_serving
 from bench.hostile import Attacker, Listener, attacker_signature
 from ltv.evidence import MAX_CA_ISSUER_FETCHES
 
 DOC = b"doc"
 
 
-class Serve:
+def serving(tmp: Path, *args: str) -> contextlib.AbstractContextManager[LtvServe]:
     """``ltv serve`` in a subprocess on a free port, with its own file store."""
-
-    def __init__(self, tmp: Path, *args: str) -> None:
-        self.store = (tmp / "store").as_uri()
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / "serve.log"
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(LTV), "serve", "--port", str(self.port), "--store", self.store, *args],
-                stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ltv serve exited: {self.log.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"ltv serve did not come up: {self.log.read_text()}")
-            time.sleep(0.1)
-
-    def key(self, tenant: str) -> dict[str, str]:
-        done = ltv_cli("tenant", "add", tenant, "--store", self.store)
-        assert done.returncode == 0, done.stderr
-        return {"Authorization": f"Bearer {done.stdout.strip()}"}
-
-    def status(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-        raise AssertionError(field)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-@contextlib.contextmanager
-def serving(tmp: Path, *args: str) -> Iterator[Serve]:
-    server = Serve(tmp, *args)
-    try:
-        yield server
-    finally:
-        server.stop()
+    return ltv_serving(*args, log=tmp / "serve.log", store=(tmp / "store").as_uri())
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +49,7 @@ def listener(attacker: Attacker) -> Iterator[Listener]:
 
 
 @pytest.fixture(scope="module")
-def open_server(tmp_path_factory, pki, listener: Listener) -> Iterator[Serve]:
+def open_server(tmp_path_factory, pki, listener: Listener) -> Iterator[LtvServe]:
     """A server that may fetch from the listener (--fetch-allow), with a 2 s fetch budget."""
     with serving(tmp_path_factory.mktemp("open"), "--trust", str(pki.directory / "root.pem"),
                  "--public-validation", "--fetch-allow", f"127.0.0.1:{listener.port}",
@@ -154,7 +105,7 @@ def test_ssrf_the_server_fetches_nothing_a_certificate_names(
 
 
 def test_ssrf_fetch_allow_opens_the_door_but_no_redirect(
-        open_server: Serve, listener: Listener, attacker: Attacker) -> None:
+        open_server: LtvServe, listener: Listener, attacker: Attacker) -> None:
     signature = _ssrf_signature(attacker, listener.base, include_ca=True)
     before = len(listener.hits)
     answer = httpx.post(f"{open_server.base}/v1/validations", files=_files(signature),
@@ -191,7 +142,7 @@ def _flood(base: str, headers: dict[str, str], signature: bytes, n: int,
 
 
 def test_slow_drip_uploads_do_not_freeze_the_api(
-        open_server: Serve, listener: Listener, attacker: Attacker) -> None:
+        open_server: LtvServe, listener: Listener, attacker: Attacker) -> None:
     acme, beta = open_server.key("flooder"), open_server.key("bystander")
     slow = attacker_signature(attacker, ocsp=[f"{listener.base}/slow-ocsp"],
                               crls=[f"{listener.base}/slow-crl"])
@@ -284,7 +235,7 @@ def test_busy_server_answers_503_and_limits_answer_429(
 
 # --- finding 3: memory ----------------------------------------------------------------------
 
-def test_distinct_crl_urls_do_not_pin_memory(open_server: Serve, listener: Listener,
+def test_distinct_crl_urls_do_not_pin_memory(open_server: LtvServe, listener: Listener,
                                              attacker: Attacker) -> None:
     key = open_server.key("hoarder")
 
@@ -306,7 +257,7 @@ def test_distinct_crl_urls_do_not_pin_memory(open_server: Serve, listener: Liste
 
 # --- finding 4: endless caIssuers chain -----------------------------------------------------
 
-def test_endless_caissuers_chain_ends_quickly(open_server: Serve, listener: Listener,
+def test_endless_caissuers_chain_ends_quickly(open_server: LtvServe, listener: Listener,
                                               attacker: Attacker) -> None:
     from cryptography import x509
     from cryptography.x509.oid import NameOID

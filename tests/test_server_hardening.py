@@ -35,6 +35,7 @@ from conftest import LTV, SERVER_AT, free_port
 from server_helpers import MutableClock, assert_problem, b64, served, session_body
 
 from archive.store import open_store
+from bench.harness import ltv_serving
 from ltv.algorithms import DigestAlgorithm
 from ltv.cli._services import build_services
 from ltv.clock import format_time
@@ -62,31 +63,9 @@ def _env() -> dict[str, str]:
 def ltv_serve(tmp_path: Path, *args: str, store: Path | None = None,
               name: str = "serve") -> Iterator[str]:
     """``ltv serve`` as a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    log = tmp_path / f"{name}.log"
-    argv = [str(LTV), "serve", "--port", str(port), "--store",
-            str(store or tmp_path / "store"), *args]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=_env())
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.05)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with ltv_serving("--store", str(store or tmp_path / "store"), *args,
+                     log=tmp_path / f"{name}.log", env=_env()) as server:
+        yield server.base
 
 
 def tsa_args(pki: Any, state: Path) -> list[str]:

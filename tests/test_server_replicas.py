@@ -8,20 +8,19 @@ real time for this module (as in test_pades_interop) and the API replicas use th
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import LTV, free_port, ltv_cli
+from conftest import ltv_cli
 from server_helpers import b64, session_body
 from test_pades import sample_pdf
 
+from bench.harness import LtvServe
 from ltv.clock import SystemClock
 from ltv.tbs import DataToBeSigned
 
@@ -31,34 +30,11 @@ needs_pdfsig = pytest.mark.skipif(
 )
 
 
-class ApiProcess:
-    def __init__(self, *args: str, log: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(LTV), "serve", "--port", str(self.port), *args],
-                stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ltv serve exited: {log.read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"ltv serve did not come up: {log.read_text()}")
-            time.sleep(0.1)
+class ApiProcess(LtvServe):
+    """``ltv serve ARGS`` as a replica (the shared launcher of bench.harness)."""
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def __init__(self, *args: str, log: Path) -> None:
+        super().__init__(*args, log=log)
 
 
 @pytest.fixture(scope="module")

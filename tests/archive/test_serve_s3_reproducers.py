@@ -15,17 +15,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LTV, free_port, ltv_cli
+from conftest import free_port, ltv_cli
 from server_helpers import assert_problem
 
+from bench.harness import ltv_serving
 from ltv.clock import format_time
 
 from .conftest import SeaweedFS
@@ -43,29 +42,8 @@ def s3_env(seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
 @contextlib.contextmanager
 def _ltv_serve(tmp_path: Path, store_url: str, *args: str) -> Iterator[str]:
     """``ltv serve --store STORE_URL`` as a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    log_path = tmp_path / f"serve-{port}.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(LTV), "serve", "--port", str(port), "--store", store_url,
-                                 *args], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with ltv_serving(*args, store=store_url, log=tmp_path / "serve.log") as server:
+        yield server.base
 
 
 def _raw(seaweedfs: SeaweedFS):  # type: ignore[no-untyped-def]
