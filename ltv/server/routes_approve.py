@@ -32,14 +32,17 @@ router = APIRouter(prefix="/remote", tags=["remote signing approval page"])
 _CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; "
         "style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ltv — approve a signature</title>
+# The head both pages share (a str.format template: braces of the stylesheet doubled).
+_HEAD = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ltv — {title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}
-code{{word-break:break-all}} button{{font-size:1.2em;padding:.5em 1.5em}}
-#status.ok{{color:#fff;background:#1a7f37;padding:.3em}}
-#status.refused{{color:#fff;background:#b42318;padding:.3em}}</style></head>
-<body data-approval="{approval}">
+<style>body{{{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}}}
+code{{{{word-break:break-all}}}} button{{{{font-size:1.2em;padding:.5em 1.5em}}}}
+#status.ok{{{{color:#fff;background:#1a7f37;padding:.3em}}}}
+#status.refused{{{{color:#fff;background:#b42318;padding:.3em}}}}</style></head>
+"""
+
+_PAGE = _HEAD.format(title="approve a signature") + """<body data-approval="{approval}">
 <h1>Approve a signature</h1>
 <p>Document: <strong id="document">{document}</strong></p>
 <p>Signer: <span id="signer">{signer}</span></p>
@@ -51,14 +54,17 @@ code{{word-break:break-all}} button{{font-size:1.2em;padding:.5em 1.5em}}
 </body></html>
 """
 
-_SCRIPT = """'use strict';
-const approvalId = document.body.dataset.approval;
-const fromB64u = (s) => Uint8Array.from(
+# base64url to and from bytes, for both pages' scripts
+_B64U = """const fromB64u = (s) => Uint8Array.from(
   atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)),
   (c) => c.charCodeAt(0));
 const toB64u = (b) => btoa(String.fromCharCode(...new Uint8Array(b)))
   .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-async function approve() {
+"""
+
+_SCRIPT = """'use strict';
+const approvalId = document.body.dataset.approval;
+""" + _B64U + """async function approve() {
   const status = document.getElementById('status');
   status.textContent = 'waiting for the passkey…';
   status.className = '';
@@ -92,14 +98,8 @@ document.getElementById('approve').addEventListener('click', approve);
 """
 
 
-_ENROL_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ltv — create your signing passkey</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}
-button{{font-size:1.2em;padding:.5em 1.5em}}
-#status.ok{{color:#fff;background:#1a7f37;padding:.3em}}
-#status.refused{{color:#fff;background:#b42318;padding:.3em}}</style></head>
-<body data-enrolment="{enrolment}">
+_ENROL_TITLE = "create your signing passkey"
+_ENROL_PAGE = _HEAD.format(title=_ENROL_TITLE) + """<body data-enrolment="{enrolment}">
 <h1>Create your signing passkey</h1>
 <p>User: <strong id="user">{user}</strong></p>
 <p>Your signing key ({algorithm}) will be made inside the service's HSM; this passkey will be
@@ -113,12 +113,7 @@ the only way to approve signatures with it.</p>
 
 _ENROL_SCRIPT = """'use strict';
 const enrolmentId = document.body.dataset.enrolment;
-const fromB64u = (s) => Uint8Array.from(
-  atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)),
-  (c) => c.charCodeAt(0));
-const toB64u = (b) => btoa(String.fromCharCode(...new Uint8Array(b)))
-  .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
-async function enroll() {
+""" + _B64U + """async function enroll() {
   const status = document.getElementById('status');
   status.textContent = 'waiting for the authenticator…';
   status.className = '';

@@ -311,15 +311,22 @@ def _info(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
                             certificates=_str(body, "certificates", required=False) or "single")
 
 
+def _caller_credential(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
+                       ) -> tuple[AccessToken, Credential, str]:
+    """The access token's caller and the credential ``credentialID`` names (its etag too):
+    another user's credential is not found."""
+    caller = _caller(remote, authorization)
+    credential, etag = remote.state().credential(caller, _str(body, "credentialID") or "")
+    return caller, credential, etag
+
+
 def _get_challenge(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
                    ) -> dict[str, Any]:
-    caller = _caller(remote, authorization)
-    state = remote.state()
-    credential_id = _str(body, "credentialID") or ""
-    credential, _ = state.credential(caller, credential_id)
+    caller, credential, _ = _caller_credential(remote, body, authorization)
+    credential_id = credential.credential_id
     algorithm = _hash_algorithm(body, DigestAlgorithm.SHA256)
     hashes = _hashes(body)
-    nonce, expires = state.issue_nonce(caller, credential_id, lifetime=remote.sad_lifetime)
+    nonce, expires = remote.state().issue_nonce(caller, credential_id, lifetime=remote.sad_lifetime)
     request = AuthorisationRequest.of(credential_id=credential_id, hash_algorithm=algorithm,
                                       hashes=hashes, nonce=nonce, expires=expires)
     challenge = request.challenge()
@@ -331,10 +338,7 @@ def _get_challenge(remote: RemoteSigning, body: dict[str, Any], authorization: s
 
 def _authorize(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
                ) -> dict[str, Any]:
-    caller = _caller(remote, authorization)
-    state = remote.state()
-    credential_id = _str(body, "credentialID") or ""
-    credential, etag = state.credential(caller, credential_id)
+    caller, credential, etag = _caller_credential(remote, body, authorization)
     algorithm = _hash_algorithm(body, DigestAlgorithm.SHA256)
     hashes = _hashes(body)
     count = body.get("numSignatures", len(hashes))
@@ -402,10 +406,9 @@ def _fido_auth_data(body: dict[str, Any]) -> dict[str, Any]:
 
 def _sign_hash(remote: RemoteSigning, body: dict[str, Any], authorization: str | None
                ) -> dict[str, Any]:
-    caller = _caller(remote, authorization)
+    caller, credential, _ = _caller_credential(remote, body, authorization)
+    credential_id = credential.credential_id
     state = remote.state()
-    credential_id = _str(body, "credentialID") or ""
-    credential, _ = state.credential(caller, credential_id)
     sign_algo = _str(body, "signAlgo") or ""
     if sign_algo not in _KEY_ALGOS[credential.key_algorithm]:
         raise CscError(f"Invalid parameter signAlgo {sign_algo[:40]!r} for this key")

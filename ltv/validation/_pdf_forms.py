@@ -2,7 +2,7 @@
 
 * A document time-stamp is known by its ``/SubFilter /ETSI.RFC3161`` (ISO 32000-2 §12.8.5,
   EN 319 142-1 §5.4), whatever its ``/Type`` says: some tools write ``/Type /Sig`` or no
-  ``/Type`` (pyHanko then lists it as a regular signature and fails on its TSTInfo content).
+  ``/Type`` (the field listing of :mod:`ltv.validation.pades` applies this rule).
 * Certificates ``cryptography`` refuses (e.g. an AlgorithmIdentifier with parameters DER
   forbids) are left out with a warning instead of making the whole PDF "damaged"; a signer
   certificate that cannot be read leaves the signer unidentified (INDETERMINATE /
@@ -16,23 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
-__all__ = ["readable_certificates", "split_signatures"]
-
-_RFC3161 = "/ETSI.RFC3161"
-
-
-def split_signatures(signatures: Iterable[Any]) -> tuple[list[Any], list[Any]]:
-    """(regular signatures, document time-stamps) of a PDF, by SubFilter then /Type."""
-    regular: list[Any] = []
-    stamps: list[Any] = []
-    for sig in signatures:
-        subfilter = sig.sig_object.get("/SubFilter")
-        if subfilter == _RFC3161 or sig.sig_object_type == "/DocTimeStamp":
-            stamps.append(sig)
-        else:
-            regular.append(sig)
-    return regular, stamps
-
+__all__ = ["compute_integrity", "readable_certificates"]
 
 def readable_certificates(certs: Iterable[Any], problems: list[str]) -> list[x509.Certificate]:
     """The asn1crypto certificates ``cryptography`` can load; one warning per other one."""
