@@ -23,6 +23,7 @@ from ltv.algorithms import DigestAlgorithm
 from ltv.errors import InputError
 from ltv.remote.binding import AuthorisationRequest
 from ltv.remote.passkeys import PasskeyError
+from ltv.server.csc_errors import CSC_ERRORS, csc_error, csc_error_for
 from ltv.server.remote_state import AccessToken, StateError
 
 __all__ = ["router"]
@@ -146,11 +147,6 @@ document.getElementById('enroll').addEventListener('click', enroll);
 """
 
 
-def _error(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": code, "error_description": description[:300]},
-                        status_code=status)
-
-
 def _load(request: Request, approval_id: str) -> tuple[Any, dict[str, Any], str]:
     remote = request.app.state.ltv_remote
     body, etag = remote.state().approval(approval_id)
@@ -198,19 +194,19 @@ async def enrol_options(request: Request, enrolment_id: str) -> JSONResponse:
     try:
         body = await run_in_threadpool(remote.state().enrolment, enrolment_id)
     except StateError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return csc_error(exc.status, exc.code, str(exc))
     return JSONResponse(body["options"])
 
 
 @router.post("/enroll/{enrolment_id}", summary="The new passkey: finish enrolment")
 async def enrol(request: Request, enrolment_id: str) -> JSONResponse:
-    from ltv.server.routes_csc import CscError, finish_enrolment
+    from ltv.server.routes_csc import finish_enrolment
 
     remote = request.app.state.ltv_remote
     try:
         raw = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "invalid_request", "the body must be JSON")
+        return csc_error(400, "invalid_request", "the body must be JSON")
 
     def work() -> dict[str, Any]:
         body = remote.state().take_enrolment(enrolment_id)
@@ -220,14 +216,8 @@ async def enrol(request: Request, enrolment_id: str) -> JSONResponse:
 
     try:
         return JSONResponse(await run_in_threadpool(work))
-    except CscError as exc:
-        return _error(exc.status, exc.code, str(exc))
-    except StateError as exc:
-        return _error(exc.status, exc.code, str(exc))
-    except PasskeyError as exc:
-        return _error(400, "invalid_authentication_data", str(exc))
-    except InputError as exc:
-        return _error(400, "invalid_request", str(exc))
+    except CSC_ERRORS as exc:
+        return csc_error_for(exc)
 
 
 @router.get("/approve/{approval_id}", response_class=HTMLResponse,
@@ -269,7 +259,7 @@ async def options(request: Request, approval_id: str) -> JSONResponse:
     try:
         return JSONResponse(await run_in_threadpool(work))
     except StateError as exc:
-        return _error(exc.status, exc.code, str(exc))
+        return csc_error(exc.status, exc.code, str(exc))
 
 
 @router.post("/approve/{approval_id}", summary="The passkey's assertion: approve")
@@ -279,7 +269,7 @@ async def approve(request: Request, approval_id: str) -> JSONResponse:
     try:
         raw = json.loads(await request.body() or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "invalid_request", "the body must be JSON")
+        return csc_error(400, "invalid_request", "the body must be JSON")
 
     def work() -> dict[str, Any]:
         remote, body, etag = _load(request, approval_id)
@@ -299,9 +289,5 @@ async def approve(request: Request, approval_id: str) -> JSONResponse:
 
     try:
         return JSONResponse(await run_in_threadpool(work))
-    except StateError as exc:
-        return _error(exc.status, exc.code, str(exc))
-    except PasskeyError as exc:
-        return _error(400, "invalid_authentication_data", str(exc))
-    except InputError as exc:
-        return _error(400, "invalid_request", str(exc))
+    except (StateError, PasskeyError, InputError) as exc:
+        return csc_error_for(exc)

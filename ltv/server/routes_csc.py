@@ -44,6 +44,7 @@ from ltv.errors import ConfigurationError, InputError
 from ltv.remote.binding import MAX_HASHES, AuthorisationRequest
 from ltv.remote.passkeys import PasskeyError, RelyingParty, decode_b64url
 from ltv.remote.pkcs11_keys import KeyAlgorithm, Pkcs11KeyStore
+from ltv.server.csc_errors import CscError, csc_error, csc_error_for
 from ltv.server.errors import AuthenticationError
 from ltv.server.remote_state import (
     AccessToken,
@@ -85,15 +86,6 @@ _KEY_ALGOS = {
     KeyAlgorithm.EC_P256.value: [_EC, "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3",
                                  "1.2.840.10045.4.3.4"],
 }
-
-
-class CscError(Exception):
-    """A CSC error answer: ``{"error": code, "error_description": description}``."""
-
-    def __init__(self, description: str, *, code: str = "invalid_request", status: int = 400):
-        super().__init__(description)
-        self.code = code
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,22 +176,13 @@ async def _answer(request: Request, handler: Handler) -> JSONResponse:
             raise CscError("the request body must be a JSON object")
         answer = await run_in_threadpool(handler, remote, body,
                                          request.headers.get("authorization"))
-    except CscError as exc:
-        return _error(exc.status, exc.code, str(exc))
-    except StateError as exc:
-        return _error(exc.status, exc.code, str(exc))
-    except PasskeyError as exc:
-        return _error(400, "invalid_authentication_data", str(exc))
+    except (CscError, StateError, PasskeyError) as exc:
+        return csc_error_for(exc)
     except AuthenticationError as exc:
-        return _error(401, "invalid_client", str(exc))
+        return csc_error(401, "invalid_client", str(exc))
     except (InputError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return _error(400, "invalid_request", str(exc) or type(exc).__name__)
+        return csc_error(400, "invalid_request", str(exc) or type(exc).__name__)
     return JSONResponse(answer)
-
-
-def _error(status: int, code: str, description: str) -> JSONResponse:
-    return JSONResponse({"error": code, "error_description": description[:300]},
-                        status_code=status)
 
 
 def _str(body: dict[str, Any], *names: str, required: bool = True) -> str | None:

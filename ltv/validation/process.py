@@ -271,13 +271,7 @@ def _validate_guarded(facts: Sequence[SignatureFacts], *, guard: Guard, at: date
                       ) -> ValidationReport:
     """:func:`validate_facts`, one signature at a time so the deadline is checked between
     them, over the evidence gathered once (through fetchers that honour the caps)."""
-    evidence = EvidenceSet()
-    for item in facts:
-        evidence = evidence.merge(item.evidence)
-        for ts in item.timestamps:
-            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
-    if extra_evidence is not None:
-        evidence = evidence.merge(extra_evidence)
+    evidence = _embedded_evidence(facts, extra_evidence)
     notes: list[str] = []
     policy = guard.policy
     late = guard.expired()
@@ -312,6 +306,18 @@ def _with_records(facts: SignatureFacts, records: Sequence[TimestampFacts]) -> S
     return replace(facts, timestamps=(*facts.timestamps, *records))
 
 
+def _embedded_evidence(facts: Sequence[SignatureFacts],
+                       extra: EvidenceSet | None) -> EvidenceSet:
+    """Everything the signatures carry (their own material and their time-stamps'
+    certificates), plus ``extra`` (e.g. the archive's material for this document)."""
+    evidence = EvidenceSet()
+    for item in facts:
+        evidence = evidence.merge(item.evidence)
+        for ts in item.timestamps:
+            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
+    return evidence.merge(extra) if extra is not None else evidence
+
+
 def validate_facts(
     facts: Sequence[SignatureFacts],
     *,
@@ -323,13 +329,7 @@ def validate_facts(
     document_sha256: str = "",
 ) -> ValidationReport:
     """The engine over adapter output (what :func:`validate` runs after parsing)."""
-    evidence = EvidenceSet()
-    for item in facts:
-        evidence = evidence.merge(item.evidence)
-        for ts in item.timestamps:
-            evidence = evidence.merge(EvidenceSet.of(certificates=ts.certificates))
-    if extra_evidence is not None:
-        evidence = evidence.merge(extra_evidence)
+    evidence = _embedded_evidence(facts, extra_evidence)
     notes: list[str] = []
     if not offline and fetchers is not None:
         evidence = evidence.merge(gather_online(facts, evidence, policy, fetchers, notes))
