@@ -63,3 +63,20 @@ def test_negotiation_order() -> None:
     assert negotiate(None, None, {}) == "en"
     with pytest.raises(ValueError, match=r"unsupported language 'fr' \(choose en, ja\)"):
         negotiate("fr", None, {})
+
+
+def test_dates_in_japanese_and_english() -> None:
+    from datetime import UTC, date, datetime
+
+    from ltv.i18n.dates import era_year, format_date, format_datetime
+
+    moment = datetime(2026, 12, 3, 11, 31, 5, tzinfo=UTC)
+    assert format_datetime(moment, "ja") == "2026年12月3日 20:31:05 JST"
+    assert format_datetime(moment, "ja", era=True) == "令和8年12月3日 20:31:05 JST"
+    assert format_datetime(moment, "en") == "2026-12-03 11:31:05 UTC"
+    assert format_datetime(moment, "en", tz="Asia/Tokyo") == "2026-12-03 20:31:05 JST"
+    assert format_date(date(2019, 5, 1), "ja", era=True) == "令和元年5月1日"
+    assert format_date(date(2019, 4, 30), "ja", era=True) == "平成31年4月30日"
+    assert era_year(date(1989, 1, 8)) == ("平成", 1)
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Base'"):
+        format_datetime(moment, "en", tz="Mars/Base")
