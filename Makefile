@@ -9,14 +9,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs; a package is installed when its command is missing.
 SYSTEM_TOOLS := pdfsig:poppler-utils qpdf:qpdf xmlsec1:xmlsec1 openssl:openssl \
 	certutil:libnss3-tools java:default-jre-headless chromium:chromium \
-	softhsm2-util:softhsm2
+	softhsm2-util:softhsm2 node:nodejs npm:npm
 SYSTEM_FILES := /usr/share/java/bcpkix.jar:libbcpkix-java \
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
 PYTEST_ARGS ?=
 
 .PHONY: setup system test lint demo bench clean
 
-setup: system $(STAMP)
+# JavaScript checkers (pinned by each package-lock.json), installed with npm ci.
+NPM_DIRS := tests/js/web
+NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
+
+setup: system $(STAMP) $(NPM_STAMPS)
+
+%/node_modules/.installed: %/package-lock.json
+	npm ci --prefix $* --silent --no-audit --no-fund
+	touch $@
 
 system:
 	@missing=""; \
