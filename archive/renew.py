@@ -29,6 +29,10 @@ keeps every batch's sequence linear: the loser of the claim writes nothing for t
 
 Retention: each new entry and material blob gets the batch's retention (the longest of its
 packages', carried in its entries), so the evidence record lives as long as the packages.
+
+The rule above is :func:`deadlines` (what :func:`plan` applies, and what the archive console
+asks for the date by which a batch's next renewal is due); every real run keeps its outcome in
+:mod:`archive.renew_runs`.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -70,6 +74,7 @@ from archive.package import (
     read_package,
     tenant_prefix,
 )
+from archive.renew_runs import RenewRun, write_run
 from archive.retention import longest
 from archive.store import (
     Lease,
@@ -85,8 +90,8 @@ from ltv.clock import Clock, SystemClock
 from ltv.ers import MAX_LEAVES_PER_TIMESTAMP, build_hash_tree, group_hash
 from ltv.timestamps import TimestampClient, parse_token
 
-__all__ = ["DEFAULT_MARGIN", "LeaseHeldError", "RenewSummary", "RenewalPlan", "plan", "renew",
-           "renew_all"]
+__all__ = ["DEFAULT_MARGIN", "Deadline", "LeaseHeldError", "RenewSummary", "RenewalPlan",
+           "deadlines", "plan", "renew", "renew_all"]
 
 DEFAULT_MARGIN = timedelta(days=180)
 Progress = Callable[[str, int, int], None]
@@ -152,22 +157,50 @@ def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
         last = last_entry(store, batch, tenant=tenant)
         if last is None:
             continue
-        sunset = (sunsets or {}).get(last.algorithm.value)
-        if hash_algorithm is not None and last.algorithm is not hash_algorithm:
-            plans.append(RenewalPlan(batch=batch, kind="hash-tree", last=last,
-                                     algorithm=hash_algorithm,
-                                     reason=f"{last.algorithm.value} -> {hash_algorithm.value}"))
-        elif sunset is not None and sunset - margin <= at:
-            target = hash_algorithm or DigestAlgorithm.SHA512
-            plans.append(RenewalPlan(batch=batch, kind="hash-tree", last=last, algorithm=target,
-                                     reason=f"{last.algorithm.value} sunset {sunset.date()}"))
-        else:
-            expires = _tsa_not_after(last.token, certs)
-            if expires - margin <= at:
-                plans.append(RenewalPlan(batch=batch, kind="timestamp", last=last,
-                                         algorithm=last.algorithm,
-                                         reason=f"TSA certificate expires {expires.date()}"))
+        found = deadlines(last, margin=margin, hash_algorithm=hash_algorithm, sunsets=sunsets,
+                          certs=certs)
+        due = next((d for d in found if d.due <= at), None)
+        if due is not None:
+            plans.append(RenewalPlan(batch=batch, kind=due.kind, last=last,
+                                     algorithm=due.algorithm, reason=due.reason))
     return len(ids), plans
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deadline:
+    """A date by which a batch's newest archive timestamp must be renewed, and why."""
+
+    kind: str  # timestamp | hash-tree
+    reason: str
+    due: datetime  # from then on :func:`plan` renews the batch
+    #: what weakens then: the TSA certificate's expiry or the hash's sunset (None: a change of
+    #: hash algorithm was asked for, due at once)
+    weakens: datetime | None
+    algorithm: DigestAlgorithm  # of the new timestamp
+
+
+def deadlines(last: BatchEntry, *, margin: timedelta = DEFAULT_MARGIN,
+              hash_algorithm: DigestAlgorithm | None = None,
+              sunsets: dict[str, datetime] | None = None,
+              certs: dict[bytes, x509.Certificate] | None = None) -> list[Deadline]:
+    """The renewal rule for a batch whose newest entry is ``last``, in the order :func:`plan`
+    applies it: at a time ``at`` the first deadline whose ``due`` has come is the renewal to
+    do; the earliest ``due`` is the date by which the next renewal is due."""
+    if hash_algorithm is not None and last.algorithm is not hash_algorithm:
+        return [Deadline(kind="hash-tree", due=datetime.min.replace(tzinfo=UTC), weakens=None,
+                         algorithm=hash_algorithm,
+                         reason=f"{last.algorithm.value} -> {hash_algorithm.value}")]
+    found: list[Deadline] = []
+    sunset = (sunsets or {}).get(last.algorithm.value)
+    if sunset is not None:
+        found.append(Deadline(kind="hash-tree", due=sunset - margin, weakens=sunset,
+                              algorithm=hash_algorithm or DigestAlgorithm.SHA512,
+                              reason=f"{last.algorithm.value} sunset {sunset.date()}"))
+    expires = _tsa_not_after(last.token, {} if certs is None else certs)
+    found.append(Deadline(kind="timestamp", due=expires - margin, weakens=expires,
+                          algorithm=last.algorithm,
+                          reason=f"TSA certificate expires {expires.date()}"))
+    return found
 
 
 class _CountingClient:
@@ -269,15 +302,26 @@ def renew(
         for alg, group in by_alg.items():
             _renew_hash_trees(store, group, alg, client=client, tenant=tenant, now=now,
                               material=material, counts=counts, progress=progress, fence=fence)
+    except Exception as exc:  # the last outcome (archive.renew_runs), then the error as it was
+        write_run(store, RenewRun(tenant=tenant, started=now, finished=clock.now(),
+                                  outcome="failed", error=type(exc).__name__,
+                                  tsa_calls=client.calls))
+        raise
     finally:
         release_lease(store, fence.lease)
     if counts["timestamp"] or counts["hash-tree"] or published:  # a state change, not a no-op
         audit.record(store, audit.AuditEvent.ARCHIVE_RENEW, who=audit.Who.OPERATOR,
                      tenant=tenant, object_id=tenant,
                      detail=" ".join(f"{k}={v}" for k, v in counts.items()), clock=clock)
-    return RenewSummary(batches=total, timestamp_renewed=counts["timestamp"],
-                        hash_tree_renewed=counts["hash-tree"], skipped=counts["skipped"],
-                        tsa_calls=client.calls, plans=tuple(plans), published=published)
+    summary = RenewSummary(batches=total, timestamp_renewed=counts["timestamp"],
+                           hash_tree_renewed=counts["hash-tree"], skipped=counts["skipped"],
+                           tsa_calls=client.calls, plans=tuple(plans), published=published)
+    write_run(store, RenewRun(tenant=tenant, started=now, finished=clock.now(), outcome="ok",
+                              batches=total, timestamp_renewed=summary.timestamp_renewed,
+                              hash_tree_renewed=summary.hash_tree_renewed,
+                              skipped=summary.skipped, published=published,
+                              tsa_calls=client.calls))
+    return summary
 
 
 def renew_all(store: ObjectStore, *, tenants: Sequence[str] | None = None,
