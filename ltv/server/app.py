@@ -62,6 +62,8 @@ def create_app(
     and refused fetches, by default one over ``store``)."""
     from ltv.server import docs, routes_archive, routes_files, routes_signing, web
     from ltv.server.hardening import SecurityHeaders, SessionPurger, metrics_access
+    from ltv.server.routes_console import api as console_api  # the archive console: data,
+    from ltv.server.routes_console import pages as console_pages  # and pages at /console
 
     if policy is None:
         policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(settings.trust)))
@@ -76,6 +78,8 @@ def create_app(
     app.include_router(routes_files.router)
     app.include_router(routes_archive.router)
     app.include_router(web.router)
+    app.include_router(console_api)
+    app.include_router(console_pages)
     app.include_router(docs.router)  # /docs with local assets (no CDN)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
