@@ -54,7 +54,7 @@ from tsa.authority import TimeStampAuthority, TsaIdentity
 from tsa.serials import MemorySerialSource
 
 NOW = SERVER_AT + timedelta(hours=2)  # the console's clock: 2026-01-02T02:00Z (11:00 JST)
-SIGN_AT = SERVER_AT + timedelta(hours=1)
+SIGN_AT = SERVER_AT  # the sample TSA (ltv pki serve --at SERVER_AT) stamps just after
 DAY = timedelta(days=1)
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 
