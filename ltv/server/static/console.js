@@ -214,7 +214,7 @@
     for (const item of page.items) {
       const row = el("tr");
       const first = el("span", {}, packageLink(item), el("br"),
-        el("span", {class: "mono muted"}, item.id.slice(0, 16) + "…"));
+        el("span", {class: "mono muted"}, item.id.slice(0, 12) + "…"));
       [first, chips(item.metadata), el("span", {class: "date"}, item.created.text),
         dueCell(item.next_renewal)]
         .forEach((cell, n) => { const td = label(heads[n]); td.append(cell); row.append(td); });
