@@ -10,7 +10,9 @@ end-to-end tests: ``#file``, ``#detached``, ``#at``, ``#api-key``, ``#submit``, 
 (the worst standard token over the files), ``#report`` (an iframe, sandboxed, showing the first
 file's HTML report); ``#drop`` (the drop zone) and ``#results``: one ``li.result`` per file with
 ``.file-name``, ``.result-verdict`` (the token), ``.result-words`` (plain words),
-``.result-summary`` (the report's summary) and ``iframe.result-report``.
+``.result-summary`` (the report's summary) and ``iframe.result-report``; ``#verdict-words``
+says ``#verdict`` in plain words. With several files ``#report`` is hidden (each result holds
+its own report).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ font-weight:600;min-height:1.2rem}
 .TOTAL-PASSED{background:#1b7f3b;color:#fff}.TOTAL-FAILED{background:#b42318;color:#fff}
 .INDETERMINATE{background:#b54708;color:#fff}.error{background:#475467;color:#fff}
 #report{width:100%;height:70vh;border:1px solid #d0d5dd}
+#report[hidden]{display:none}#verdict-words{font-weight:600;margin-left:.5rem}
 #results{list-style:none;padding:0}
 .result{border:1px solid #d0d5dd;border-radius:.4rem;padding:.6rem .8rem;margin:.6rem 0}
 .file-name{font-weight:600;margin-right:.5rem}
@@ -150,6 +153,7 @@ document.getElementById("form").addEventListener("submit", async (event) => {
                   at: document.getElementById("at").value.trim(),
                   key: document.getElementById("api-key").value.trim()};
   verdict.className = ""; verdict.textContent = T.validating;
+  document.getElementById("verdict-words").textContent = "";
   const results = [];
   for (const [index, file] of files.entries()) {
     results.push(await validateOne(file, index, common));
@@ -160,8 +164,10 @@ document.getElementById("form").addEventListener("submit", async (event) => {
   } else {
     const worst = results.reduce((a, b) => (RANK[b.token] > RANK[a.token] ? b : a));
     verdict.className = worst.token; verdict.textContent = worst.token;
+    document.getElementById("verdict-words").textContent = T.labels[worst.token] || "";
   }
   report.srcdoc = results[0].html;
+  report.hidden = files.length > 1;  // each file's report is in its own result
 });
 """
 
@@ -239,6 +245,7 @@ href="/docs">/docs</a>.</p>
 <p><button type="submit" id="submit">{t['validate']}</button></p>
 </form>
 <div id="verdict" role="status" aria-live="polite"></div>
+<span id="verdict-words"></span>
 <ol id="results" aria-label="{t['results']}"></ol>
 <iframe id="report" title="{t['report']}" sandbox></iframe>
 </main>

@@ -66,6 +66,7 @@ th{background:#f2f4f7;font-weight:600}.muted{color:#596273}code{font-size:.85rem
 word-break:break-all}
 .facts th{width:13rem}
 .scroll{overflow-x:auto;max-width:100%}
+.scroll table{min-width:40rem}.scroll td,.scroll th{overflow-wrap:break-word}
 .timeline{margin:1rem 0}
 .timeline svg{display:block;width:100%;border:1px solid #eaecf0}
 svg text{font-family:inherit;font-size:11px}
@@ -77,6 +78,7 @@ vertical-align:middle}
 border-top:3px dashed}
 .line.carried{border-top-style:solid;border-top-width:5px}
 .num{display:inline-block;min-width:1.1rem;font-weight:600}
+.legend .num,.legend .swatch,.legend .line{text-indent:0}
 @media (max-width:640px){
 body{padding:.6rem}
 h1{font-size:1.2rem}
@@ -86,6 +88,7 @@ h1{font-size:1.2rem}
 }
 @media print{
 @page{size:A4;margin:14mm 12mm}
+.scroll table{min-width:0}
 body{max-width:none;padding:0;font-size:10pt}
 .summary{background:none}
 section,figure,tr{break-inside:avoid}
