@@ -289,3 +289,21 @@ def test_json_schema_documents_holder_fields() -> None:
     assert json.dumps(signer["holder_details"]["properties"], sort_keys=True) == json.dumps(
         {"address": {"type": ["string", "null"]}, "date_of_birth": {"type": ["string", "null"]},
          "gender": {"type": ["string", "null"]}}, sort_keys=True)
+
+
+def test_text_report(report: ValidationReport) -> None:
+    from ltv.validation.report_text import to_text
+
+    ja = to_text(report, JA)
+    lines = ja.splitlines()
+    assert lines[0].startswith("この契約書の署名は有効です。署名者は電子 花子です")
+    assert lines[2] == "[1] signature: 有効 (TOTAL-PASSED)"
+    assert "    署名者: 電子 花子" in lines
+    assert "    鍵: スマートフォン (rsa-2048)" in lines
+    assert "    発行元の認証局: LTV Sample Smartphone Signing CA" in lines
+    assert HOLDER.address not in ja
+    asked = to_text(report, ReportOptions(lang="ja", show_holder_details=True))
+    assert f"    住所: {HOLDER.address}" in asked.splitlines()
+    en = to_text(report, EN)
+    assert "[1] signature: Valid (TOTAL-PASSED)" in en.splitlines()
+    assert "    Signer: 電子 花子" in en.splitlines()
