@@ -307,3 +307,41 @@ def test_text_report(report: ValidationReport) -> None:
     en = to_text(report, EN)
     assert "[1] signature: Valid (TOTAL-PASSED)" in en.splitlines()
     assert "    Signer: 電子 花子" in en.splitlines()
+
+
+def test_holder_data_from_odd_certificates(pki: SamplePki) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from ltv.jpki import HOLDER_OIDS
+    from ltv.validation.holder import holder_data, issuer_name
+
+    key = ec.generate_private_key(ec.SECP256R1())
+
+    def cert(san: list[x509.GeneralName] | None) -> x509.Certificate:
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+                   .issuer_name(pki.root.subject).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(SIGNED_AT)
+                   .not_valid_after(SIGNED_AT + timedelta(days=1)))
+        if san is not None:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return builder.sign(key, hashes.SHA256())
+
+    name = x509.ObjectIdentifier(HOLDER_OIDS["name"])
+    assert holder_data(cert(None)).name is None
+    assert holder_data(cert([x509.OtherName(name, b"\x02\x01\x05")])).name is None  # INTEGER
+    assert holder_data(cert([x509.OtherName(name, b"\x30\x00")])).name is None  # SEQUENCE
+    bmp = "山田 太郎".encode("utf-16-be")
+    assert holder_data(cert([x509.OtherName(name, bytes([0x1E, len(bmp)]) + bmp)])).name \
+        == "山田 太郎"  # BMPString, as older profiles write it
+    assert issuer_name(cert(None)) == "LTV Sample Root CA"
+
+
+def test_language_tags_are_normalised(report: ValidationReport) -> None:
+    page = to_html(report, options=ReportOptions(lang="ja-JP"))
+    assert '<html lang="ja">' in page
+    assert "この契約書の署名は有効です。" in page
+    assert '<html lang="en">' in to_html(report, options=ReportOptions(lang="fr"))

@@ -172,27 +172,21 @@ document.getElementById("form").addEventListener("submit", async (event) => {
 """
 
 
-def _messages() -> dict[str, object]:
-    """The script's words in the current language."""
+def _messages(lang: str) -> dict[str, object]:
+    """The script's words in ``lang`` (inside ``use_language(lang)``)."""
     return {
         "validating": _("validating…"),
         "error": _("error"),
         "no_file": _("Choose at least one signed file."),
         "show_report": _("Show the report"),
         "report_of": _("Validation report of"),
-        "labels": {token: indication_label(token, _current())
+        "labels": {token: indication_label(token, lang)
                    for token in ("TOTAL-PASSED", "TOTAL-FAILED", "INDETERMINATE")},
     }
 
 
-def _current() -> str:
-    from ltv.i18n import current_language
-
-    return current_language()
-
-
-def _script() -> str:
-    messages = json.dumps(_messages(), ensure_ascii=True).replace("<", "\\u003c")
+def _script(lang: str) -> str:
+    messages = json.dumps(_messages(lang), ensure_ascii=True).replace("<", "\\u003c")
     return _SCRIPT.replace("__MESSAGES__", messages)
 
 
@@ -249,7 +243,7 @@ href="/docs">/docs</a>.</p>
 <ol id="results" aria-label="{t['results']}"></ol>
 <iframe id="report" title="{t['report']}" sandbox></iframe>
 </main>
-<script>{_script()}</script>
+<script>{_script(chosen)}</script>
 </body></html>
 """
 

@@ -39,7 +39,7 @@ def _text(der: bytes) -> str | None:
     try:
         value = core.load(der, strict=True)
         native = value.native
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, LookupError):
         return None
     if not isinstance(native, str):
         return None

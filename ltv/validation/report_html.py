@@ -36,7 +36,7 @@ from ltv.validation.model import (
 )
 from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
-from ltv.validation.summary import date_text, key_kind_text, summary, time_text
+from ltv.validation.summary import date_text, key_kind_text, normalized, summary, time_text
 
 __all__ = ["to_html"]
 
@@ -70,6 +70,7 @@ word-break:break-all}
 .timeline{margin:1rem 0}
 .timeline svg{display:block;width:100%;border:1px solid #eaecf0}
 svg text{font-family:inherit;font-size:11px}
+.tick text{text-anchor:middle}.tick-end text{text-anchor:end}.tick-start text{text-anchor:start}
 .legend{list-style:none;padding:0;margin:.4rem 0;font-size:.85rem}
 .legend li{margin:.15rem 0;padding-left:1.6rem;text-indent:-1.6rem}
 .swatch{display:inline-block;width:1.1rem;height:.7rem;margin-right:.5rem;border-radius:2px;
@@ -135,6 +136,7 @@ def to_html(report: ValidationReport, *, title: str = _DEFAULT_TITLE,
 
     An unknown ``options.tz`` raises :class:`ValueError` naming it.
     """
+    options = normalized(options)
     resolve_timezone(options.tz, options.lang)
     with use_language(options.lang):
         return _page(report, title, options)
@@ -378,11 +380,15 @@ def _timeline(sig: SignatureReport, index: int, options: ReportOptions) -> str:
            f'<rect x="0" y="0" width="100%" height="{height}" fill="#fcfcfd"/>']
     ticks = _year_ticks(lo, hi, most=10)
     for n, tick in enumerate(ticks):
+        at = x(tick)
         minor = " tick-minor" if len(ticks) > 5 and n % 2 else ""
-        svg.append(f'<g class="tick{minor}"><line x1="{x(tick):.2f}%" y1="{top - 6}" '
-                   f'x2="{x(tick):.2f}%" y2="{height - 4}" stroke="#eaecf0"/>'
-                   f'<text x="{x(tick):.2f}%" y="{top - 10}" fill="#596273" '
-                   f'text-anchor="middle">{tick.year}</text></g>')
+        # the label sits in a 1-unit viewport at the tick (text keeps its size at any width);
+        # near either edge it is anchored inwards so it never leaves the picture
+        anchor = " tick-end" if at > 90 else (" tick-start" if at < 12 else "")
+        svg.append(f'<g class="tick{minor}{anchor}"><line x1="{at:.2f}%" y1="{top - 6}" '
+                   f'x2="{at:.2f}%" y2="{height - 4}" stroke="#eaecf0"/>'
+                   f'<svg x="{at:.2f}%" y="0" width="1" height="{top}" overflow="visible">'
+                   f'<text x="0" y="{top - 10}" fill="#667085">{tick.year}</text></svg></g>')
     legend: list[str] = []
     revoked_word = escape(_("revoked"))
     carried_word = escape(_("carried the verdict"))

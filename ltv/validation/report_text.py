@@ -17,7 +17,7 @@ from ltv.validation.explain import explain, indication_label
 from ltv.validation.model import SignatureReport, ValidationReport
 from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
-from ltv.validation.summary import key_kind_text, summary, time_text
+from ltv.validation.summary import key_kind_text, normalized, summary, time_text
 
 __all__ = ["to_text"]
 
@@ -31,6 +31,7 @@ def _line(text: str) -> str:
 def to_text(report: ValidationReport, options: ReportOptions = _DEFAULT_OPTIONS) -> str:
     """The report as lines of text (ends with a newline). An unknown ``options.tz`` raises
     :class:`ValueError` naming it."""
+    options = normalized(options)
     resolve_timezone(options.tz, options.lang)
     with use_language(options.lang):
         lines = [_line(summary(report, options)), ""]

@@ -13,6 +13,7 @@ Dates go through :mod:`ltv.i18n.dates` (JST by default for Japanese, the era on 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from ltv.clock import format_time
@@ -30,9 +31,16 @@ from ltv.validation.model import (
 )
 from ltv.validation.report_options import ReportOptions
 
-__all__ = ["date_text", "key_kind_text", "signature_summary", "summary", "time_text"]
+__all__ = ["date_text", "key_kind_text", "normalized", "signature_summary", "summary",
+           "time_text"]
 
 _DEFAULT_OPTIONS = ReportOptions()
+
+
+def normalized(options: ReportOptions) -> ReportOptions:
+    """``options`` with its language as one of ours (``ja-JP`` → ``ja``; unknown → ``en``)."""
+    with use_language(options.lang) as chosen:
+        return options if chosen == options.lang else replace(options, lang=chosen)
 
 
 def key_kind_text(kind: KeyKind) -> str:
@@ -106,6 +114,7 @@ def _proof_sentence(sig: SignatureReport, options: ReportOptions) -> str | None:
 
 def signature_summary(sig: SignatureReport, options: ReportOptions, *, only: bool) -> str:
     """Sentences for one signature (``only``: it is the document's only signature)."""
+    options = normalized(options)
     with use_language(options.lang):
         sentences: list[str] = []
         if sig.indication is Indication.TOTAL_PASSED:
@@ -136,6 +145,7 @@ def _join(sentences: list[str], lang: str) -> str:
 
 def summary(report: ValidationReport, options: ReportOptions = _DEFAULT_OPTIONS) -> str:
     """The plain-language summary of ``report`` in ``options.lang``."""
+    options = normalized(options)
     with use_language(options.lang):
         signatures = report.signatures
         if not signatures:
