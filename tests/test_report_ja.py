@@ -345,3 +345,21 @@ def test_language_tags_are_normalised(report: ValidationReport) -> None:
     assert '<html lang="ja">' in page
     assert "この契約書の署名は有効です。" in page
     assert '<html lang="en">' in to_html(report, options=ReportOptions(lang="fr"))
+
+
+def test_summary_after_a_revocation(report: ValidationReport) -> None:
+    """Revoked after signing, with a time-stamp from before: the summary says both."""
+    from dataclasses import replace
+
+    sig = report.signatures[0]
+    revoked_at = datetime(2027, 4, 1, 3, 0, tzinfo=UTC)
+    rows = tuple(replace(c, revocation_time=revoked_at, revocation_reason="keyCompromise")
+                 if c.role == "signer" else c for c in sig.certificates)
+    revoked = replace(report, signatures=(replace(sig, certificates=rows),))
+    assert ("署名者の証明書は2027年4月1日に失効しましたが、失効より前に署名が存在したことが"
+            "タイムスタンプで証明されています（") in summary(revoked, JA)
+    assert "The signer's certificate was revoked on 2027-04-01, but a time-stamp proves" \
+        in summary(revoked, EN)
+    page = to_html(revoked, options=JA)
+    assert '<strong style="color:#b42318">失効 2027年4月1日 12:00:00 JST</strong>' in page
+    assert '<g class="revocation">' in page

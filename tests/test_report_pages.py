@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,39 @@ def test_validation_page_several_files(server: str, signed: bytes,  # noqa: F811
         assert page.axe_violations() == []
         shot = page.screenshot(tmp_path / f"page-{lang}-{size}.png", full_page=True)
     _check_png(shot, width)
+
+
+def test_validation_page_detached_content(server: str, pki: SamplePki, hanako: Any,  # noqa: F811
+                                          tmp_path: Path) -> None:
+    """A detached CAdES signature with its content chosen in #detached (Japanese page)."""
+    from test_validation_cades import _services
+
+    from ltv.signing import SignatureFormat, SignatureLevel, SigningOptions, sign
+
+    p7s = tmp_path / "契約書.txt.p7s"
+    p7s.write_bytes(sign(CONTRACT, hanako, [hanako.certificate, *hanako.chain],
+                         SignatureFormat.CADES, SignatureLevel.B_T,
+                         options=SigningOptions(detached=True),
+                         services=_services(pki, AT - timedelta(minutes=5))))
+    content = tmp_path / "契約書.txt"
+    content.write_bytes(CONTRACT)
+    with browser(tmp_path, lang="ja") as page:
+        page.goto(f"{server}/", "!!document.querySelector('#submit')")
+        root = page.send("DOM.getDocument", depth=1)["root"]["nodeId"]
+        for selector, path in (("#file", p7s), ("#detached", content)):
+            node = page.send("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+            page.send("DOM.setFileInputFiles", files=[str(path)], nodeId=node)
+        page.evaluate(f"document.getElementById('at').value = {json.dumps(format_time(AT))}")
+        page.evaluate("document.getElementById('submit').click()")
+        verdict = page.wait_for("(() => { const t = document.querySelector('#verdict')"
+                                ".textContent; return /^(TOTAL-|INDETERMINATE|error|エラー)/"
+                                ".test(t) ? t : ''; })()", timeout=120)
+        assert verdict == "TOTAL-PASSED"
+        assert page.evaluate("document.getElementById('verdict-words').textContent") == "有効"
+        results = page.evaluate(_RESULTS)
+        assert [(r["name"], r["token"]) for r in results] == [(p7s.name, "TOTAL-PASSED")]
+        assert page.evaluate("document.getElementById('report').hidden") is False
+        assert page.console_errors() == []
 
 
 def test_validation_page_language_choice(server: str, tmp_path: Path) -> None:
