@@ -72,6 +72,7 @@ from ltv.validation.constraints import content_type_constraint, signer_purpose
 from ltv.validation.crypto_constraints import (
     CryptoVerdict,
     cryptographic_constraints,
+    key_use,
     normalise_digest_name,
     revocation_algorithm_uses,
 )
@@ -540,8 +541,11 @@ def _timestamp_crypto(ts: TimestampFacts, *, checker: CertificateChecker,
             policy=checker.policy, moment=ts.gen_time, subject="the time-stamped data")
         if not imprint.ok:
             return imprint
+    uses = ts.algorithm_uses
+    if ts.tsa_certificate is not None:  # the TSA's own key (RSA-2048 sunset, NIST IR 8547)
+        uses = (*uses, key_use(ts.tsa_certificate.public_key(), f"{label} TSA signature key"))
     return cryptographic_constraints(
-        ts.algorithm_uses, policy=checker.policy,
+        uses, policy=checker.policy,
         moment=ledger.time_of(poe_digest(ts.signature_value)), subject=f"the {label}")
 
 
