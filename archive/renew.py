@@ -2,7 +2,10 @@
 
 A batch needs renewal when its newest archive timestamp weakens:
 
-* **timestamp renewal** — the newest token's TSA certificate expires within ``margin``; one new
+* **timestamp renewal** — the newest token's TSA certificate expires within ``margin``, or a
+  public key the token relies on (its TSA key or an issuer's in the token: RSA-2048, P-256)
+  reaches its sunset (``key_sunsets``, NIST IR 8547 by default) within ``margin`` — renewing
+  with an ML-DSA TSA moves the evidence onto a key without a sunset; one new
   timestamp covers a hash tree over the distinct last tokens of all such batches (their
   ``H(timeStamp DER)``) plus the validation material of those tokens (TSA chain and revocation
   data, fetched now while the certificates are valid) as extra leaves;
@@ -84,6 +87,7 @@ from ltv.algorithms import DigestAlgorithm
 from ltv.clock import Clock, SystemClock
 from ltv.ers import MAX_LEAVES_PER_TIMESTAMP, build_hash_tree, group_hash
 from ltv.timestamps import TimestampClient, parse_token
+from ltv.validation.crypto_constraints import weakest_key_sunset
 
 __all__ = ["DEFAULT_MARGIN", "LeaseHeldError", "RenewSummary", "RenewalPlan", "plan", "renew",
            "renew_all"]
@@ -141,9 +145,19 @@ def _tsa_not_after(token: bytes, cache: dict[bytes, x509.Certificate]) -> dateti
     return cert.not_valid_after_utc
 
 
+def _key_sunset(token: bytes, key_sunsets: dict[str, datetime] | None
+                ) -> tuple[str, datetime] | None:
+    """The earliest key sunset the token's signature and chain rest on (None: none)."""
+    if not key_sunsets:
+        return None
+    parsed = parse_token(token)
+    return weakest_key_sunset([parsed.signer_certificate, *parsed.certificates], key_sunsets)
+
+
 def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
          margin: timedelta = DEFAULT_MARGIN, hash_algorithm: DigestAlgorithm | None = None,
-         sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
+         sunsets: dict[str, datetime] | None = None,
+         key_sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
     """(number of batches, the renewals they need at ``at``)."""
     certs: dict[bytes, x509.Certificate] = {}
     plans: list[RenewalPlan] = []
@@ -163,10 +177,15 @@ def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
                                      reason=f"{last.algorithm.value} sunset {sunset.date()}"))
         else:
             expires = _tsa_not_after(last.token, certs)
+            weak = _key_sunset(last.token, key_sunsets)
             if expires - margin <= at:
                 plans.append(RenewalPlan(batch=batch, kind="timestamp", last=last,
                                          algorithm=last.algorithm,
                                          reason=f"TSA certificate expires {expires.date()}"))
+            elif weak is not None and weak[1] - margin <= at:
+                plans.append(RenewalPlan(batch=batch, kind="timestamp", last=last,
+                                         algorithm=last.algorithm,
+                                         reason=f"{weak[0]} sunset {weak[1].date()}"))
     return len(ids), plans
 
 
@@ -218,6 +237,7 @@ def renew(
     hash_algorithm: DigestAlgorithm | None = None,
     material: MaterialSource | None = None,
     sunsets: dict[str, datetime] | None = None,
+    key_sunsets: dict[str, datetime] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     lease_ttl: timedelta = timedelta(minutes=30),
@@ -232,7 +252,8 @@ def renew(
     now = clock.now()
     if dry_run:
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets,
+                            key_sunsets=key_sunsets)
         return RenewSummary(batches=total, dry_run=True, plans=tuple(plans))
     lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -253,7 +274,8 @@ def renew(
         # write-once) before anything else, so renewal sees every sealed package.
         published = finish_publication(store, tenant=tenant)
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets,
+                            key_sunsets=key_sunsets)
         ts_plans = [p for p in plans if p.kind == "timestamp"]
         ht_plans = [p for p in plans if p.kind == "hash-tree"]
         by_alg: dict[DigestAlgorithm, list[RenewalPlan]] = {}

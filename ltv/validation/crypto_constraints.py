@@ -115,6 +115,26 @@ def key_use(public_key: object, what: str) -> AlgorithmUse:
     return AlgorithmUse(what=what, algorithm=key_class(algorithm, bits))
 
 
+def weakest_key_sunset(certificates: Iterable[x509.Certificate],
+                       key_sunsets: dict[str, datetime]) -> tuple[str, datetime] | None:
+    """``(key class, sunset)`` of the earliest-setting public key among ``certificates``
+    (a TSA certificate and its issuers: the keys a time-stamp's signature and chain rest on),
+    None when none has a sunset in ``key_sunsets`` (ML-DSA never has one by default)."""
+    found: list[tuple[datetime, str]] = []
+    for cert in certificates:
+        try:
+            name = key_class(*key_facts(cert.public_key()))
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+        sunset = key_sunsets.get(name)
+        if sunset is not None:
+            found.append((sunset, name))
+    if not found:
+        return None
+    sunset, name = min(found)
+    return _shown(name), sunset
+
+
 def key_constraint(policy: ValidationPolicy, algorithm: str, bits: int,
                    moment: datetime | None) -> AlgorithmUsageConstraint:
     """EN 319 102-1 §5.2.8 for one public key used at ``moment`` (None: no POE, judged as of
