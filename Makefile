@@ -9,14 +9,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # command:package pairs; a package is installed when its command is missing.
 SYSTEM_TOOLS := pdfsig:poppler-utils qpdf:qpdf xmlsec1:xmlsec1 openssl:openssl \
 	certutil:libnss3-tools java:default-jre-headless chromium:chromium \
-	softhsm2-util:softhsm2
+	softhsm2-util:softhsm2 node:nodejs npm:npm
 SYSTEM_FILES := /usr/share/java/bcpkix.jar:libbcpkix-java \
 	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
 PYTEST_ARGS ?=
+# The independent ML-DSA verifier of tests/test_pq.py (@noble/post-quantum, pinned by its lock).
+PQ_JS := tests/js/pq/node_modules/.package-lock.json
 
 .PHONY: setup system test lint demo bench clean
 
-setup: system $(STAMP)
+setup: system $(STAMP) $(PQ_JS)
 
 system:
 	@missing=""; \
@@ -37,6 +39,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+$(PQ_JS): tests/js/pq/package.json tests/js/pq/package-lock.json
+	npm ci --prefix tests/js/pq --no-audit --no-fund --ignore-scripts
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict ltv tsa archive samples
@@ -52,4 +57,4 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/js/pq/node_modules

@@ -178,14 +178,14 @@ def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
         else:
             expires = _tsa_not_after(last.token, certs)
             weak = _key_sunset(last.token, key_sunsets)
+            reasons = []
+            if weak is not None and weak[1] - margin <= at:
+                reasons.append(f"{weak[0]} sunset {weak[1].date()}")
             if expires - margin <= at:
+                reasons.append(f"TSA certificate expires {expires.date()}")
+            if reasons:
                 plans.append(RenewalPlan(batch=batch, kind="timestamp", last=last,
-                                         algorithm=last.algorithm,
-                                         reason=f"TSA certificate expires {expires.date()}"))
-            elif weak is not None and weak[1] - margin <= at:
-                plans.append(RenewalPlan(batch=batch, kind="timestamp", last=last,
-                                         algorithm=last.algorithm,
-                                         reason=f"{weak[0]} sunset {weak[1].date()}"))
+                                         algorithm=last.algorithm, reason="; ".join(reasons)))
     return len(ids), plans
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_SIGNER_EKUS",
     "ValidationPolicy",
     "key_class",
+    "key_sunset_from",
     "load_trust_anchors",
 ]
 
@@ -111,6 +112,31 @@ DEFAULT_SIGNER_EKUS: frozenset[str] = frozenset({
 #: CMS eContentTypes a document signature may sign: id-data only. id-ct-TSTInfo (a bare RFC
 #: 3161 token) and any other content type is not a document signature (FORMAT_FAILURE).
 DEFAULT_CONTENT_TYPES: frozenset[str] = frozenset({"1.2.840.113549.1.7.1"})
+
+
+_KEY_CLASSES = ("rsa-2048", "rsa-3072", "rsa-4096", "p-256", "p-384", "p-521",
+                "ml-dsa-44", "ml-dsa-65", "ml-dsa-87")
+
+
+def key_sunset_from(current: dict[str, datetime], entries: object) -> dict[str, datetime]:
+    """A policy file's ``key_sunset`` object merged over ``current``: ``{"rsa-2048":
+    "2031-01-01T00:00:00Z", "p-256": null}`` sets RSA-2048's sunset and removes P-256's.
+    An unknown key class or a bad time is a :class:`ConfigurationError`."""
+    from ltv.clock import parse_time  # (ltv.clock is light; kept local like the CLI does)
+
+    if not isinstance(entries, dict):
+        raise ConfigurationError("key_sunset is an object: key class -> ISO 8601 time or null")
+    merged = dict(current)
+    for raw, value in entries.items():
+        name = str(raw).strip().lower()
+        if name not in _KEY_CLASSES:
+            raise ConfigurationError(
+                f"key_sunset: unknown key class {raw!r} (use {', '.join(_KEY_CLASSES)})")
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = parse_time(str(value))
+    return merged
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

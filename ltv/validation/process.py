@@ -736,6 +736,14 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
                                       revocation_time=outcome.revocation_time,
                                       revocation_reason=outcome.revocation_reason,
                                       revoked_is_ee=outcome.revoked_is_ee)
+    if not outcome.ok and outcome.subindication is SubIndication.NO_POE:
+        # The proof of existence is missing because a time-stamp that would have given it
+        # rests on an algorithm past its sunset (RSA-2048 after 2035 without an ML-DSA
+        # renewal, say): that is the telling reason (EN 319 102-1 §5.2.8).
+        weak_ts = _timestamp_crypto_failure(run)
+        if weak_ts is not None:
+            return _final(run, Indication.INDETERMINATE, weak_ts[0],
+                          f"{weak_ts[1]} (so: {outcome.message})")
     if not outcome.ok:
         sub = outcome.subindication
         assert sub is not None
