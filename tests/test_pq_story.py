@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,7 +78,7 @@ def _future(work: Path, pki_dir: Path, store: Path, key: list[str], *,
 
 
 @pytest.fixture(scope="module")
-def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     work = tmp_path_factory.mktemp("pq-story")
     pki = SamplePki.init(work / "pki", port=free_port(), at=EPOCH)
     server = PkiServer(pki.directory, pki.port, at=SIGN_AT).start()
@@ -104,7 +103,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
     shutil.copytree(work / "store", work / "store-rsa")
     _future(work, work / "pki", work / "store", ["--tsa-key", "ml-dsa-65"], extend=True)
     _future(work, work / "pki-rsa", work / "store-rsa", [], extend=False)
-    yield Story(work=work, package=package)
+    return Story(work=work, package=package)
 
 
 def _verify_2040(story: Story, store: str) -> tuple[subprocess.CompletedProcess[str], dict]:
@@ -197,9 +196,11 @@ def test_pdfsig_reads_the_ml_dsa_document_timestamp(story: Story) -> None:
 
 
 def _last_token(story: Story) -> bytes:
-    """The ML-DSA document timestamp token of pq-signed.pdf (the last /Contents)."""
+    """The ML-DSA document timestamp token of pq-signed.pdf (the last /Contents, without the
+    zero padding after the DER)."""
+    from asn1crypto import cms
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     with (story.work / "pq-signed.pdf").open("rb") as handle:
         fields = list(PdfFileReader(handle).embedded_signatures)
-        return bytes(fields[-1].pkcs7_content)
+        return bytes(cms.ContentInfo.load(bytes(fields[-1].pkcs7_content)).dump())
