@@ -298,3 +298,42 @@ def test_policy_file_key_sunset(tmp_path: Path) -> None:
     assert str(info.value) == (
         "key_sunset: unknown key class 'rsa-1024' (use rsa-2048, rsa-3072, rsa-4096, p-256, "
         "p-384, p-521, ml-dsa-44, ml-dsa-65, ml-dsa-87)")
+
+
+# -- signing with an ML-DSA TSA, validating its time-stamps -------------------------------------
+
+@pytest.mark.parametrize("fmt", ["cades", "xades"])
+def test_signature_with_ml_dsa_timestamps_validates(pq_pki: SamplePki, tmp_path: Path,
+                                                    fmt: str) -> None:
+    from conftest import SERVER_AT, PkiServer
+
+    from ltv.cli._services import build_services
+    from ltv.clock import OffsetClock
+    from ltv.keys import KeySigner
+    from ltv.keys import load_private_key as load_signer_key
+    from ltv.signing import SignatureFormat, SignatureLevel, sign
+    from ltv.validation import Indication, validate
+
+    pq_pki.issue_software_signer("Taro", tmp_path / "signer", at=PKI_EPOCH)
+    key = load_signer_key(tmp_path / "signer" / "key.pem")
+    cert = x509.load_pem_x509_certificate((tmp_path / "signer" / "cert.pem").read_bytes())
+    chain = x509.load_pem_x509_certificates((tmp_path / "signer" / "chain.pem").read_bytes())
+    content = (b"<contract>pay 100 JPY</contract>" if fmt == "xades"
+               else b"Contract: the buyer pays 100 JPY.\n")
+    signed_at = SERVER_AT + timedelta(hours=1)
+    server = PkiServer(pq_pki.directory, pq_pki.port, at=signed_at).start()
+    try:
+        signed = sign(content, KeySigner(key), [cert, *chain], SignatureFormat(fmt),
+                      SignatureLevel.B_LTA,
+                      services=build_services(pki=pq_pki.directory, clock=OffsetClock(signed_at)))
+    finally:
+        server.stop()
+    policy = ValidationPolicy.default(trust_anchors=[pq_pki.root, pq_pki.pq_root])
+    report = validate(signed, policy=policy, at=signed_at + timedelta(minutes=10), offline=True)
+    sig = report.signatures[0]
+    assert (sig.indication, sig.subindication) == (Indication.TOTAL_PASSED, None), sig.message
+    assert sig.timestamps, "B-LTA has time-stamps"
+    for ts in sig.timestamps:
+        assert ts.indication is Indication.PASSED, ts.message
+        assert ts.tsa is not None
+        assert ts.tsa.startswith("CN=LTV Sample TSA 1")
