@@ -17,14 +17,15 @@ PYTEST_ARGS ?=
 
 .PHONY: setup system test lint demo bench clean
 
-# JavaScript checkers (pinned by each package-lock.json), installed with npm ci.
-NPM_DIRS := tests/js/web
+# JavaScript checkers (pinned by each package-lock.json), installed with npm ci: axe-core for
+# the page tests, @noble/post-quantum as the independent ML-DSA verifier of tests/test_pq.py.
+NPM_DIRS := tests/js/web tests/js/pq
 NPM_STAMPS := $(addsuffix /node_modules/.installed,$(NPM_DIRS))
 
 setup: system $(STAMP) $(NPM_STAMPS)
 
 %/node_modules/.installed: %/package-lock.json
-	npm ci --prefix $* --silent --no-audit --no-fund
+	npm ci --prefix $* --silent --no-audit --no-fund --ignore-scripts
 	touch $@
 
 system:
@@ -61,4 +62,4 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tests/js/pq/node_modules

@@ -2,7 +2,10 @@
 
 A batch needs renewal when its newest archive timestamp weakens:
 
-* **timestamp renewal** — the newest token's TSA certificate expires within ``margin``; one new
+* **timestamp renewal** — the newest token's TSA certificate expires within ``margin``, or a
+  public key the token relies on (its TSA key or an issuer's in the token: RSA-2048, P-256)
+  reaches its sunset (``key_sunsets``, NIST IR 8547 by default) within ``margin`` — renewing
+  with an ML-DSA TSA moves the evidence onto a key without a sunset; one new
   timestamp covers a hash tree over the distinct last tokens of all such batches (their
   ``H(timeStamp DER)``) plus the validation material of those tokens (TSA chain and revocation
   data, fetched now while the certificates are valid) as extra leaves;
@@ -89,6 +92,7 @@ from ltv.algorithms import DigestAlgorithm
 from ltv.clock import Clock, SystemClock
 from ltv.ers import MAX_LEAVES_PER_TIMESTAMP, build_hash_tree, group_hash
 from ltv.timestamps import TimestampClient, parse_token
+from ltv.validation.crypto_constraints import weakest_key_sunset
 
 __all__ = ["DEFAULT_MARGIN", "Deadline", "LeaseHeldError", "RenewSummary", "RenewalPlan",
            "deadlines", "plan", "renew", "renew_all"]
@@ -146,9 +150,19 @@ def _tsa_not_after(token: bytes, cache: dict[bytes, x509.Certificate]) -> dateti
     return cert.not_valid_after_utc
 
 
+def _key_sunset(token: bytes, key_sunsets: dict[str, datetime] | None
+                ) -> tuple[str, datetime] | None:
+    """The earliest key sunset the token's signature and chain rest on (None: none)."""
+    if not key_sunsets:
+        return None
+    parsed = parse_token(token)
+    return weakest_key_sunset([parsed.signer_certificate, *parsed.certificates], key_sunsets)
+
+
 def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
          margin: timedelta = DEFAULT_MARGIN, hash_algorithm: DigestAlgorithm | None = None,
-         sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
+         sunsets: dict[str, datetime] | None = None,
+         key_sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
     """(number of batches, the renewals they need at ``at``)."""
     certs: dict[bytes, x509.Certificate] = {}
     plans: list[RenewalPlan] = []
@@ -158,11 +172,15 @@ def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
         if last is None:
             continue
         found = deadlines(last, margin=margin, hash_algorithm=hash_algorithm, sunsets=sunsets,
-                          certs=certs)
-        due = next((d for d in found if d.due <= at), None)
-        if due is not None:
-            plans.append(RenewalPlan(batch=batch, kind=due.kind, last=last,
-                                     algorithm=due.algorithm, reason=due.reason))
+                          certs=certs, key_sunsets=key_sunsets)
+        due = [d for d in found if d.due <= at]
+        if due:
+            first = due[0]
+            # a time-stamp renewal names every reason that has come (key sunset, TSA expiry)
+            reason = "; ".join(d.reason for d in due if d.kind == first.kind) \
+                if first.kind == "timestamp" else first.reason
+            plans.append(RenewalPlan(batch=batch, kind=first.kind, last=last,
+                                     algorithm=first.algorithm, reason=reason))
     return len(ids), plans
 
 
@@ -182,7 +200,8 @@ class Deadline:
 def deadlines(last: BatchEntry, *, margin: timedelta = DEFAULT_MARGIN,
               hash_algorithm: DigestAlgorithm | None = None,
               sunsets: dict[str, datetime] | None = None,
-              certs: dict[bytes, x509.Certificate] | None = None) -> list[Deadline]:
+              certs: dict[bytes, x509.Certificate] | None = None,
+              key_sunsets: dict[str, datetime] | None = None) -> list[Deadline]:
     """The renewal rule for a batch whose newest entry is ``last``, in the order :func:`plan`
     applies it: at a time ``at`` the first deadline whose ``due`` has come is the renewal to
     do; the earliest ``due`` is the date by which the next renewal is due."""
@@ -196,6 +215,11 @@ def deadlines(last: BatchEntry, *, margin: timedelta = DEFAULT_MARGIN,
         found.append(Deadline(kind="hash-tree", due=sunset - margin, weakens=sunset,
                               algorithm=hash_algorithm or DigestAlgorithm.SHA512,
                               reason=f"{last.algorithm.value} sunset {sunset.date()}"))
+    weak = _key_sunset(last.token, key_sunsets)
+    if weak is not None:
+        found.append(Deadline(kind="timestamp", due=weak[1] - margin, weakens=weak[1],
+                              algorithm=last.algorithm,
+                              reason=f"{weak[0]} sunset {weak[1].date()}"))
     expires = _tsa_not_after(last.token, {} if certs is None else certs)
     found.append(Deadline(kind="timestamp", due=expires - margin, weakens=expires,
                           algorithm=last.algorithm,
@@ -251,6 +275,7 @@ def renew(
     hash_algorithm: DigestAlgorithm | None = None,
     material: MaterialSource | None = None,
     sunsets: dict[str, datetime] | None = None,
+    key_sunsets: dict[str, datetime] | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
     lease_ttl: timedelta = timedelta(minutes=30),
@@ -265,7 +290,8 @@ def renew(
     now = clock.now()
     if dry_run:
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets,
+                            key_sunsets=key_sunsets)
         return RenewSummary(batches=total, dry_run=True, plans=tuple(plans))
     lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -286,7 +312,8 @@ def renew(
         # write-once) before anything else, so renewal sees every sealed package.
         published = finish_publication(store, tenant=tenant)
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets,
+                            key_sunsets=key_sunsets)
         ts_plans = [p for p in plans if p.kind == "timestamp"]
         ht_plans = [p for p in plans if p.kind == "hash-tree"]
         by_alg: dict[DigestAlgorithm, list[RenewalPlan]] = {}

@@ -31,7 +31,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 
 from ltv._lru import ByteBudgetLru as _Lru
 from ltv.clock import Clock
-from ltv.errors import RevocationError
+from ltv.errors import RevocationError, SignatureValueError
+from ltv.pq import is_mldsa, verify_mldsa
 
 __all__ = [
     "DEFAULT_CRL_CACHE_BYTES",
@@ -368,6 +369,12 @@ def _find_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x5
 
 def _verify_ocsp_signature(response: ocsp.OCSPResponse, responder: x509.Certificate) -> None:
     key = responder.public_key()
+    if is_mldsa(key):  # pure ML-DSA, no hash (RFC 9881 §3; see ltv.pq)
+        try:
+            verify_mldsa(key, response.signature, response.tbs_response_bytes)
+        except SignatureValueError as exc:
+            raise RevocationError("the OCSP response signature does not verify") from exc
+        return
     hash_alg = response.signature_hash_algorithm
     if hash_alg is None:
         raise RevocationError("the OCSP response names no signature hash algorithm")

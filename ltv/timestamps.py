@@ -16,7 +16,8 @@ Pure over bytes; the network lives in :mod:`ltv.online.timestamps`. The port is
   ``extra_certificates``) by hash and, if present, by ``issuerSerial``; the ``SignerInfo``
   identifier names the same certificate (RFC 5035 §5.4);
 * the signature over the DER signed attributes verifies with that certificate's key (RSA PKCS#1
-  v1.5 or PSS, ECDSA);
+  v1.5 or PSS, ECDSA, or pure ML-DSA-44/65/87 with the empty context and the signature
+  algorithm's parameters absent, RFC 9882 §3 / RFC 9881 §2: see :mod:`ltv.pq`);
 * that certificate has a critical extended key usage whose only purpose is id-kp-timeStamping
   (RFC 3161 §2.3).
 
@@ -47,9 +48,11 @@ from ltv.errors import (
     InputError,
     LtvError,
     MalformedError,
+    SignatureValueError,
     TimestampError,
     UnsupportedAlgorithmError,
 )
+from ltv.pq import ML_DSA_OIDS, mldsa_name, register_asn1crypto_oids, verify_mldsa
 
 __all__ = [
     "LocalTimestampClient",
@@ -103,7 +106,8 @@ class TimestampToken:
     """A parsed RFC 3161 token that passed :func:`parse_token`'s checks (not a trust decision).
 
     ``signature_mechanism`` and ``signature_digest_algorithm`` say how the TSA signed, for the
-    validator's algorithm constraints.
+    validator's algorithm constraints; for a post-quantum TSA ``signature_mechanism`` is None and
+    ``post_quantum_algorithm`` names the ML-DSA parameter set (``"ml-dsa-65"``).
     """
 
     der: bytes
@@ -118,6 +122,7 @@ class TimestampToken:
     accuracy: timedelta | None
     signature_mechanism: SignatureMechanism | None = None
     signature_digest_algorithm: DigestAlgorithm | None = None
+    post_quantum_algorithm: str | None = None
 
 
 class TimestampClient(Protocol):
@@ -244,6 +249,7 @@ def parse_token(
 
 
 def _parse_token(token_der: bytes, extra: Sequence[x509.Certificate]) -> TimestampToken:
+    register_asn1crypto_oids()
     content_info = cms.ContentInfo.load(token_der, strict=True)
     if content_info["content_type"].dotted != _ID_SIGNED_DATA:
         raise MalformedError("not a time-stamp token: the ContentInfo is not SignedData")
@@ -302,7 +308,8 @@ def _parse_token(token_der: bytes, extra: Sequence[x509.Certificate]) -> Timesta
         signer_info, signed_attrs_der, signer, signer_digest
     )
     return _token_from(
-        token_der, tst_info, signer, token_certs, mechanism=mechanism, sig_digest=sig_digest
+        token_der, tst_info, signer, token_certs, mechanism=mechanism, sig_digest=sig_digest,
+        post_quantum=mldsa_name(signer.public_key()) if mechanism is None else None,
     )
 
 
@@ -410,12 +417,44 @@ def _check_eku(signer: x509.Certificate) -> None:
         )
 
 
+_ML_DSA_BY_OID = {oid: name for name, oid in ML_DSA_OIDS.items()}
+
+
+def _verify_mldsa(algorithm: Any, signature: bytes, data: bytes, signer: x509.Certificate,
+                  signer_digest: DigestAlgorithm) -> tuple[None, DigestAlgorithm]:
+    """Pure ML-DSA over the DER signed attributes, empty context (RFC 9882 §3.2); the
+    identifier's parameters MUST be absent (§3.3) and name the certificate key's parameter
+    set."""
+    name = _ML_DSA_BY_OID[algorithm["algorithm"].dotted]
+    if not isinstance(algorithm["parameters"], core.Void):
+        raise TimestampError(
+            f"the token's {name.upper()} signature algorithm has parameters; RFC 9882 §3.3 "
+            "requires them absent"
+        )
+    public_key = signer.public_key()
+    if mldsa_name(public_key) != name:
+        raise TimestampError(
+            f"the token's signature algorithm {name.upper()} does not fit the TSA "
+            f"certificate's {type(public_key).__name__} key"
+        )
+    try:
+        verify_mldsa(public_key, signature, data)
+    except SignatureValueError as exc:
+        raise TimestampError(
+            "the token's signature does not verify with the TSA certificate's public key"
+        ) from exc
+    return None, signer_digest
+
+
 def _verify_signature(
     signer_info: Any, data: bytes, signer: x509.Certificate, signer_digest: DigestAlgorithm
-) -> tuple[SignatureMechanism, DigestAlgorithm]:
-    """Verify the signature over ``data``, the DER SET OF signed attributes (RFC 5652 §5.4)."""
+) -> tuple[SignatureMechanism | None, DigestAlgorithm]:
+    """Verify the signature over ``data``, the DER SET OF signed attributes (RFC 5652 §5.4).
+    The mechanism is None for ML-DSA (see :func:`_verify_mldsa`)."""
     signature = bytes(signer_info["signature"].native)
     algorithm: algos.SignedDigestAlgorithm = signer_info["signature_algorithm"]
+    if algorithm["algorithm"].dotted in _ML_DSA_BY_OID:
+        return _verify_mldsa(algorithm, signature, data, signer, signer_digest)
     kind = algorithm.signature_algo
     try:
         digest = _digest_from_oid(algos.DigestAlgorithmId(algorithm.hash_algo).dotted)
@@ -457,8 +496,9 @@ def _token_from(
     signer: x509.Certificate,
     token_certs: tuple[x509.Certificate, ...],
     *,
-    mechanism: SignatureMechanism,
+    mechanism: SignatureMechanism | None,
     sig_digest: DigestAlgorithm,
+    post_quantum: str | None = None,
 ) -> TimestampToken:
     if int(tst_info["version"]) != 1:
         raise TimestampError(f"unsupported TSTInfo version {int(tst_info['version'])}")
@@ -495,6 +535,7 @@ def _token_from(
         accuracy=accuracy,
         signature_mechanism=mechanism,
         signature_digest_algorithm=sig_digest,
+        post_quantum_algorithm=post_quantum,
     )
 
 

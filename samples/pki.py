@@ -12,12 +12,16 @@ Layout of ``DIR``::
     root.pem                      trust anchor (self-signed)
     card-ca.pem                   card signing CA (under root)
     smartphone-ca.pem             smartphone signing CA (under root)
-    tsa.pem                       current TSA certificate (issued by root; EKU timeStamping)
-    tsa-chain.pem                 current TSA certificate followed by root
+    pq-root.pem                   post-quantum trust anchor (ML-DSA-87, self-signed): issues
+                                  the ML-DSA TSA certificates
+    tsa.pem                       current TSA certificate (issued by root, or by pq-root for an
+                                  ML-DSA TSA; EKU timeStamping)
+    tsa-chain.pem                 current TSA certificate followed by its root
     tsa-history/tsa-N.pem         every TSA certificate, N = 1, 2, ... (oldest first)
     ocsp-root.pem                 delegated OCSP responder of each CA (EKU OCSPSigning,
-    ocsp-card-ca.pem              id-pkix-ocsp-nocheck), issued by that CA
-    ocsp-smartphone-ca.pem
+    ocsp-card-ca.pem              id-pkix-ocsp-nocheck), issued by that CA (ocsp-pq-root: an
+    ocsp-smartphone-ca.pem        ML-DSA-65 key, so its responses outlive RSA too)
+    ocsp-pq-root.pem
     private/*.pem                 private keys (PKCS#8, unencrypted, mode 0600; directory 0700)
     state.json                    port, init time, issued serials per CA, revocations (time,
                                   reason), TSA history; schema "ltv-sample-pki/1"
@@ -27,9 +31,15 @@ Layout of ``DIR``::
 Every file is written atomically (temporary file + rename), and state changes hold the lock, so
 ``ltv pki revoke`` may run while ``ltv pki serve`` runs; the server notices the new state.json.
 
-Served URLs (``<ca>`` is ``root``, ``card-ca`` or ``smartphone-ca``): ``/ocsp/<ca>`` (POST, and
-GET per RFC 6960 appendix A), ``/crl/<ca>.crl``, ``/certs/<ca>.cer`` (DER), ``/tsa``,
-``/healthz``.
+Why the post-quantum TSA has its own ML-DSA-87 root rather than an RSA-4096 one: NIST IR 8547
+(initial public draft, 2024) disallows RSA and ECDSA signatures of *every* size after 2035, so
+an RSA-4096 root would leave an ML-DSA TSA certificate that no policy accepts after 2035 — the
+very point of an ML-DSA time-stamp is to be checkable after that date. ML-DSA-87 (NIST category
+5) because a root lives 30 years and is the one key that cannot be renewed under itself.
+
+Served URLs (``<ca>`` is ``root``, ``card-ca``, ``smartphone-ca`` or ``pq-root``):
+``/ocsp/<ca>`` (POST, and GET per RFC 6960 appendix A), ``/crl/<ca>.crl``, ``/certs/<ca>.cer``
+(DER), ``/tsa``, ``/healthz``.
 """
 
 from __future__ import annotations
@@ -47,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from ltv.clock import SystemClock, format_time, parse_time
@@ -59,6 +69,7 @@ from ltv.jpki import (
     SAMPLE_REMOTE_POLICY,
     SAMPLE_SMARTPHONE_POLICY,
 )
+from ltv.pq import MlDsaPrivateKey, generate_mldsa, is_mldsa
 from ltv.revocation import CertStatus, RevocationReason
 
 if TYPE_CHECKING:
@@ -66,6 +77,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CA_NAMES",
+    "TSA_KEY_TYPES",
+    "AnyPrivateKey",
     "CaName",
     "Holder",
     "PkiValidity",
@@ -77,10 +90,15 @@ __all__ = [
 ]
 
 SCHEMA = "ltv-sample-pki/1"
-CaName = Literal["root", "card-ca", "smartphone-ca"]
-CA_NAMES: tuple[CaName, ...] = ("root", "card-ca", "smartphone-ca")
-KeyType = Literal["rsa2048", "p256"]
+CaName = Literal["root", "card-ca", "smartphone-ca", "pq-root"]
+CA_NAMES: tuple[CaName, ...] = ("root", "card-ca", "smartphone-ca", "pq-root")
+KeyType = Literal["rsa2048", "p256", "ml-dsa-65", "ml-dsa-87"]
+#: Key types a TSA may have (``ltv pki init --tsa-key``, ``ltv pki rollover-tsa --tsa-key``).
+TSA_KEY_TYPES: tuple[str, ...] = ("rsa2048", "p256", "ml-dsa-65", "ml-dsa-87")
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+#: Any key of this PKI: the classical ones, and ML-DSA for the post-quantum root, its
+#: responder and ML-DSA TSAs.
+AnyPrivateKey = PrivateKey | MlDsaPrivateKey
 
 _YEAR = timedelta(days=365)
 _ORG = "LTV Sample PKI"
@@ -88,6 +106,7 @@ _CA_COMMON_NAMES: dict[CaName, str] = {
     "root": "LTV Sample Root CA",
     "card-ca": "LTV Sample Card Signing CA",
     "smartphone-ca": "LTV Sample Smartphone Signing CA",
+    "pq-root": "LTV Sample Post-Quantum Root CA",
 }
 
 
@@ -135,11 +154,24 @@ def generate_key(kind: str) -> PrivateKey:
     raise UnsupportedAlgorithmError(f"unsupported key type {kind!r} (use rsa2048 or p256)")
 
 
+def _generate_any(kind: str) -> AnyPrivateKey:
+    """:func:`generate_key`, or ``ml-dsa-65`` / ``ml-dsa-87`` (FIPS 204) for the post-quantum
+    root, its responder and ML-DSA TSAs."""
+    if kind.startswith("ml-dsa"):
+        return generate_mldsa(kind)
+    return generate_key(kind)
+
+
+def _hash_for(key: AnyPrivateKey) -> hashes.SHA256 | None:
+    """The signature hash for ``key``: none for ML-DSA (pure mode, RFC 9881 §3), else SHA-256."""
+    return None if is_mldsa(key) else hashes.SHA256()
+
+
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _key_pem(key: PrivateKey) -> bytes:
+def _key_pem(key: AnyPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -172,7 +204,7 @@ class SamplePki:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self._keys: dict[str, PrivateKey] = {}
+        self._keys: dict[str, AnyPrivateKey] = {}
         self._state_stamp: tuple[int, int] | None = None
         self._state: dict[str, Any] = {}
         self.refresh()
@@ -197,7 +229,9 @@ class SamplePki:
             raise ConfigurationError(f"{directory} exists and is not an empty directory")
         if not 0 < port < 65536:
             raise ConfigurationError(f"port {port} is out of range")
-        generate_key(tsa_key)  # refuse an unknown key type before writing anything
+        if tsa_key not in TSA_KEY_TYPES:  # refuse an unknown key type before writing anything
+            raise UnsupportedAlgorithmError(
+                f"unsupported TSA key type {tsa_key!r} (use {', '.join(TSA_KEY_TYPES)})")
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "private").mkdir(mode=0o700)
         (directory / "tsa-history").mkdir()
@@ -219,9 +253,25 @@ class SamplePki:
             .sign(root_key, hashes.SHA256())
         )
         issued["root"].append(str(root.serial_number))
-        files: dict[str, bytes] = {"root.pem": _pem(root)}
-        keys: dict[str, PrivateKey] = {"root": root_key}
-        cas: dict[CaName, tuple[x509.Certificate, PrivateKey]] = {"root": (root, root_key)}
+        pq_key = generate_mldsa("ml-dsa-87")
+        pq_name = _ca_name("pq-root")
+        pq_root = (
+            x509.CertificateBuilder()
+            .subject_name(pq_name).issuer_name(pq_name)
+            .public_key(pq_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(at).not_valid_after(at + validity.root)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_ca_key_usage(), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(pq_key.public_key()),
+                           critical=False)
+            .sign(pq_key, None)  # pure ML-DSA-87, no hash (RFC 9881 §3)
+        )
+        issued["pq-root"].append(str(pq_root.serial_number))
+        files: dict[str, bytes] = {"root.pem": _pem(root), "pq-root.pem": _pem(pq_root)}
+        keys: dict[str, AnyPrivateKey] = {"root": root_key, "pq-root": pq_key}
+        cas: dict[CaName, tuple[x509.Certificate, AnyPrivateKey]] = {
+            "root": (root, root_key), "pq-root": (pq_root, pq_key)}
 
         sub_cas: tuple[CaName, ...] = ("card-ca", "smartphone-ca")
         for ca in sub_cas:
@@ -240,7 +290,7 @@ class SamplePki:
 
         for ca in CA_NAMES:
             ca_cert, ca_key = cas[ca]
-            key = generate_key("rsa2048")
+            responder_key = _generate_any("ml-dsa-65" if ca == "pq-root" else "rsa2048")
             subject = x509.Name([
                 x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
@@ -248,8 +298,8 @@ class SamplePki:
                                    f"OCSP Responder for {_CA_COMMON_NAMES[ca]}"),
             ])
             cert = (
-                _builder(subject=subject, public_key=key.public_key(), issuer=ca_cert, at=at,
-                         lifetime=validity.ocsp_responder)
+                _builder(subject=subject, public_key=responder_key.public_key(),
+                         issuer=ca_cert, at=at, lifetime=validity.ocsp_responder)
                 .add_extension(x509.KeyUsage(
                     digital_signature=True, content_commitment=False, key_encipherment=False,
                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
@@ -259,23 +309,26 @@ class SamplePki:
                 .add_extension(x509.OCSPNoCheck(), critical=False)
                 .add_extension(x509.AuthorityInformationAccess([_ca_issuers(base, ca)]),
                                critical=False)
-                .sign(ca_key, hashes.SHA256())
+                .sign(ca_key, _hash_for(ca_key))
             )
             issued[ca].append(str(cert.serial_number))
             files[f"ocsp-{ca}.pem"] = _pem(cert)
-            keys[f"ocsp-{ca}"] = key
+            keys[f"ocsp-{ca}"] = responder_key
 
-        tsa_key_obj = generate_key(tsa_key)
-        tsa_cert = _tsa_certificate(tsa_key_obj, root=root, root_key=root_key, base=base, at=at,
+        tsa_key_obj = _generate_any(tsa_key)
+        tsa_issuer = _tsa_issuer(tsa_key)
+        tsa_root, tsa_root_key = cas[tsa_issuer]
+        tsa_cert = _tsa_certificate(tsa_key_obj, root=tsa_root, root_key=tsa_root_key,
+                                    issuer_name=tsa_issuer, base=base, at=at,
                                     lifetime=validity.tsa, generation=1)
-        issued["root"].append(str(tsa_cert.serial_number))
+        issued[tsa_issuer].append(str(tsa_cert.serial_number))
         keys["tsa-1"] = tsa_key_obj
         files["tsa.pem"] = _pem(tsa_cert)
-        files["tsa-chain.pem"] = _pem(tsa_cert) + _pem(root)
+        files["tsa-chain.pem"] = _pem(tsa_cert) + _pem(tsa_root)
         files["tsa-history/tsa-1.pem"] = _pem(tsa_cert)
 
-        for name, key in keys.items():
-            write_atomic(directory / "private" / f"{name}.pem", _key_pem(key), mode=0o600)
+        for name, private in keys.items():
+            write_atomic(directory / "private" / f"{name}.pem", _key_pem(private), mode=0o600)
         for name, data in files.items():
             write_atomic(directory / name, data)
         state = {
@@ -291,7 +344,8 @@ class SamplePki:
             "issued": issued,
             "revocations": {ca: {} for ca in CA_NAMES},
             "tsa": [{"generation": 1, "certificate": "tsa-history/tsa-1.pem",
-                     "key": "private/tsa-1.pem", "valid_from": format_time(at)}],
+                     "key": "private/tsa-1.pem", "valid_from": format_time(at),
+                     "key_type": tsa_key, "issuer": tsa_issuer}],
         }
         write_atomic(directory / "state.json", _dump(state))
         return cls(directory)
@@ -334,6 +388,11 @@ class SamplePki:
         return self._cas["root"]
 
     @property
+    def pq_root(self) -> x509.Certificate:
+        """The post-quantum trust anchor (ML-DSA-87) that issues the ML-DSA TSA certificates."""
+        return self._cas["pq-root"]
+
+    @property
     def card_ca(self) -> x509.Certificate:
         return self._cas["card-ca"]
 
@@ -354,10 +413,10 @@ class SamplePki:
     def ca_certificate(self, ca: CaName) -> x509.Certificate:
         return self._cas[ca]
 
-    def ca_key(self, ca: CaName) -> PrivateKey:
+    def ca_key(self, ca: CaName) -> AnyPrivateKey:
         return self._private_key(f"private/{ca}.pem")
 
-    def responder(self, ca: CaName) -> tuple[x509.Certificate, PrivateKey]:
+    def responder(self, ca: CaName) -> tuple[x509.Certificate, AnyPrivateKey]:
         """The delegated OCSP responder certificate and key of ``ca``."""
         return self._responders[ca], self._private_key(f"private/ocsp-{ca}.pem")
 
@@ -380,7 +439,7 @@ class SamplePki:
         """The issuers of ``cert`` up to and including the root (empty for the root itself)."""
         chain: list[x509.Certificate] = []
         current = cert
-        while current != self.root:
+        while current not in (self.root, self.pq_root):
             issuer = self._cas[self.ca_for(current)]
             chain.append(issuer)
             current = issuer
@@ -449,24 +508,35 @@ class SamplePki:
         write_atomic(out_dir / "cert.pem", _pem(cert))
         write_atomic(out_dir / "chain.pem", b"".join(_pem(c) for c in self.chain_for(cert)))
 
-    def rollover_tsa(self, *, at: datetime) -> x509.Certificate:
-        """A new TSA key and certificate valid from ``at``; the old ones keep their validity."""
+    def rollover_tsa(self, *, at: datetime, key_type: str | None = None) -> x509.Certificate:
+        """A new TSA key and certificate valid from ``at``; the old ones keep their validity.
+
+        ``key_type`` (default: the current TSA's) may change the algorithm, e.g. ``ml-dsa-65``
+        to move the time-stamps onto a post-quantum key (issued by ``pq-root``)."""
+        if key_type is not None and key_type not in TSA_KEY_TYPES:
+            raise UnsupportedAlgorithmError(
+                f"unsupported TSA key type {key_type!r} (use {', '.join(TSA_KEY_TYPES)})")
         with self._locked_state() as state:
             generation = max(e["generation"] for e in state["tsa"]) + 1
-            key = generate_key(state.get("tsa_key", "rsa2048"))
-            cert = _tsa_certificate(key, root=self.root, root_key=self.ca_key("root"),
-                                    base=self.base_url, at=at, lifetime=self._validity("tsa"),
-                                    generation=generation)
+            kind = key_type or state.get("tsa_key", "rsa2048")
+            key = _generate_any(kind)
+            issuer = _tsa_issuer(kind)
+            cert = _tsa_certificate(key, root=self._cas[issuer], root_key=self.ca_key(issuer),
+                                    issuer_name=issuer, base=self.base_url, at=at,
+                                    lifetime=self._validity("tsa"), generation=generation)
             write_atomic(self.directory / "private" / f"tsa-{generation}.pem", _key_pem(key),
                          mode=0o600)
             history = f"tsa-history/tsa-{generation}.pem"
             write_atomic(self.directory / history, _pem(cert))
             write_atomic(self.directory / "tsa.pem", _pem(cert))
-            write_atomic(self.directory / "tsa-chain.pem", _pem(cert) + _pem(self.root))
-            state["issued"]["root"].append(str(cert.serial_number))
+            write_atomic(self.directory / "tsa-chain.pem",
+                         _pem(cert) + _pem(self._cas[issuer]))
+            state["issued"].setdefault(issuer, []).append(str(cert.serial_number))
+            state["tsa_key"] = kind
             state["tsa"].append({"generation": generation, "certificate": history,
                                  "key": f"private/tsa-{generation}.pem",
-                                 "valid_from": format_time(at)})
+                                 "valid_from": format_time(at), "key_type": kind,
+                                 "issuer": issuer})
         self.refresh()
         return cert
 
@@ -482,8 +552,11 @@ class SamplePki:
             if valid:
                 chosen = valid[-1]
         entry, cert = chosen
-        return TsaIdentity(private_key=self._private_key(entry["key"]), certificate=cert,
-                           chain=(self.root,))
+        issuer: CaName = entry.get("issuer", "root")
+        key = self._private_key(entry["key"])
+        if isinstance(key, mldsa.MLDSA44PrivateKey):
+            raise ConfigurationError("an ML-DSA-44 TSA key is not accepted (use 65 or 87)")
+        return TsaIdentity(private_key=key, certificate=cert, chain=(self._cas[issuer],))
 
     # -- revocation ------------------------------------------------------------------------------
 
@@ -550,19 +623,22 @@ class SamplePki:
         except FileNotFoundError as exc:
             raise ConfigurationError(f"missing {path} (not a complete sample PKI)") from exc
 
-    def _private_key(self, relative: str) -> PrivateKey:
+    def _private_key(self, relative: str) -> AnyPrivateKey:
         key = self._keys.get(relative)
         if key is None:
             loaded = serialization.load_pem_private_key(
                 (self.directory / relative).read_bytes(), password=None
             )
-            if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+                              | mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey
+                              | mldsa.MLDSA87PrivateKey):
                 raise ConfigurationError(f"{relative}: unsupported key type")
             key = self._keys[relative] = loaded
         return key
 
     def _sign_and_record(self, builder: x509.CertificateBuilder, ca: CaName) -> x509.Certificate:
-        cert = builder.sign(self.ca_key(ca), hashes.SHA256())
+        ca_key = self.ca_key(ca)
+        cert = builder.sign(ca_key, _hash_for(ca_key))
         with self._locked_state() as state:
             state["issued"][ca].append(str(cert.serial_number))
         self.refresh()
@@ -658,9 +734,14 @@ def _with_services(builder: x509.CertificateBuilder, base: str, ca: CaName
     )
 
 
-def _tsa_certificate(key: PrivateKey, *, root: x509.Certificate, root_key: PrivateKey,
-                     base: str, at: datetime, lifetime: timedelta, generation: int
-                     ) -> x509.Certificate:
+def _tsa_issuer(key_type: str) -> CaName:
+    """ML-DSA TSAs are issued by the post-quantum root, the others by the RSA root."""
+    return "pq-root" if key_type.startswith("ml-dsa") else "root"
+
+
+def _tsa_certificate(key: AnyPrivateKey, *, root: x509.Certificate, root_key: AnyPrivateKey,
+                     base: str, at: datetime, lifetime: timedelta, generation: int,
+                     issuer_name: CaName = "root") -> x509.Certificate:
     subject = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, _ORG),
@@ -675,4 +756,4 @@ def _tsa_certificate(key: PrivateKey, *, root: x509.Certificate, root_key: Priva
             encipher_only=False, decipher_only=False), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
     )
-    return _with_services(builder, base, "root").sign(root_key, hashes.SHA256())
+    return _with_services(builder, base, issuer_name).sign(root_key, _hash_for(root_key))

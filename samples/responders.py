@@ -23,8 +23,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
+from ltv.pq import algorithm_identifier_der, is_mldsa
 from ltv.revocation import CertStatus, RevocationReason, cert_id_hashes
-from samples.pki import PrivateKey, SerialStatus
+from samples.pki import AnyPrivateKey, SerialStatus
 
 __all__ = ["UPDATE_INTERVAL", "OcspSigner", "build_crl", "respond_ocsp"]
 
@@ -36,7 +37,7 @@ class OcspSigner:
 
     ca_certificate: x509.Certificate
     responder_certificate: x509.Certificate
-    responder_key: PrivateKey
+    responder_key: AnyPrivateKey
     status_of: Callable[[int, datetime], SerialStatus]
 
 
@@ -133,6 +134,9 @@ def respond_ocsp(request_der: bytes, *, signer: OcspSigner, now: datetime) -> by
     if isinstance(key, rsa.RSAPrivateKey):
         signature = key.sign(tbs_data, padding.PKCS1v15(), hashes.SHA256())
         sig_alg = _SHA256_RSA
+    elif not isinstance(key, ec.EllipticCurvePrivateKey):  # ML-DSA: pure, RFC 9881 §2-3
+        signature = key.sign(tbs_data)
+        sig_alg = algorithm_identifier_der(key)
     else:
         signature = key.sign(tbs_data, ec.ECDSA(hashes.SHA256()))
         sig_alg = _SHA256_ECDSA
@@ -144,7 +148,7 @@ def respond_ocsp(request_der: bytes, *, signer: OcspSigner, now: datetime) -> by
     )
 
 
-def build_crl(*, ca_certificate: x509.Certificate, ca_key: PrivateKey,
+def build_crl(*, ca_certificate: x509.Certificate, ca_key: AnyPrivateKey,
               revoked: Iterable[tuple[int, datetime, RevocationReason]], now: datetime,
               number: int) -> bytes:
     """A full DER CRL of ``ca_certificate`` listing ``revoked`` (serial, time, reason)."""
@@ -168,5 +172,5 @@ def build_crl(*, ca_certificate: x509.Certificate, ca_key: PrivateKey,
             .build()
         )
         builder = builder.add_revoked_certificate(entry)
-    crl = builder.sign(ca_key, hashes.SHA256())
+    crl = builder.sign(ca_key, None if is_mldsa(ca_key) else hashes.SHA256())
     return crl.public_bytes(Encoding.DER)

@@ -18,7 +18,8 @@ from ltv.errors import ConfigurationError
 __all__ = ["pki_certificates", "pki_fetch_allow", "pki_tsa_url"]
 
 _PKI_FILES = ("root.pem", "card-ca.pem", "smartphone-ca.pem", "tsa.pem", "tsa-chain.pem",
-              "ocsp-root.pem", "ocsp-card-ca.pem", "ocsp-smartphone-ca.pem")
+              "ocsp-root.pem", "ocsp-card-ca.pem", "ocsp-smartphone-ca.pem",
+              "pq-root.pem", "ocsp-pq-root.pem")
 
 
 def pki_certificates(directory: Path) -> list[x509.Certificate]:

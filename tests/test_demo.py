@@ -17,7 +17,9 @@ def test_demo_runs_and_narrates(tmp_path: Path) -> None:
                      "phone/cert.pem: revoked", "Reason: superseded", "PASSED: contract-api.pdf",
                      "renewed 3 by timestamp", "3 by hash tree", "bytes proven",
                      "evidence-record.ers", "PASSED: contract-remote.pdf",
-                     "remote (server-held key, FIDO-authorised) key of", "Done."):
+                     "remote (server-held key, FIDO-authorised) key of", "Done.",
+                     "(RSA-2048 sunset 2036-01-01; TSA certificate expires",
+                     "CN=LTV Sample TSA 3,O=LTV Sample PKI,C=JP PASSED"):
         assert expected in out, expected
     assert "FAILED:" not in out
     assert out.count("evidence record: 3 archive timestamps") >= 3  # year 12, all three formats

@@ -46,10 +46,10 @@ def test_layout_and_private_key_modes(pki: SamplePki) -> None:
     d = pki.directory
     for name in ("root.pem", "card-ca.pem", "smartphone-ca.pem", "tsa.pem", "tsa-chain.pem",
                  "ocsp-root.pem", "ocsp-card-ca.pem", "ocsp-smartphone-ca.pem", "state.json",
-                 "tsa-history/tsa-1.pem"):
+                 "tsa-history/tsa-1.pem", "pq-root.pem", "ocsp-pq-root.pem"):
         assert (d / name).is_file(), name
     keys = list((d / "private").glob("*.pem"))
-    assert len(keys) == 7
+    assert len(keys) == 9  # 4 CAs, 4 OCSP responders, 1 TSA
     assert all(stat.S_IMODE(k.stat().st_mode) == 0o600 for k in keys)
     assert stat.S_IMODE((d / "private").stat().st_mode) == 0o700
     assert SamplePki.load(d).root == pki.root

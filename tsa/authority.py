@@ -17,7 +17,13 @@ What a granted response carries (RFC 3161 §2.4.2, RFC 5816 §2.2.1, RFC 5652 §
   ``signingCertificateV2`` holding one ``ESSCertIDv2`` (SHA-256, so ``hashAlgorithm`` is omitted as
   its DEFAULT, with ``issuerSerial``); no signing-time: ``genTime`` is the time;
 * the signature is sha256WithRSAEncryption (PKCS#1 v1.5) for RSA keys, ecdsa-with-SHA256 for P-256
-  and ecdsa-with-SHA384 (with a SHA-384 message digest) for P-384;
+  and ecdsa-with-SHA384 (with a SHA-384 message digest) for P-384; for ML-DSA-65/87 keys it is
+  pure ML-DSA with the empty context over the DER signed attributes, ``signatureAlgorithm``
+  id-ml-dsa-65/87 with parameters absent (RFC 9882 §3.1, RFC 9881 §2) and ``digestAlgorithm``
+  id-sha512, parameters absent (RFC 9882 §3.3: SHA-512 MUST be supported, and it has the
+  collision strength of both parameter sets), exactly as RFC 9882's example with signed
+  attributes; ML-DSA tokens also carry the RFC 6211 ``CMSAlgorithmProtection`` signed attribute
+  naming both algorithms (RFC 9882 §4: SHOULD, against algorithm substitution);
 * the TSA certificate, then its ``chain``, in ``certificates`` when ``certReq`` is TRUE; no
   certificates at all when it is FALSE or absent (§2.4.1).
 
@@ -45,11 +51,12 @@ from asn1crypto import core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ltv.algorithms import DigestAlgorithm
 from ltv.clock import Clock
+from ltv.pq import algorithm_identifier_der
 from tsa.errors import TsaConfigurationError
 from tsa.keys import TsaPrivateKey, load_certificates, load_private_key
 from tsa.serials import MAX_SERIAL, SerialSource
@@ -151,6 +158,7 @@ _OID_TST_INFO = _oid("1.2.840.113549.1.9.16.1.4")
 _OID_CONTENT_TYPE = _oid("1.2.840.113549.1.9.3")
 _OID_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
 _OID_SIGNING_CERTIFICATE_V2 = _oid("1.2.840.113549.1.9.16.2.47")
+_OID_CMS_ALGORITHM_PROTECTION = _oid("1.2.840.113549.1.9.52")  # RFC 6211
 _CONTENT_TYPE_ATTR = _seq(_OID_CONTENT_TYPE, _set_of(_OID_TST_INFO))
 _STATUS_GRANTED = _seq(_int(0))
 _STATUS_REJECTION = _int(2)
@@ -251,6 +259,8 @@ class _Prepared:
     signature_alg_id: bytes
     sid: bytes
     ess_attr: bytes
+    #: Further constant signed attributes (RFC 6211 CMSAlgorithmProtection for ML-DSA).
+    extra_attrs: tuple[bytes, ...]
     certificates: bytes
     tsa_name: bytes
     not_before: datetime
@@ -267,7 +277,16 @@ def _prepare(identity: TsaIdentity) -> _Prepared:
             return key.sign(data, pkcs1, sha256)
 
         signature_alg_id = _seq(_oid(_SIGNATURE_OIDS["rsa", digest]), _NULL)
+    elif isinstance(key, mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey):
+        digest = DigestAlgorithm.SHA512  # RFC 9882 §3.3
+        mldsa_key = key
+
+        def sign(data: bytes) -> bytes:
+            return mldsa_key.sign(data)  # pure ML-DSA, empty context (RFC 9882 §3.1)
+
+        signature_alg_id = algorithm_identifier_der(key)  # parameters absent (RFC 9881 §2)
     else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
         p384 = isinstance(key.curve, ec.SECP384R1)
         digest = DigestAlgorithm.SHA384 if p384 else DigestAlgorithm.SHA256
         ecdsa = ec.ECDSA(digest.crypto_hash())
@@ -286,6 +305,11 @@ def _prepare(identity: TsaIdentity) -> _Prepared:
     issuer_serial = _seq(_seq(_tlv(0xA4, issuer_der)), serial)
     ess_cert_id = _seq(_octets(hashlib.sha256(cert_der).digest()), issuer_serial)
     ess_attr = _seq(_OID_SIGNING_CERTIFICATE_V2, _set_of(_seq(_seq(ess_cert_id))))
+    extra: tuple[bytes, ...] = ()
+    if isinstance(key, mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey):
+        # CMSAlgorithmProtection ::= SEQUENCE { digestAlgorithm, signatureAlgorithm [1] IMPLICIT }
+        protection = _seq(_seq(_oid(digest.oid)), _tlv(0xA1, signature_alg_id[2:]))
+        extra = (_seq(_OID_CMS_ALGORITHM_PROTECTION, _set_of(protection)),)
     chain_der = [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
     chain_der = [c for c in dict.fromkeys(chain_der) if c != cert_der]
     return _Prepared(
@@ -295,6 +319,7 @@ def _prepare(identity: TsaIdentity) -> _Prepared:
         signature_alg_id=signature_alg_id,
         sid=_seq(issuer_der, serial),
         ess_attr=ess_attr,
+        extra_attrs=extra,
         certificates=_tlv(0xA0, cert_der + b"".join(chain_der)),
         tsa_name=_tlv(0xA0, _tlv(0xA4, subject_der)),
         not_before=identity.certificate.not_valid_before_utc,
@@ -412,7 +437,8 @@ class TimeStampAuthority:
         message_digest_attr = _seq(
             _OID_MESSAGE_DIGEST, _set_of(_octets(prepared.digest.digest(tst_info)))
         )
-        attrs = b"".join(sorted((_CONTENT_TYPE_ATTR, message_digest_attr, prepared.ess_attr)))
+        attrs = b"".join(sorted((_CONTENT_TYPE_ATTR, message_digest_attr, prepared.ess_attr,
+                                 *prepared.extra_attrs)))
         signature = prepared.sign(_tlv(0x31, attrs))  # RFC 5652 §5.4: signed as a SET OF
         signer_info = _seq(
             _INT_1,

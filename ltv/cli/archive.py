@@ -301,7 +301,8 @@ def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
 @click.option("--dry-run", is_flag=True, help="Say what would be renewed; write nothing.")
 @click.option("--margin", type=click.IntRange(min=0), default=180, show_default=True,
               metavar="DAYS",
-              help="Renew when the newest TSA certificate expires within DAYS.")
+              help="Renew when the newest TSA certificate expires, or a key it rests on "
+                   "(RSA-2048, P-256) reaches its sunset, within DAYS.")
 @click.option("--hash-algorithm", type=click.Choice(["sha256", "sha384", "sha512"]),
               default=None, help="Move every chain to this hash (hash-tree renewal).")
 @_STORE
@@ -320,7 +321,7 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
     from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
     from archive.renew import renew_all
     from ltv.algorithms import DigestAlgorithm
-    from ltv.validation.policy import DEFAULT_DIGEST_SUNSET
+    from ltv.validation.policy import DEFAULT_DIGEST_SUNSET, DEFAULT_KEY_SUNSET
 
     for name in tenants:
         tenant_prefix(name)  # a bad name: one line, exit 4, before anything is opened
@@ -347,6 +348,7 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
                             clock=clock, margin=timedelta(days=margin),
                             hash_algorithm=target, material=material, dry_run=dry_run,
                             progress=progress, sunsets=dict(DEFAULT_DIGEST_SUNSET),
+                            key_sunsets=dict(DEFAULT_KEY_SUNSET),
                             on_lease=_pause_hook())
     failed: list[tuple[str, ArchiveError]] = []
     for name, summary in results.items():

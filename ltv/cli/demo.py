@@ -257,34 +257,41 @@ def _archive_contracts(n: Narrator) -> dict[str, str]:
 
 def _ten_years(n: Narrator, port: int, now: datetime, ids: dict[str, str]) -> None:
     year = timedelta(days=365)
-    y4, y8, y12 = now + 4 * year, now + 8 * year, now + 12 * year
-    n.step(f"Year 4 ({y4.date()}): the TSA rolls its key over; the nightly archive job renews "
-           "the evidence records before the first TSA certificate (6 years) weakens")
-    n.run(["ltv", "pki", "rollover-tsa", "pki", "--at", format_time(y4)])
-    with _pki_server(n, "pki", port, at=y4):
-        n.say("--margin 1095: renew once a TSA certificate has less than three years left.")
-        n.run(["ltv", "archive", "renew", "--dry-run", "--margin", "1095", "--at",
-               format_time(y4)])
-        n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "1095", "--at",
-               format_time(y4)])
-        n.say("Run it again: idempotent, nothing left to do.")
-        n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "1095", "--at",
-               format_time(y4)])
+    y3, y8 = now + 3 * year, now + 8 * year
+    # 2040 (for a demo run in 2026): RSA-2048 is past its NIST IR 8547 sunset (2036-01-01)
+    y_end = datetime(now.year + 14, 1, 1, tzinfo=now.tzinfo)
+    n.step(f"Year 3 ({y3.date()}): NIST IR 8547 deprecates RSA-2048 after 2030 and disallows "
+           "it after 2035. The TSA moves to ML-DSA-65 (FIPS 204) under the post-quantum root, "
+           "and the nightly job renews every evidence record whose newest timestamp rests on RSA")
+    n.run(["ltv", "pki", "rollover-tsa", "pki", "--tsa-key", "ml-dsa-65", "--at",
+           format_time(y3)])
+    with _pki_server(n, "pki", port, at=y3):
+        n.say("--margin 2555: renew what weakens within seven years (RSA-2048's sunset too).")
+        n.run(["ltv", "archive", "renew", "--dry-run", "--margin", "2555", "--at",
+               format_time(y3)])
+        n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "2555", "--at",
+               format_time(y3)])
+        n.say("Run it again with the usual 180-day margin: idempotent, nothing left to do "
+              "(ML-DSA has no sunset).")
+        n.run(["ltv", "archive", "renew", "--pki", "pki", "--at", format_time(y3)])
 
-    n.step(f"Year 8 ({y8.date()}): a new TSA key again, and the archive moves from SHA-256 to "
+    n.step(f"Year 8 ({y8.date()}): a new ML-DSA TSA key, and the archive moves from SHA-256 to "
            "SHA-512 (hash-tree renewal, RFC 4998 §5.2)")
     n.run(["ltv", "pki", "rollover-tsa", "pki", "--at", format_time(y8)])
     with _pki_server(n, "pki", port, at=y8):
         n.run(["ltv", "archive", "renew", "--pki", "pki", "--hash-algorithm", "sha512", "--at",
                format_time(y8)])
 
-    n.step(f"Year 12 ({y12.date()}): every original certificate has expired, no server runs; "
-           "prove each package offline from the archive alone")
+    n.step(f"{y_end.year} ({y_end.date()}): RSA-2048 is past its sunset, every original "
+           "certificate has expired, no server runs; prove each package offline from the "
+           "archive alone")
+    n.say("The signatures, their CAs and first timestamps are RSA-2048: they count because the "
+          "ML-DSA timestamps of year 3 prove they existed before the sunset.")
+    trust = ["--trust", "pki/root.pem", "--trust", "pki/pq-root.pem"]
     for name, _, _ in _ARCHIVED:
-        n.run(["ltv", "archive", "verify", ids[name], "--at", format_time(y12), "--trust",
-               "pki/root.pem"])
+        n.run(["ltv", "archive", "verify", ids[name], "--at", format_time(y_end), *trust])
     pdf = ids["contract-signed.pdf"]
-    n.run(["ltv", "archive", "verify", pdf, "--at", format_time(y12), "--trust", "pki/root.pem",
+    n.run(["ltv", "archive", "verify", pdf, "--at", format_time(y_end), *trust,
            "--json", "archive-report.json"], show=False)
     report = json.loads((n.workdir / "archive-report.json").read_text("utf-8"))
     for ts in report["signatures"][0]["timestamps"]:

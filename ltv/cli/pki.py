@@ -33,8 +33,9 @@ def pki() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8380, show_default=True,
               help="Port the certificates' OCSP/CRL/CA URLs name (http://127.0.0.1:PORT/).")
 @click.option("--at", type=TIME, default=None, help="Issue at this time (default: now).")
-@click.option("--tsa-key", type=click.Choice(["rsa2048", "p256"]), default="rsa2048",
-              show_default=True, help="Key type of the TSA.")
+@click.option("--tsa-key", type=click.Choice(["rsa2048", "p256", "ml-dsa-65", "ml-dsa-87"]),
+              default="rsa2048", show_default=True,
+              help="Key type of the TSA (ML-DSA: issued by the post-quantum root pq-root.pem).")
 def init_cmd(directory: Path, port: int, at: datetime | None, tsa_key: str) -> None:
     """Create a sample PKI in DIRECTORY (which must be absent or empty)."""
     from samples.pki import SamplePki
@@ -86,11 +87,14 @@ def revoke_cmd(directory: Path, cert_path: Path, reason: str, at: datetime | Non
 @pki.command("rollover-tsa")
 @click.argument("directory", type=_DIR)
 @click.option("--at", type=TIME, default=None, help="Validity start of the new TSA certificate.")
-def rollover_cmd(directory: Path, at: datetime | None) -> None:
+@click.option("--tsa-key", type=click.Choice(["rsa2048", "p256", "ml-dsa-65", "ml-dsa-87"]),
+              default=None, help="Key type of the new TSA (default: the current one's); "
+                                 "ml-dsa-65/87 moves the time-stamps onto post-quantum keys.")
+def rollover_cmd(directory: Path, at: datetime | None, tsa_key: str | None) -> None:
     """New TSA key and certificate; DIR/tsa.pem becomes the new one, the old stays valid."""
     from samples.pki import SamplePki
 
-    cert = SamplePki.load(directory).rollover_tsa(at=_now(at))
+    cert = SamplePki.load(directory).rollover_tsa(at=_now(at), key_type=tsa_key)
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     click.echo(f"new TSA certificate {cert.subject.rfc4514_string()}, valid "
                f"{format_time(start)} .. {format_time(end)}")

@@ -29,8 +29,8 @@ def tsa() -> None:
 
 @tsa.command()
 @click.option("--key", type=_FILE, required=True, envvar="LTV_TSA_KEY",
-              help="TSA private key, PEM (RSA-2048/3072/4096 or ECDSA P-256/P-384); "
-                   "password from LTV_TSA_KEY_PASSWORD.")
+              help="TSA private key, PEM (RSA-2048/3072/4096, ECDSA P-256/P-384 or "
+                   "ML-DSA-65/87); password from LTV_TSA_KEY_PASSWORD.")
 @click.option("--cert", type=_FILE, required=True, envvar="LTV_TSA_CERT",
               help="TSA certificate, PEM (critical EKU timeStamping only).")
 @click.option("--chain", type=_FILE, envvar="LTV_TSA_CHAIN",

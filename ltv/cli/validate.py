@@ -125,7 +125,9 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     ``trust`` (more PEM paths, relative to the file), ``refuse_unsigned_content`` (XAdES,
     default true), the caps ``max_signatures``, ``max_timestamps``, ``max_path_length``,
     ``max_fetched_certificates`` (positive integers) and ``deadline_seconds``, ``digest_sunset``
-    (algorithm → ISO 8601 time, merged over the defaults), ``allowed_content_types`` and
+    (algorithm → ISO 8601 time, merged over the defaults), ``key_sunset`` (key class such as
+    ``rsa-2048`` → ISO 8601 time or null, merged over NIST IR 8547's defaults),
+    ``allowed_content_types`` and
     ``signer_extended_key_usages`` (dotted OIDs, replacing the defaults)."""
     from dataclasses import replace
     from datetime import timedelta
@@ -138,7 +140,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
              "refuse_unsigned_content", "deadline_seconds", *_CAPS,
-             "digest_sunset", "allowed_content_types", "signer_extended_key_usages"}
+             "digest_sunset", "key_sunset", "allowed_content_types",
+             "signer_extended_key_usages"}
     unknown = set(data) - known
     if unknown:
         raise ConfigurationError(f"{path}: unknown policy keys {sorted(unknown)}")
@@ -181,6 +184,11 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
                 **policy.digest_sunset,
                 **{str(k).lower().replace("-", ""): parse_time(str(v))
                    for k, v in dict(data["digest_sunset"]).items()}})
+        if "key_sunset" in data:  # {"rsa-2048": "2036-01-01T00:00:00Z", "p-256": null}
+            from ltv.validation.policy import key_sunset_from
+
+            policy = replace(policy, key_sunset=key_sunset_from(policy.key_sunset,
+                                                                data["key_sunset"]))
         if "allowed_content_types" in data:
             policy = replace(policy, allowed_content_types=_oid_list(
                 path, "allowed_content_types", data["allowed_content_types"]))

@@ -180,6 +180,7 @@ class ConsoleView:
     at: datetime
     margin: timedelta = DEFAULT_MARGIN
     sunsets: dict[str, datetime] = field(default_factory=dict)
+    key_sunsets: dict[str, datetime] = field(default_factory=dict)
     _batches: dict[str, Batch] = field(default_factory=dict)
     _certs: dict[bytes, x509.Certificate] = field(default_factory=dict)
 
@@ -201,7 +202,8 @@ class ConsoleView:
             return Batch(batch=batch, last=None, stamp=None, deadline=None)
         deadline: Deadline | None = None
         with contextlib.suppress(*_TOKEN_ERRORS):
-            found = deadlines(last, margin=self.margin, sunsets=self.sunsets, certs=self._certs)
+            found = deadlines(last, margin=self.margin, sunsets=self.sunsets, certs=self._certs,
+                              key_sunsets=self.key_sunsets)
             deadline = min(found, key=lambda d: d.due)  # ties: plan()'s order (hash-tree first)
         return Batch(batch=batch, last=last, stamp=Stamp.of(last.token), deadline=deadline)
 

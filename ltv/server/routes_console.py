@@ -87,7 +87,7 @@ def _check_id(package_id: str) -> str:
 def _view(store: ObjectStore, tenant: Tenant, clock: Clock, policy: ValidationPolicy
           ) -> ConsoleView:
     return ConsoleView(store=store, tenant=tenant.prefix, at=clock.now(), margin=DEFAULT_MARGIN,
-                       sunsets=dict(policy.digest_sunset))
+                       sunsets=dict(policy.digest_sunset), key_sunsets=dict(policy.key_sunset))
 
 
 # --- pages -----------------------------------------------------------------------------------

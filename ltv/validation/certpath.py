@@ -29,7 +29,6 @@ from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko_certvalidator.authority import CertTrustAnchor, TrustAnchor
 from pyhanko_certvalidator.context import (
@@ -76,6 +75,7 @@ from pyhanko_certvalidator.validate import async_validate_path
 from ltv._lru import ByteBudgetLru
 from ltv.evidence import EvidenceSet
 from ltv.validation._certvalidator_errors import UNEXPECTED, describe
+from ltv.validation.crypto_constraints import key_constraint, key_facts, public_key_info_facts
 from ltv.validation.facts import poe_digest
 from ltv.validation.model import SubIndication
 from ltv.validation.policy import ValidationPolicy
@@ -207,32 +207,17 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
             if not verdict:
                 return verdict
         if public_key is not None:
-            return self.key_allowed(public_key.algorithm, public_key.bit_size, moment)
+            return self.key_allowed(*public_key_info_facts(public_key), moment)
         return AlgorithmUsageConstraint(allowed=True)
 
     def key_allowed(self, algorithm: str, bits: int,
                     moment: datetime | None) -> AlgorithmUsageConstraint:
-        policy = self._policy
-        if algorithm in ("rsa", "rsassa_pss") and bits < policy.min_rsa_bits:
-            if moment is not None and moment < policy.rsa_sunset:
-                return AlgorithmUsageConstraint(allowed=True)
-            return AlgorithmUsageConstraint(
-                allowed=False, not_allowed_after=policy.rsa_sunset,
-                failure_reason=f"RSA-{bits} is shorter than {policy.min_rsa_bits} bits",
-            )
-        if algorithm == "ec" and bits < policy.min_ec_bits:
-            return AlgorithmUsageConstraint(
-                allowed=False, failure_reason=f"an EC key of {bits} bits is too short",
-            )
-        return AlgorithmUsageConstraint(allowed=True)
+        """Short keys and key sunsets (RSA-2048/P-256, NIST IR 8547; ML-DSA has none)."""
+        return key_constraint(self._policy, algorithm, bits, moment)
 
 
 def key_description(public_key: object) -> tuple[str, int]:
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return "rsa", public_key.key_size
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return "ec", public_key.curve.key_size
-    return type(public_key).__name__, 0
+    return key_facts(public_key)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ INDETERMINATE / CRYPTO_CONSTRAINTS_FAILURE_NO_POE (a POE before the sunset — a
 while the algorithm was still strong — is the cure). The verdict names the weakest use (the
 one whose algorithm set first), failing or not, so the report says what the signature's
 strength really rests on.
+
+Public keys have their own sunset table (:attr:`ValidationPolicy.key_sunset`, NIST IR 8547's
+RSA-2048 / P-256 dates by default): a use may name a key class (``"rsa-2048"``,
+:func:`~ltv.validation.policy.key_class`; :func:`key_use` builds one from a key), and
+:func:`key_constraint` judges a key for path validation (certificate, CRL, OCSP and time-stamp
+signatures, through :class:`~ltv.validation.certpath.SunsetAlgorithmPolicy`). ML-DSA keys
+(FIPS 204, :mod:`ltv.pq`) have no sunset: that is what renewing evidence onto ML-DSA
+time-stamps buys.
 """
 
 from __future__ import annotations
@@ -19,21 +27,31 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import ocsp
+from pyhanko_certvalidator.policy_decl import AlgorithmUsageConstraint
 
+from ltv.pq import mldsa_name, register_asn1crypto_oids
 from ltv.validation.facts import AlgorithmUse
 from ltv.validation.model import SubIndication
-from ltv.validation.policy import ValidationPolicy
+from ltv.validation.policy import ValidationPolicy, key_class
+
+register_asn1crypto_oids()  # asn1crypto must know id-ml-dsa-* before any path is validated
 
 __all__ = [
     "CryptoVerdict",
     "RevocationUse",
     "cryptographic_constraints",
+    "key_constraint",
+    "key_facts",
+    "key_use",
     "normalise_digest_name",
+    "public_key_info_facts",
     "revocation_algorithm_uses",
 ]
 
@@ -42,9 +60,109 @@ _ALIASES = {"sha-1": "sha1", "sha_1": "sha1", "md-5": "md5"}
 
 
 def normalise_digest_name(name: str) -> str:
-    """``"SHA-1"``, ``"sha1"`` → ``"sha1"`` (the policy table's spelling)."""
+    """``"SHA-1"``, ``"sha1"`` → ``"sha1"`` (the policy table's spelling); a key class
+    (``"rsa-2048"``) is kept as it is."""
     key = name.strip().lower()
+    if _is_key_class(key):
+        return key
     return _ALIASES.get(key, key.replace("-", ""))
+
+
+_KEY_PREFIXES = ("rsa-", "p-", "ml-dsa-")
+
+
+def _is_key_class(name: str) -> bool:
+    return name.startswith(_KEY_PREFIXES)
+
+
+def _sunset_of(name: str, policy: ValidationPolicy) -> datetime | None:
+    if _is_key_class(name):
+        return policy.key_sunset_for(name)
+    return policy.digest_sunset_for(name)
+
+
+def _shown(name: str) -> str:
+    return name.upper() if _is_key_class(name) else name
+
+
+# -- public keys -------------------------------------------------------------------------------
+
+def key_facts(public_key: object) -> tuple[str, int]:
+    """``(algorithm, bits)`` of a :mod:`cryptography` public key, spelled as asn1crypto and
+    pyhanko-certvalidator do: ``("rsa", 2048)``, ``("ec", 256)``, ``("mldsa65", 0)``."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        return "rsa", public_key.key_size
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return "ec", public_key.curve.key_size
+    name = mldsa_name(public_key)
+    if name is not None:
+        return name.replace("-", ""), 0
+    return type(public_key).__name__, 0
+
+
+def public_key_info_facts(info: keys.PublicKeyInfo) -> tuple[str, int]:
+    """:func:`key_facts` of an asn1crypto ``PublicKeyInfo`` (asn1crypto cannot size an ML-DSA
+    key: its ``bit_size`` fails, so it is never asked)."""
+    algorithm = str(info.algorithm)
+    if algorithm.startswith("mldsa"):
+        return algorithm, 0
+    return algorithm, int(info.bit_size)
+
+
+def key_use(public_key: object, what: str) -> AlgorithmUse:
+    """An :class:`AlgorithmUse` naming the key's class (``rsa-2048``) for the sunset table."""
+    algorithm, bits = key_facts(public_key)
+    return AlgorithmUse(what=what, algorithm=key_class(algorithm, bits))
+
+
+def weakest_key_sunset(certificates: Iterable[x509.Certificate],
+                       key_sunsets: dict[str, datetime]) -> tuple[str, datetime] | None:
+    """``(key class, sunset)`` of the earliest-setting public key among ``certificates``
+    (a TSA certificate and its issuers: the keys a time-stamp's signature and chain rest on),
+    None when none has a sunset in ``key_sunsets`` (ML-DSA never has one by default)."""
+    found: list[tuple[datetime, str]] = []
+    for cert in certificates:
+        try:
+            name = key_class(*key_facts(cert.public_key()))
+        except (ValueError, UnsupportedAlgorithm):
+            continue
+        sunset = key_sunsets.get(name)
+        if sunset is not None:
+            found.append((sunset, name))
+    if not found:
+        return None
+    sunset, name = min(found)
+    return _shown(name), sunset
+
+
+def key_constraint(policy: ValidationPolicy, algorithm: str, bits: int,
+                   moment: datetime | None) -> AlgorithmUsageConstraint:
+    """EN 319 102-1 §5.2.8 for one public key used at ``moment`` (None: no POE, judged as of
+    now): RSA shorter than ``min_rsa_bits`` after ``rsa_sunset``; EC shorter than
+    ``min_ec_bits``; a key class past its ``key_sunset`` date (RSA-2048 and P-256 after
+    2035-12-31 by default, NIST IR 8547)."""
+    name = algorithm.lower()
+    if name in ("rsa", "rsassa_pss") and bits < policy.min_rsa_bits:
+        if moment is not None and moment < policy.rsa_sunset:
+            return AlgorithmUsageConstraint(allowed=True)
+        return AlgorithmUsageConstraint(
+            allowed=False, not_allowed_after=policy.rsa_sunset,
+            failure_reason=f"RSA-{bits} is shorter than {policy.min_rsa_bits} bits",
+        )
+    if name == "ec" and bits < policy.min_ec_bits:
+        return AlgorithmUsageConstraint(
+            allowed=False, failure_reason=f"an EC key of {bits} bits is too short",
+        )
+    kind = key_class(name, bits)
+    sunset = policy.key_sunset_for(kind)
+    if sunset is None or (moment is not None and moment < sunset):
+        return AlgorithmUsageConstraint(allowed=True)
+    return AlgorithmUsageConstraint(
+        allowed=False, not_allowed_after=sunset,
+        failure_reason=(f"{_shown(kind)} is not accepted after "
+                        f"{(sunset - timedelta(days=1)).date().isoformat()} "
+                        "(key sunset of the policy; NIST IR 8547 by default)"),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,7 +190,7 @@ def cryptographic_constraints(uses: Iterable[AlgorithmUse], *, policy: Validatio
     """
     dated: list[tuple[datetime, AlgorithmUse]] = []
     for use in uses:
-        sunset = policy.digest_sunset_for(normalise_digest_name(use.algorithm))
+        sunset = _sunset_of(normalise_digest_name(use.algorithm), policy)
         if sunset is not None:
             dated.append((sunset, use))
     if not dated:
@@ -83,8 +201,8 @@ def cryptographic_constraints(uses: Iterable[AlgorithmUse], *, policy: Validatio
         return CryptoVerdict(subindication=None, message=None, weakest=weakest, sunset=sunset)
     return CryptoVerdict(
         subindication=SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
-        message=(f"{normalise_digest_name(weakest.algorithm)} in the {weakest.what} is not "
-                 f"accepted after {sunset.date().isoformat()}, and nothing proves "
+        message=(f"{_shown(normalise_digest_name(weakest.algorithm))} in the {weakest.what} is "
+                 f"not accepted after {sunset.date().isoformat()}, and nothing proves "
                  f"{subject} existed before (proof of existence: {moment.isoformat()})"),
         weakest=weakest, sunset=sunset,
     )

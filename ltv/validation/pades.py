@@ -290,7 +290,10 @@ def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]],
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     token = _content_info(ts.signed_data)
-    algorithm = ts.md_algorithm
+    # The messageImprint's hash, which need not be the SignerInfo's (RFC 8933 only recommends
+    # unifying them): an ML-DSA TSA digests its attributes with SHA-512 (RFC 9882 §3.3) over
+    # a SHA-256 imprint. pyHanko's compute_digest() already uses the imprint's.
+    algorithm = ts.external_md_algorithm
     digest = ts.compute_digest()
     covered = ts.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION
 

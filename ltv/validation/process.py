@@ -72,6 +72,7 @@ from ltv.validation.constraints import content_type_constraint, signer_purpose
 from ltv.validation.crypto_constraints import (
     CryptoVerdict,
     cryptographic_constraints,
+    key_use,
     normalise_digest_name,
     revocation_algorithm_uses,
 )
@@ -540,8 +541,11 @@ def _timestamp_crypto(ts: TimestampFacts, *, checker: CertificateChecker,
             policy=checker.policy, moment=ts.gen_time, subject="the time-stamped data")
         if not imprint.ok:
             return imprint
+    uses = ts.algorithm_uses
+    if ts.tsa_certificate is not None:  # the TSA's own key (RSA-2048 sunset, NIST IR 8547)
+        uses = (*uses, key_use(ts.tsa_certificate.public_key(), f"{label} TSA signature key"))
     return cryptographic_constraints(
-        ts.algorithm_uses, policy=checker.policy,
+        uses, policy=checker.policy,
         moment=ledger.time_of(poe_digest(ts.signature_value)), subject=f"the {label}")
 
 
@@ -732,6 +736,14 @@ async def validate_lta(facts: SignatureFacts, *, checker: CertificateChecker,
                                       revocation_time=outcome.revocation_time,
                                       revocation_reason=outcome.revocation_reason,
                                       revoked_is_ee=outcome.revoked_is_ee)
+    if not outcome.ok and outcome.subindication is SubIndication.NO_POE:
+        # The proof of existence is missing because a time-stamp that would have given it
+        # rests on an algorithm past its sunset (RSA-2048 after 2035 without an ML-DSA
+        # renewal, say): that is the telling reason (EN 319 102-1 §5.2.8).
+        weak_ts = _timestamp_crypto_failure(run)
+        if weak_ts is not None:
+            return _final(run, Indication.INDETERMINATE, weak_ts[0],
+                          f"{weak_ts[1]} (so: {outcome.message})")
     if not outcome.ok:
         sub = outcome.subindication
         assert sub is not None

@@ -3,10 +3,12 @@
 One timeline on its own PKI and server (it revokes and rolls the TSA over): the phone signs the
 three contracts at B-LTA and they are archived; the phone's certificate is revoked
 (superseded); at year 4 the TSA key rolls over and ``ltv archive renew`` renews the timestamps
-(the first TSA certificate lives until year 6); at year 8 the TSA key rolls over again and
-the archive moves to SHA-512 (hash-tree renewal); at year 12, when every original
-certificate (phone: 3 years, TSA 1 and 2: 6 years) has expired and no server runs,
-``ltv archive verify ID --at Y12`` proves each package offline → TOTAL-PASSED.
+(the first TSA certificate lives until year 6); at year 8 the TSA key rolls over again, to
+ML-DSA-65 (issue #17: RSA-2048 sets on 2036-01-01 under NIST IR 8547, so evidence checked in
+year 12 must not rest on an RSA timestamp), and the archive moves to SHA-512 (hash-tree
+renewal); at year 12, when every original certificate (phone: 3 years, TSA 1 and 2: 6 years)
+has expired and no server runs, ``ltv archive verify ID --at Y12`` proves each package offline
+→ TOTAL-PASSED.
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ def timeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Timeline]:
                            work / "contract.txt", "--meta", "contract-id=C-1", *put).strip()
         _ok("pki", "revoke", pki.directory, "--cert", work / "phone" / "cert.pem", "--reason",
             "superseded", "--at", format_time(SIGN_AT + timedelta(hours=1)))
-        for year, extra in ((Y4, ["--margin", "1095"]), (Y8, ["--hash-algorithm", "sha512"])):
+        for year, extra, key in ((Y4, ["--margin", "1095"], []),
+                                 (Y8, ["--hash-algorithm", "sha512"], ["--tsa-key", "ml-dsa-65"])):
             server.stop()
-            _ok("pki", "rollover-tsa", pki.directory, "--at", format_time(year))
+            _ok("pki", "rollover-tsa", pki.directory, "--at", format_time(year), *key)
             server.start(at=year)
             out = _ok("archive", "renew", "--store", store, "--pki", pki.directory, "--at",
                       format_time(year), *extra)
@@ -94,7 +97,7 @@ def test_verify_at_year_12_offline(timeline: Timeline, fmt: str) -> None:
     report = timeline.work / f"report-{fmt}.json"
     result = ltv_cli("archive", "verify", timeline.ids[fmt], "--store", store, "--at",
                      format_time(Y12), "--trust", timeline.work / "pki" / "root.pem",
-                     "--json", report)
+                     "--trust", timeline.work / "pki" / "pq-root.pem", "--json", report)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("PASSED: "), result.stdout
     assert "3 archive timestamps" in result.stderr
