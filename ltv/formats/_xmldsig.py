@@ -7,7 +7,8 @@ W3C XML Signature 1.1 core processing, as EN 319 132-1 uses it:
   applied to a whole document or to an element subtree in its document context;
 * :func:`resolve_ids` / :func:`process_reference`: the reference processing model
   (XMLDSIG §4.4.3.2–3) for the transforms a baseline signature uses (enveloped-signature,
-  canonicalisation, base64) and nothing else (no XPath, no XSLT, no remote URIs). ``#id``
+  canonicalisation, base64, XPath, XPath Filter 2.0, XSLT: :mod:`ltv.formats._xmldsig_transforms`;
+  same-document XPointers ``#xpointer(/)`` and ``#xpointer(id('X'))``; no remote URIs). ``#id``
   resolves only against ``Id`` attributes of the signature's own document and a duplicate ``Id``
   is refused, so a wrapped signature cannot make a reference point at a node other than the one
   reported (EN 319 102-1 §5.2.7, signature wrapping).
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +33,6 @@ from lxml import etree
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, InputError, MalformedError, UnsupportedAlgorithmError
 from ltv.formats._c14n_fix import canonical_copy, needs_copy
-from ltv.xmlsafe import parse_xml
 
 __all__ = [
     "DS",
@@ -242,7 +244,8 @@ def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = 
     alone would drop them).
     """
     if exclude is not None:
-        return _without(exclude, lambda: canonicalize(node, method, prefixes=prefixes))
+        return _without(node, exclude,
+                        lambda copied: canonicalize(copied, method, prefixes=prefixes))
     inherited: dict[str, str] = {}
     is_tree = isinstance(node, etree._ElementTree)
     if not is_tree and not method.exclusive:
@@ -276,32 +279,44 @@ def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = 
     return out
 
 
-def _without(element: Any, action: Callable[[], bytes]) -> bytes:
-    """Run ``action`` with ``element`` detached from its tree (its tail text kept in place)."""
-    parent = element.getparent()
-    if parent is None:
+def _without(node: Any, element: Any, action: Callable[[Any], bytes]) -> bytes:
+    """``action`` on ``node`` in a copy of its document from which ``element`` is removed (its
+    tail text kept in place).
+
+    The copy matters: detaching an element in place and putting it back makes lxml reconcile
+    its namespace declarations (a redundant ``xmlns:xd`` bound to the ds namespace became
+    ``ds:``), which silently changed what later references digest (issue #19, item 5).
+    """
+    if element.getparent() is None:
         raise MalformedError("the enveloped signature is the document element itself")
-    index = parent.index(element)
-    tail = element.tail
-    previous = element.getprevious()
-    saved_prev_tail = previous.tail if previous is not None else None
-    saved_text = parent.text
+    tree = node if isinstance(node, etree._ElementTree) else node.getroottree()
+    copied = copy.deepcopy(tree)
+
+    def locate(original: Any) -> Any:
+        if isinstance(original, etree._ElementTree):
+            return copied
+        indices: list[int] = []
+        current = original
+        while current.getparent() is not None:
+            indices.append(current.getparent().index(current))
+            current = current.getparent()
+        found = copied.getroot()
+        for index in reversed(indices):
+            found = found[index]
+        return found
+
+    target, excluded = locate(node), locate(element)
+    parent = excluded.getparent()
+    tail = excluded.tail
     if tail:
+        previous = excluded.getprevious()
         if previous is not None:
             previous.tail = (previous.tail or "") + tail
         else:
             parent.text = (parent.text or "") + tail
-    element.tail = None
-    parent.remove(element)
-    try:
-        return action()
-    finally:
-        parent.insert(index, element)
-        element.tail = tail
-        if previous is not None:
-            previous.tail = saved_prev_tail
-        else:
-            parent.text = saved_text
+    excluded.tail = None
+    parent.remove(excluded)
+    return action(target)
 
 
 # -- ids and references -----------------------------------------------------------------------
@@ -309,25 +324,48 @@ def _without(element: Any, action: Callable[[], bytes]) -> bytes:
 ID_ATTRIBUTES = ("Id", "ID", "id")
 
 
+class _Ids(dict[str, Any]):
+    """Id → element; an Id that occurs more than once is refused when it is looked up."""
+
+    def __init__(self, ids: dict[str, Any], duplicates: set[str]) -> None:
+        super().__init__(ids)
+        self.duplicates = frozenset(duplicates)
+
+    def _refuse(self, key: str) -> None:
+        if key in self.duplicates:
+            raise MalformedError(
+                f"the Id {key!r} occurs more than once in the document "
+                "(a signature wrapping attempt, or a broken document): refused"
+            )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._refuse(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._refuse(key)
+        return super().__getitem__(key)
+
+
 def resolve_ids(tree: Any) -> dict[str, Any]:
-    """Map each ``Id``/``ID``/``id`` value of the document to its element; refuse duplicates.
+    """Map each ``Id``/``ID``/``id`` value of the document to its element.
 
     A duplicate is how signature wrapping hides a second, unsigned copy of a signed node
-    (EN 319 102-1 §5.2.7): we refuse the document rather than guess which one is meant.
+    (EN 319 102-1 §5.2.7): looking up an Id that occurs more than once is refused rather than
+    guessing which one is meant. Ids nobody references may repeat (documents made by other
+    tools do, e.g. ``id`` attributes of business data; issue #19).
     """
     ids: dict[str, Any] = {}
+    duplicates: set[str] = set()
     for element in tree.getroot().xpath("//*[@Id or @ID or @id]"):
         for name in ID_ATTRIBUTES:
             value = element.get(name)
             if value is None:
                 continue
             if value in ids and ids[value] is not element:
-                raise MalformedError(
-                    f"the Id {value!r} occurs more than once in the document "
-                    "(a signature wrapping attempt, or a broken document): refused"
-                )
+                duplicates.add(value)
             ids[value] = element
-    return ids
+    return _Ids(ids, duplicates)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -364,89 +402,60 @@ def process_reference(
     external: ExternalResolver | None,
 ) -> ProcessedReference:
     """Dereference, transform and digest one ``ds:Reference`` (XMLDSIG §4.4.3)."""
+    from ltv.formats._xmldsig_transforms import Subtree, run_transforms
+
     uri = reference.get("URI")
-    node: Any | None = None
-    data: bytes | None = None
-    external_octets = False  # octets read from the detached data, not yet transformed
+    state: Any
     if uri is None:
         # XMLDSIG §4.4.3.1: URI may be omitted when the application knows the data; here it is
         # the detached content given with the signature (DSS-1688).
         if external is None:
             raise InputError("a ds:Reference without URI signs data not in the file: give it "
                              "as detached content")
-        data = external("")
-        external_octets = True
+        state = external("")
     elif uri == "":
-        node = tree  # the whole document, comments removed (XMLDSIG §4.4.3.3)
+        state = Subtree(tree, None, False)  # the whole document, no comments (§4.4.3.3)
     elif uri.startswith("#xpointer("):
-        raise UnsupportedAlgorithmError(f"XPointer reference {uri!r} is not supported")
+        state = Subtree(_xpointer(uri, tree, ids), None, True)  # comments kept (§4.4.3.3)
     elif uri.startswith("#"):
         node = ids.get(uri[1:])
         if node is None:
             raise MalformedError(f"the reference {uri!r} points to no element of this document")
+        state = Subtree(node, None, False)
     else:
         if external is None:
             raise InputError(
                 f"the signature references the external data {uri!r}: give it as detached content"
             )
-        data = external(unquote(uri))
-        external_octets = True
-    exclude: Any | None = None
-    resolved = node  # what the reference points at, kept for reports and wrapping checks
+        state = external(unquote(uri))
     transforms = reference.find(f"{{{DS}}}Transforms")
-    for transform in list(transforms) if transforms is not None else []:
-        if not isinstance(transform.tag, str):
-            continue  # a comment between transforms
-        algorithm = transform.get("Algorithm") or ""
-        if algorithm == TRANSFORM_ENVELOPED:
-            if node is None or not _is_ancestor_or_self(node, signature):
-                raise MalformedError(
-                    f"reference {uri!r}: enveloped-signature transform on data that does not "
-                    "contain the signature"
-                )
-            exclude = signature
-        elif algorithm == TRANSFORM_BASE64:
-            if node is not None:
-                text = _string_value(node, exclude)
-            else:
-                text = (data or b"").decode("ascii", "replace")
-            try:
-                data = base64.b64decode("".join(text.split()), validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise MalformedError(f"reference {uri!r}: base64 transform input: {exc}") from exc
-            node = None
-            external_octets = False
-        else:
-            try:
-                method, prefixes = c14n_method_of(transform, C14nMethod.C14N_10)
-            except UnsupportedAlgorithmError:
-                raise UnsupportedAlgorithmError(
-                    f"reference {uri!r}: unsupported transform {algorithm!r} "
-                    "(supported: enveloped-signature, canonicalisation, base64)"
-                ) from None
-            if node is None and external_octets and data is not None:
-                # XMLDSIG §4.4.3.2: detached octets become a node-set by parsing them (hardened
-                # parser); an external node-set keeps its comments unless the method drops them.
-                data = canonicalize(parse_xml(data, what="the detached data"), method,
-                                    prefixes=prefixes)
-                external_octets = False
-                continue
-            if node is None:
-                raise UnsupportedAlgorithmError(
-                    f"reference {uri!r}: canonicalisation of octets (re-parsing) is not supported"
-                )
-            # Same-document references carry no comments (XMLDSIG §4.4.3.3).
-            data = canonicalize(node, _without_comments(method), prefixes=prefixes,
-                                exclude=exclude)
-            node = None
-    node_set = node is not None
-    if node is not None:
-        data = canonicalize(node, C14nMethod.C14N_10, exclude=exclude)
-    assert data is not None
-    return _finish(reference, uri, data, node_set, resolved, exclude)
+    steps = [t for t in transforms if isinstance(t.tag, str)] if transforms is not None else []
+    result = run_transforms(state, steps, uri=uri, signature=signature)
+    return _finish(reference, uri, result.octets, result.node_set, result.node, result.exclude)
 
 
-def _without_comments(method: C14nMethod) -> C14nMethod:
+_XPOINTER_ID = re.compile(r"""^#xpointer\(id\((?:'([^']*)'|"([^"]*)")\)\)$""")
+
+
+def _xpointer(uri: str, tree: Any, ids: Mapping[str, Any]) -> Any:
+    """The same-document XPointers XMLDSIG §4.4.3.3 requires: ``#xpointer(/)`` (the
+    document) and ``#xpointer(id('X'))`` (the element with Id X), both with comments."""
+    if uri == "#xpointer(/)":
+        return tree
+    match = _XPOINTER_ID.match(uri)
+    if match is None:
+        raise UnsupportedAlgorithmError(
+            f"XPointer reference {uri!r} is not supported (only #xpointer(/) and "
+            "#xpointer(id('...')))")
+    target = match.group(1) if match.group(1) is not None else match.group(2)
+    node = ids.get(target)
+    if node is None:
+        raise MalformedError(f"the reference {uri!r} points to no element of this document")
+    return node
+
+
+def without_comments(method: C14nMethod) -> C14nMethod:
+    """The same method without comments (same-document references carry none, §4.4.3.3)."""
     return {
         C14nMethod.C14N_10_COMMENTS: C14nMethod.C14N_10,
         C14nMethod.C14N_11_COMMENTS: C14nMethod.C14N_11,
@@ -469,22 +478,3 @@ def _finish(reference: Any, uri: str | None, data: bytes, node_set: bool, node: 
         uri=uri, type=reference.get("Type"), id=reference.get("Id"), node=node, exclude=exclude,
         octets=data, node_set=node_set, digest_algorithm=algorithm, digest_value=value,
     )
-
-
-def _is_ancestor_or_self(node: Any, element: Any) -> bool:
-    if isinstance(node, etree._ElementTree):
-        return bool(element.getroottree().getroot() is node.getroot())
-    current = element
-    while current is not None:
-        if current is node:
-            return True
-        current = current.getparent()
-    return False
-
-
-def _string_value(node: Any, exclude: Any | None) -> str:
-    """The text nodes of a node-set in document order (XMLDSIG §6.6.2: ``self::text()``)."""
-    root = node.getroot() if isinstance(node, etree._ElementTree) else node
-    if exclude is None:
-        return "".join(root.itertext())
-    return _without(exclude, lambda: "".join(root.itertext()).encode("utf-8")).decode("utf-8")
