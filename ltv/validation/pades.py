@@ -123,11 +123,6 @@ def _open(data: bytes) -> tuple[Any, int]:
     try:
         return read(data), len(data)
     except MalformedError:
-        from ltv.validation._pdf_forms import reread_without_prev_zero
-
-        reader = reread_without_prev_zero(data, read)
-        if reader is not None:
-            return reader, len(data)
         for end in pdf_revisions.revision_ends(data)[:_PREFIX_TRIES]:
             if end >= len(data):
                 continue
@@ -135,6 +130,11 @@ def _open(data: bytes) -> tuple[Any, int]:
                 return read(data[:end]), end
             except MalformedError:
                 continue
+        from ltv.validation._pdf_forms import reread_without_prev_zero
+
+        reader = reread_without_prev_zero(data, read)
+        if reader is not None:
+            return reader, len(data)
         raise
 
 
