@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -69,9 +70,11 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[rsa.RSAPrivateKey,
 
 
 def _pdf(key: rsa.RSAPrivateKey, cert: x509.Certificate, *, subfilter: bytes,
-         prev_zero: bool = False, content: bytes | None = None) -> bytes:
+         prev_zero: bool = False, content: bytes | None = None,
+         cms_signer: Callable[[bytes], bytes] | None = None) -> bytes:
     """A one-page PDF with one signature; ``content``: what the sha1 form encapsulates
-    (default: the SHA-1 of the byte range, as the form requires)."""
+    (default: the SHA-1 of the byte range, as the form requires); ``cms_signer``: makes the
+    detached CMS over the byte range instead of ``cryptography``."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
@@ -101,6 +104,9 @@ def _pdf(key: rsa.RSAPrivateKey, cert: x509.Certificate, *, subfilter: bytes,
                         b"[0 %010d %010d %010d]" % (start, end, len(data) - end))
     signed = data[:start] + data[end:]
     builder = pkcs7.PKCS7SignatureBuilder()
+    if cms_signer is not None:
+        hexed = cms_signer(signed).hex().encode()
+        return data[:start + 1] + hexed + b"0" * (HOLE - len(hexed)) + data[end - 1:]
     if subfilter == b"/adbe.pkcs7.sha1":
         builder = builder.set_data(content if content is not None
                                    else hashlib.sha1(signed).digest())  # noqa: S324

@@ -45,9 +45,11 @@ __all__ = [
     "digest_from_uri",
     "digest_uri",
     "process_reference",
+    "pss_parameters",
     "resolve_ids",
     "signature_method",
     "signature_uri",
+    "verify_signature_value",
 ]
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -181,7 +183,8 @@ def build_signature_method(parent: Any, mechanism: SignatureMechanism,
 
 
 def signature_method(element: Any) -> tuple[SignatureMechanism, DigestAlgorithm]:
-    """Read ``ds:SignatureMethod``; PSS parameters other than RFC 4055 defaults are refused."""
+    """Read ``ds:SignatureMethod`` (for ``rsa-pss`` its hash; the other parameters:
+    :func:`pss_parameters`)."""
     uri = element.get("Algorithm")
     for (mech, alg), known in _SIGNATURE_URIS.items():
         if known == uri:
@@ -190,28 +193,85 @@ def signature_method(element: Any) -> tuple[SignatureMechanism, DigestAlgorithm]
         if known == uri:
             return SignatureMechanism.RSA_PSS, alg
     if uri == RSA_PSS_URI:
-        params = element.find(f"{{{DSIG_MORE_2007}}}RSAPSSParams")
-        if params is None:
-            raise UnsupportedAlgorithmError("rsa-pss without RSAPSSParams is not supported")
-        dm = params.find(f"{{{DS}}}DigestMethod")
-        alg = digest_from_uri(dm.get("Algorithm")) if dm is not None else DigestAlgorithm.SHA1
-        mgf = params.find(f"{{{DSIG_MORE_2007}}}MaskGenerationFunction")
-        if mgf is not None:
-            mgf_dm = mgf.find(f"{{{DS}}}DigestMethod")
-            if mgf.get("Algorithm") != MGF1_URI or (
-                mgf_dm is not None and digest_from_uri(mgf_dm.get("Algorithm")) is not alg
-            ):
-                raise UnsupportedAlgorithmError("rsa-pss: only MGF1 over the same hash")
-        salt = params.findtext(f"{{{DSIG_MORE_2007}}}SaltLength")
-        if salt is not None and int(salt.strip()) != alg.digest_size:
-            raise UnsupportedAlgorithmError(
-                f"rsa-pss: salt length {salt.strip()} is not the hash length {alg.digest_size}"
-            )
-        trailer = params.findtext(f"{{{DSIG_MORE_2007}}}TrailerField")
-        if trailer is not None and trailer.strip() != "1":
-            raise UnsupportedAlgorithmError("rsa-pss: trailer field must be 1")
-        return SignatureMechanism.RSA_PSS, alg
+        params = pss_parameters(element)
+        assert params is not None
+        return SignatureMechanism.RSA_PSS, params.digest
     raise UnsupportedAlgorithmError(f"unsupported signature method {uri!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PssParameters:
+    """RFC 6931 §2.3.10 ``pss:RSAPSSParams`` (defaults: SHA-256, MGF1 over the same hash, salt
+    as long as the hash, trailer field 1)."""
+
+    digest: DigestAlgorithm
+    mgf_digest: DigestAlgorithm
+    salt_length: int
+
+
+def pss_parameters(element: Any) -> PssParameters | None:
+    """The RSASSA-PSS parameters of an ``rsa-pss`` ``ds:SignatureMethod`` (None for other
+    methods): any salt length and MGF1 hash the parameters state (issue #19, item 6)."""
+    if element.get("Algorithm") != RSA_PSS_URI:
+        return None
+    params = element.find(f"{{{DSIG_MORE_2007}}}RSAPSSParams")
+    if params is None:
+        raise UnsupportedAlgorithmError("rsa-pss without RSAPSSParams is not supported")
+    dm = params.find(f"{{{DS}}}DigestMethod")
+    alg = digest_from_uri(dm.get("Algorithm")) if dm is not None else DigestAlgorithm.SHA256
+    mgf_alg = alg
+    mgf = params.find(f"{{{DSIG_MORE_2007}}}MaskGenerationFunction")
+    if mgf is not None:
+        if mgf.get("Algorithm") != MGF1_URI:
+            raise UnsupportedAlgorithmError(
+                f"rsa-pss: mask generation function {mgf.get('Algorithm')!r} (only MGF1)")
+        mgf_dm = mgf.find(f"{{{DS}}}DigestMethod")
+        if mgf_dm is not None:
+            mgf_alg = digest_from_uri(mgf_dm.get("Algorithm"))
+    salt_text = params.findtext(f"{{{DSIG_MORE_2007}}}SaltLength")
+    salt = alg.digest_size
+    if salt_text is not None:
+        try:
+            salt = int(salt_text.strip())
+        except ValueError:
+            raise MalformedError(f"rsa-pss: SaltLength {salt_text.strip()!r} is no integer"
+                                 ) from None
+        if not 0 <= salt <= 1024:
+            raise MalformedError(f"rsa-pss: SaltLength {salt} is out of range")
+    trailer = params.findtext(f"{{{DSIG_MORE_2007}}}TrailerField")
+    if trailer is not None and trailer.strip() != "1":
+        raise UnsupportedAlgorithmError("rsa-pss: trailer field must be 1")
+    return PssParameters(digest=alg, mgf_digest=mgf_alg, salt_length=salt)
+
+
+def verify_signature_value(element: Any, public_key: object, value: bytes, *,
+                           data: bytes) -> None:
+    """Verify ``value`` over ``data`` as the ``ds:SignatureMethod`` ``element`` says (RSA-PSS
+    with the salt length and MGF1 hash of its parameters); SignatureValueError if not."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from ltv.algorithms import verify_signature
+    from ltv.errors import SignatureValueError
+
+    mechanism, digest = signature_method(element)
+    params = pss_parameters(element)
+    if params is None or (params.mgf_digest is digest
+                          and params.salt_length == digest.digest_size):
+        verify_signature(public_key, value, mechanism=mechanism, digest_algorithm=digest,
+                         data=data)
+        return
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UnsupportedAlgorithmError("rsa-pss does not fit a key that is not RSA")
+    try:
+        public_key.verify(value, data, padding.PSS(
+            mgf=padding.MGF1(params.mgf_digest.crypto_hash()), salt_length=params.salt_length),
+            digest.crypto_hash())
+    except (InvalidSignature, ValueError) as exc:
+        raise SignatureValueError(
+            "the signature value does not verify with the signer certificate's public key "
+            f"(RSASSA-PSS, salt {params.salt_length}, MGF1 with {params.mgf_digest.value})"
+        ) from exc
 
 
 # -- canonicalisation -------------------------------------------------------------------------
@@ -365,7 +425,28 @@ def resolve_ids(tree: Any) -> dict[str, Any]:
             if value in ids and ids[value] is not element:
                 duplicates.add(value)
             ids[value] = element
+    referenced = duplicates & _referenced_ids(tree)
+    if referenced:  # refused at once, before any digest is computed
+        value = sorted(referenced)[0]
+        raise MalformedError(
+            f"the Id {value!r} occurs more than once in the document "
+            "(a signature wrapping attempt, or a broken document): refused"
+        )
     return _Ids(ids, duplicates)
+
+
+def _referenced_ids(tree: Any) -> set[str]:
+    """Every Id the document's signatures point at: ``#Id`` and ``#xpointer(id('Id'))`` URIs
+    (ds:Reference, HashDataInfo), QualifyingProperties ``Target``."""
+    out: set[str] = set()
+    for value in tree.getroot().xpath("//@URI | //@uri | //@Target"):
+        text = str(value)
+        match = _XPOINTER_ID.match(text)
+        if match is not None:
+            out.add(match.group(1) if match.group(1) is not None else match.group(2))
+        elif text.startswith("#"):
+            out.add(text[1:])
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

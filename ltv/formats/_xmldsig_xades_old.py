@@ -27,7 +27,6 @@ from typing import Any
 
 from cryptography import x509
 
-from ltv.algorithms import verify_signature
 from ltv.errors import InputError, MalformedError, SignatureValueError
 from ltv.evidence import EvidenceSet
 from ltv.formats._xmldsig import (
@@ -42,6 +41,7 @@ from ltv.formats._xmldsig import (
     process_reference,
     resolve_ids,
     signature_method,
+    verify_signature_value,
 )
 from ltv.formats._xmldsig_transforms import Subtree, run_transforms
 from ltv.signing import Document, SignatureLevel
@@ -159,9 +159,8 @@ def verify_old_xades(signature_xml: bytes, *,
     signer = None
     for cert in _listed(signed_props, ns, [*certs, *evidence.certificates]):
         try:
-            verify_signature(cert.public_key(), xades._der_signature_value(raw, cert),
-                             mechanism=mechanism, digest_algorithm=digest_alg,
-                             data=signed_octets)
+            verify_signature_value(sm, cert.public_key(),
+                                   xades._der_signature_value(raw, cert), data=signed_octets)
         except SignatureValueError:
             continue
         signer = cert
