@@ -24,6 +24,7 @@ from cryptography.x509.oid import NameOID
 
 from ltv.errors import HashFailureError, UnsupportedAlgorithmError
 from ltv.formats._xmldsig_plain import verify_plain_xmldsig
+from ltv.signing import SignatureLevel
 from ltv.validation import (
     Indication,
     SubIndication,
@@ -319,3 +320,73 @@ def test_xpath_too_long_or_foreign_xpointer_is_refused() -> None:
     data = _enveloped(_signature(_reference("#xpointer(//*)", ""))).encode()
     with pytest.raises(UnsupportedAlgorithmError, match="XPointer reference"):
         verify_plain_xmldsig(data)
+
+
+# -- XAdES 1.1.1 time-stamps name their input with HashDataInfo -------------------------------
+
+def _tsa_token(data: bytes, tmp: Path) -> bytes:
+    """An RFC 3161 token over SHA-256(``data``) from ltv's own TSA (in process, fixed clock)."""
+    from asn1crypto import tsp
+
+    from ltv.clock import FixedClock
+    from tsa.authority import TimeStampAuthority, TsaIdentity
+    from tsa.serials import MemorySerialSource
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x19 tsa")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(99)
+            .not_valid_before(AT - timedelta(days=30)).not_valid_after(AT + timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]),
+                           critical=True)
+            .sign(key, hashes.SHA256()))
+    authority = TimeStampAuthority(TsaIdentity(private_key=key, certificate=cert),
+                                   serials=MemorySerialSource(), clock=FixedClock(AT))
+    request = tsp.TimeStampReq({
+        "version": 1,
+        "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                            "hashed_message": hashlib.sha256(data).digest()},
+        "cert_req": True})
+    response = tsp.TimeStampResp.load(authority.respond(request.dump()))
+    assert response["status"]["status"].native == "granted"
+    return bytes(response["time_stamp_token"].dump())
+
+
+def test_xades_111_signature_timestamp_over_hash_data_info(
+        signer: tuple[Path, x509.Certificate], tmp_path: Path) -> None:
+    from lxml import etree
+
+    ids = (f"{X111}:SignedProperties", f"{DS}:Object", f"{DS}:SignatureValue")
+    template = _xades_old(X111, signer, filter2=False).replace(
+        "<ds:SignatureValue>", '<ds:SignatureValue Id="sv">')
+    signed = _xmlsec_sign(template, signer, tmp_path, *ids)
+    root = etree.fromstring(signed)
+    sv = root.find(f"{{{DS}}}SignatureValue")
+    imprint_input = etree.tostring(sv, method="c14n")  # C14N 1.0 of the element in context
+    token = _tsa_token(imprint_input, tmp_path)
+
+    def with_timestamp(uri: str) -> bytes:
+        doc = etree.fromstring(signed)
+        qp = doc.find(f".//{{{X111}}}QualifyingProperties")
+        usp = etree.SubElement(etree.SubElement(qp, f"{{{X111}}}UnsignedProperties"),
+                               f"{{{X111}}}UnsignedSignatureProperties")
+        stamp = etree.SubElement(usp, f"{{{X111}}}SignatureTimeStamp")
+        info = etree.SubElement(stamp, f"{{{X111}}}HashDataInfo", uri=uri)
+        transforms = etree.SubElement(info, f"{{{X111}}}Transforms")
+        etree.SubElement(transforms, f"{{{DS}}}Transform", Algorithm=C14N)
+        etree.SubElement(stamp, f"{{{X111}}}EncapsulatedTimeStamp").text = base64.b64encode(
+            token).decode()
+        out: bytes = etree.tostring(doc)
+        return out
+
+    report = validate(with_timestamp("#sv"), policy=ValidationPolicy.default(trust_anchors=[]),
+                      at=AT, offline=True)
+    (sig,) = report.signatures
+    assert sig.level is SignatureLevel.B_T
+    (stamp,) = sig.timestamps
+    assert (stamp.imprint, stamp.imprint_ok) == ("verified", True)
+    # the same token said to cover another element: its imprint does not match
+    wrong = validate(with_timestamp("#data"), policy=ValidationPolicy.default(trust_anchors=[]),
+                     at=AT, offline=True).signatures[0]
+    (stamp,) = wrong.timestamps
+    assert (stamp.imprint, stamp.imprint_ok) == ("failed", False)
