@@ -264,6 +264,8 @@ def _xslt_vector(stylesheet_body: str) -> bytes:
      "<a href=\"{php:function('system', 'id')}\"/></xsl:template>", "php:function()"),
     ('<xsl:include href="/etc/other.xsl"/>', "xsl:include"),
     ('<xsl:import href="http://127.0.0.1:9/a.xsl"/>', "xsl:import"),
+    ('<xsl:template match="/"><xsl:document href="/tmp/x19-written">x</xsl:document>'
+     "</xsl:template>", "xsl:document"),
     ('<xsl:template match="/" xmlns:f="http://exslt.org/common" '
      'extension-element-prefixes="f"><f:document href="/tmp/x19-out">x</f:document>'
      "</xsl:template>", "extension elements"),
@@ -308,6 +310,19 @@ def test_refused_transform_is_indeterminate_naming_it() -> None:
                                                    SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
     assert (sig.message or "").startswith("ltv cannot process this signature: ")
     assert "document()" in (sig.message or "")
+
+
+def test_xpath_runaway_is_stopped() -> None:
+    """An expression whose cost grows with the fourth power of the document: the confined
+    evaluation is stopped (CPU limit or wall clock), INDETERMINATE naming it."""
+    body = "<e>x</e>" * 3000
+    expr = "count(//*[count(//*[count(//*) &gt; 0]) &gt; 0]) &gt; 0"
+    data = (f'<doc xmlns="urn:x19">{body}'
+            + _signature(_reference("", f'<ds:Transform Algorithm="{XPATH}"><ds:XPath>{expr}'
+                                    "</ds:XPath></ds:Transform>")) + "</doc>").encode()
+    with pytest.raises(UnsupportedAlgorithmError,
+                       match=r"the XPath transform: the XPath evaluation (ran longer|failed)"):
+        verify_plain_xmldsig(data)
 
 
 def test_xpath_too_long_or_foreign_xpointer_is_refused() -> None:

@@ -189,48 +189,147 @@ def _check_size(tree: Any, what: str) -> None:
             f"(limit {MAX_XPATH_ELEMENTS:,})")
 
 
+def _all_nodes(tree: Any) -> list[Any]:
+    """Every element, comment and PI of the document in document order (their index is how
+    the confined evaluation names them)."""
+    root = tree.getroot()
+    return [*reversed(list(root.itersiblings(preceding=True))), *root.iter(),
+            *root.itersiblings()]
+
+
+# A node descriptor crossing the process boundary: ["n", i] an element/comment/PI, ["t", i, tail]
+# a text node, ["a", i, name] an attribute, ["x", i, prefix] a namespace node.
+Descriptor = list[Any]
+
+
+def _describe(node: Any, index: dict[Any, int]) -> Descriptor | None:
+    if isinstance(node, tuple):
+        return None  # a namespace node alone: lxml gives no parent
+    if isinstance(node, str):
+        parent = index[node.getparent()]  # type: ignore[attr-defined]
+        if getattr(node, "is_attribute", False):
+            return ["a", parent, str(node.attrname)]  # type: ignore[attr-defined]
+        return ["t", parent, bool(node.is_tail)]  # type: ignore[attr-defined]
+    return ["n", index[node]]
+
+
+def _evaluate(tree: Any, queries: list[dict[str, Any]]) -> list[Any]:
+    """Run the XPath queries of one transform (in the confined process): ``filter`` (XPath
+    transform: every node for which the expression is true) or ``select`` (Filter 2.0: what
+    the expression selects, and whether that includes the root node)."""
+    nodes = _all_nodes(tree)
+    index = {node: i for i, node in enumerate(nodes)}
+    results: list[Any] = []
+    for query in queries:
+        xpath_element = nodes[query["xpath"]]
+        run = _evaluator(tree, xpath_element)
+        expr = query["expr"]
+        found: list[Descriptor] = []
+        if query["mode"] == "select":
+            whole = run(f"count(({expr}) | /)") == run(f"count({expr})")
+            result = [] if whole else run(expr)
+            if not isinstance(result, list):
+                raise MalformedError(f"the XPath expression {expr!r} does not select nodes")
+            found = [d for d in (_describe(n, index) for n in result) if d is not None]
+            results.append({"root": whole, "nodes": found})
+            continue
+        pred = f"[boolean({expr})]"
+        for query_text in (f"(//node()[not(self::text())]){pred}", f"(//text()){pred}",
+                           f"(//@*){pred}"):
+            found.extend(d for d in (_describe(n, index) for n in run(query_text))
+                         if d is not None)
+        partial = run(f"//*[count(namespace::*{pred}) != count(namespace::*)]")
+        namespaces = _namespaces(xpath_element)
+        for element in partial:
+            try:
+                passing = etree.XPath(f"namespace::*{pred}", namespaces=namespaces,
+                                      extensions={(None, "here"): lambda _c, x=xpath_element:
+                                                  [x]})(element)
+            except (etree.XPathError, ValueError, TypeError) as exc:
+                raise MalformedError(f"the XPath expression {expr!r} cannot be evaluated: "
+                                     f"{exc}") from exc
+            found.append(["p", index[element]])  # its namespace nodes are listed one by one
+            found.extend(["x", index[element], prefix or ""] for prefix, _ in passing)
+        results.append({"root": False, "nodes": found})
+    return results
+
+
+#: Bounds of one confined XPath evaluation (a crafted expression is polynomial in its nesting).
+XPATH_TIMEOUT_SECONDS = 10.0
+XPATH_CPU_SECONDS = 5
+XPATH_MEMORY_BYTES = 768 * 1024 * 1024
+
+
+def _confined(tree: Any, queries: list[dict[str, Any]], what: str) -> list[Any]:
+    """:func:`_evaluate` in a separate process with CPU time, memory and wall-clock bounds:
+    the document and the queries go in, node descriptors come out (JSON)."""
+    import json
+    import struct
+    import subprocess
+    import sys
+
+    document = etree.tostring(tree)
+    header = json.dumps(queries).encode("utf-8")
+    payload = struct.pack(">II", len(header), len(document)) + header + document
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-m", "ltv.formats._xmldsig_nodeset"], input=payload,
+            capture_output=True, timeout=XPATH_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        raise UnsupportedAlgorithmError(
+            f"{what}: the XPath evaluation ran longer than {XPATH_TIMEOUT_SECONDS:g} s: "
+            "stopped") from None
+    if done.returncode != 0:
+        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        text = lines[-1] if lines else f"exit status {done.returncode}"
+        if text.startswith("MalformedError: "):
+            raise MalformedError(f"{what}: {text.removeprefix('MalformedError: ')[:300]}")
+        raise UnsupportedAlgorithmError(f"{what}: the XPath evaluation failed: {text[:300]}")
+    results: list[Any] = json.loads(done.stdout)
+    return results
+
+
+def _to_nodes(tree: Any, found: list[Descriptor]) -> tuple[NodeSet, set[Any]]:
+    """The descriptors as a node-set, and the elements whose namespace nodes are listed one by
+    one (for the others every namespace node passed)."""
+    nodes = _all_nodes(tree)
+    out = NodeSet(tree=tree)
+    partial: set[Any] = set()
+    for item in found:
+        kind, position = item[0], int(item[1])
+        node = nodes[position]
+        if kind == "n":
+            out.elements.add(node)
+        elif kind == "t":
+            out.texts.add((node, bool(item[2])))
+        elif kind == "a":
+            out.attributes.add((node, str(item[2])))
+        elif kind == "x":
+            out.namespaces.add((node, str(item[2])))
+        elif kind == "p":
+            partial.add(node)
+    return out, partial
+
+
+def _index_of(tree: Any, element: Any) -> int:
+    return next(i for i, node in enumerate(_all_nodes(tree)) if node is element)
+
+
 def xpath_filter(nodes: NodeSet, xpath_element: Any) -> NodeSet:
     """XMLDSIG §6.6.3: the nodes of ``nodes`` for which the expression is true (evaluated with
-    each node as context node)."""
+    each node as context node), evaluated in a confined process."""
     what = "the XPath transform"
     expr = _expression(xpath_element, what)
     _check_size(nodes.tree, what)
-    run = _evaluator(nodes.tree, xpath_element)
-    pred = f"[boolean({expr})]"
+    (result,) = _confined(nodes.tree, [{"mode": "filter", "expr": expr,
+                                        "xpath": _index_of(nodes.tree, xpath_element)}], what)
+    passed, partial = _to_nodes(nodes.tree, result["nodes"])
     out = NodeSet(tree=nodes.tree)
-    for node in run(f"(//node()[not(self::text())]){pred}"):
-        if node in nodes.elements:
-            out.elements.add(node)
-    for text in run(f"(//text()){pred}"):
-        text_key: tuple[Any, bool] = (text.getparent(), bool(text.is_tail))
-        if text_key in nodes.texts:
-            out.texts.add(text_key)
-    for value in run(f"(//@*){pred}"):
-        attr_key: tuple[Any, str] = (value.getparent(), str(value.attrname))
-        if attr_key in nodes.attributes:
-            out.attributes.add(attr_key)
-    # Namespace nodes have no parent in lxml's results: evaluate per element, and only where
-    # not every namespace node of the element passes.
-    partial = {e for e in run(f"//*[count(namespace::*{pred}) != count(namespace::*)]")}
-    holders: dict[Any, list[tuple[Any, str]]] = {}
-    for ns_node in nodes.namespaces:
-        holders.setdefault(ns_node[0], []).append(ns_node)
-    namespaces = _namespaces(xpath_element)
-    for element, owned in holders.items():
-        if element not in partial:
-            out.namespaces.update(owned)
-            continue
-        try:
-            passing = etree.XPath(f"namespace::*{pred}", namespaces=namespaces,
-                                  extensions={(None, "here"): lambda _c: [xpath_element]}
-                                  )(element)
-        except (etree.XPathError, ValueError, TypeError) as exc:
-            raise MalformedError(f"the XPath expression {expr!r} cannot be evaluated: "
-                                 f"{exc}") from exc
-        for prefix, _uri in passing:
-            ns_key: tuple[Any, str] = (element, prefix or "")
-            if ns_key in nodes.namespaces:
-                out.namespaces.add(ns_key)
+    out.elements = nodes.elements & passed.elements
+    out.texts = nodes.texts & passed.texts
+    out.attributes = nodes.attributes & passed.attributes
+    out.namespaces = {k for k in nodes.namespaces
+                      if k[0] not in partial or k in passed.namespaces}
     return out
 
 
@@ -241,46 +340,68 @@ def filter2(nodes: NodeSet, transform: Any) -> NodeSet:
     """XML-Signature XPath Filter 2.0 §3: the filter node-set Z starts as the whole input
     document; each ``dsig-xpath:XPath`` (evaluated with the document root as context) expands
     to the subtrees of the nodes it selects and is intersected with, subtracted from or united
-    with Z in order; the output is the input node-set intersected with Z."""
+    with Z in order; the output is the input node-set intersected with Z. The expressions are
+    evaluated in a confined process."""
     what = "the XPath Filter 2.0 transform"
     steps = [c for c in transform if isinstance(c.tag, str)]
     if not steps or any(c.tag != f"{{{FILTER2_NS}}}XPath" for c in steps):
         raise MalformedError(f"{what} holds no dsig-xpath:XPath element, or other elements")
     _check_size(nodes.tree, what)
-    everything = NodeSet.subtree(nodes.tree, comments=True)
-    z = everything.copy()
+    kinds = []
+    queries = []
     for step in steps:
         kind = step.get("Filter")
         if kind not in ("intersect", "subtract", "union"):
             raise MalformedError(f"{what}: Filter {kind!r} is not intersect, subtract or union")
-        expr = _expression(step, what)
-        selected = _subtrees(nodes.tree, _evaluator(nodes.tree, step), expr, everything)
+        kinds.append(kind)
+        queries.append({"mode": "select", "expr": _expression(step, what),
+                        "xpath": _index_of(nodes.tree, step)})
+    results = _confined(nodes.tree, queries, what)
+    everything = NodeSet.subtree(nodes.tree, comments=True)
+    z = everything.copy()
+    for kind, result in zip(kinds, results, strict=True):
+        if result["root"]:
+            selected = everything.copy()
+        else:
+            picked, _ = _to_nodes(nodes.tree, result["nodes"])
+            selected = NodeSet(tree=nodes.tree, attributes=picked.attributes,
+                               texts=picked.texts)
+            for node in picked.elements:
+                selected._add_subtree(node, comments=True, skip=None, with_tail=False)
         getattr(z, kind)(selected)
     out = nodes.copy()
     out.intersect(z)
     return out
 
 
-def _subtrees(tree: Any, run: Callable[[str], Any], expr: str, everything: NodeSet) -> NodeSet:
-    """The nodes ``expr`` selects, each with its descendants, attributes and namespaces."""
-    if run(f"count(({expr}) | /)") == run(f"count({expr})"):
-        return everything.copy()  # the root node: the whole document
-    out = NodeSet(tree=tree)
-    result = run(expr)
-    if not isinstance(result, list):
-        raise MalformedError(f"the XPath expression {expr!r} does not select nodes")
-    for node in result:
-        if isinstance(node, tuple):
-            continue  # a namespace node alone (no parent known): nothing to add
-        if isinstance(node, str):
-            parent = node.getparent()  # type: ignore[attr-defined]
-            if getattr(node, "is_attribute", False):
-                out.attributes.add((parent, str(node.attrname)))  # type: ignore[attr-defined]
-            else:
-                out.texts.add((parent, bool(node.is_tail)))  # type: ignore[attr-defined]
-            continue
-        out._add_subtree(node, comments=True, skip=None, with_tail=False)
-    return out
+def _child() -> int:  # pragma: no cover - runs in the confined process
+    import json
+    import resource
+    import struct
+    import sys
+
+    resource.setrlimit(resource.RLIMIT_CPU, (XPATH_CPU_SECONDS, XPATH_CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (XPATH_MEMORY_BYTES, XPATH_MEMORY_BYTES))
+    from ltv.xmlsafe import parse_xml
+
+    data = sys.stdin.buffer.read()
+    n_header, n_document = struct.unpack(">II", data[:8])
+    queries = json.loads(data[8:8 + n_header])
+    try:
+        tree = parse_xml(data[8 + n_header:8 + n_header + n_document],
+                         what="the XPath input")
+        results = _evaluate(tree, queries)
+    except MalformedError as exc:
+        sys.stderr.write("MalformedError: " + " ".join(str(exc).split()) + "\n")
+        return 2
+    except MemoryError:
+        sys.stderr.write("the XPath evaluation needs more than the memory limit\n")
+        return 2
+    except Exception as exc:
+        sys.stderr.write(" ".join(f"{type(exc).__name__}: {exc}".split()) + "\n")
+        return 2
+    sys.stdout.write(json.dumps(results))
+    return 0
 
 
 # -- canonical serialisation ------------------------------------------------------------------
@@ -448,3 +569,7 @@ def canonicalize_nodeset(nodes: NodeSet, *, exclusive: bool, with_comments: bool
     inclusive = frozenset("" if p == "#default" else p for p in prefixes)
     return _Writer(nodes=nodes, exclusive=exclusive, with_comments=with_comments,
                    c14n11=c14n11, inclusive_prefixes=inclusive).run()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_child())

@@ -2,7 +2,8 @@
 
 A signed stylesheet is code chosen by whoever made the signature, so it runs with no reach:
 
-* checked before it runs: no ``xsl:import``/``xsl:include``, no extension elements
+* checked before it runs: no ``xsl:import``/``xsl:include``, no ``xsl:document`` (libxslt's
+  XSLT 1.1 file output), no extension elements
   (``extension-element-prefixes``), no ``document()`` and no function outside XPath/XSLT 1.0
   (any ``prefix:name(`` call, e.g. EXSLT or ``php:function``): refused as
   :class:`~ltv.errors.UnsupportedAlgorithmError` naming what was found;
@@ -43,10 +44,10 @@ def check_stylesheet(stylesheet: Any, what: str) -> None:
         if not isinstance(element.tag, str):
             continue
         qname = etree.QName(element)
-        if qname.namespace == XSL and qname.localname in ("import", "include"):
+        if qname.namespace == XSL and qname.localname in ("import", "include", "document"):
             raise UnsupportedAlgorithmError(
                 f"{what}: the XSLT stylesheet uses xsl:{qname.localname} (no external "
-                "stylesheets are read)")
+                "stylesheets are read, no files written)")
         for name, value in element.attrib.items():
             local = etree.QName(name).localname
             if local == "extension-element-prefixes":
