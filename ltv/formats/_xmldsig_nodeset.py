@@ -163,11 +163,13 @@ def _expression(xpath_element: Any, what: str) -> str:
     return text
 
 
-def _evaluator(tree: Any, xpath_element: Any) -> Callable[[str], Any]:
-    def here(_context: Any) -> list[Any]:
-        return [xpath_element]
+def _evaluator(tree: Any, xpath_element: Any | None,
+               namespaces: dict[str, str]) -> Callable[[str], Any]:
+    """Evaluate expressions over ``tree``; ``here()`` is ``xpath_element`` (empty when the
+    expression applies to another document than the one bearing it, e.g. detached data)."""
 
-    namespaces = _namespaces(xpath_element)
+    def here(_context: Any) -> list[Any]:
+        return [xpath_element] if xpath_element is not None else []
 
     def run(expr: str) -> Any:
         try:
@@ -221,8 +223,9 @@ def _evaluate(tree: Any, queries: list[dict[str, Any]]) -> list[Any]:
     index = {node: i for i, node in enumerate(nodes)}
     results: list[Any] = []
     for query in queries:
-        xpath_element = nodes[query["xpath"]]
-        run = _evaluator(tree, xpath_element)
+        xpath_element = nodes[query["xpath"]] if query["xpath"] >= 0 else None
+        namespaces = dict(query["namespaces"])
+        run = _evaluator(tree, xpath_element, namespaces)
         expr = query["expr"]
         found: list[Descriptor] = []
         if query["mode"] == "select":
@@ -239,12 +242,11 @@ def _evaluate(tree: Any, queries: list[dict[str, Any]]) -> list[Any]:
             found.extend(d for d in (_describe(n, index) for n in run(query_text))
                          if d is not None)
         partial = run(f"//*[count(namespace::*{pred}) != count(namespace::*)]")
-        namespaces = _namespaces(xpath_element)
         for element in partial:
             try:
                 passing = etree.XPath(f"namespace::*{pred}", namespaces=namespaces,
                                       extensions={(None, "here"): lambda _c, x=xpath_element:
-                                                  [x]})(element)
+                                                  [x] if x is not None else []})(element)
             except (etree.XPathError, ValueError, TypeError) as exc:
                 raise MalformedError(f"the XPath expression {expr!r} cannot be evaluated: "
                                      f"{exc}") from exc
@@ -312,7 +314,8 @@ def _to_nodes(tree: Any, found: list[Descriptor]) -> tuple[NodeSet, set[Any]]:
 
 
 def _index_of(tree: Any, element: Any) -> int:
-    return next(i for i, node in enumerate(_all_nodes(tree)) if node is element)
+    """``element``'s index in ``tree``, or -1 when it belongs to another document."""
+    return next((i for i, node in enumerate(_all_nodes(tree)) if node is element), -1)
 
 
 def xpath_filter(nodes: NodeSet, xpath_element: Any) -> NodeSet:
@@ -322,7 +325,8 @@ def xpath_filter(nodes: NodeSet, xpath_element: Any) -> NodeSet:
     expr = _expression(xpath_element, what)
     _check_size(nodes.tree, what)
     (result,) = _confined(nodes.tree, [{"mode": "filter", "expr": expr,
-                                        "xpath": _index_of(nodes.tree, xpath_element)}], what)
+                                        "xpath": _index_of(nodes.tree, xpath_element),
+                                        "namespaces": _namespaces(xpath_element)}], what)
     passed, partial = _to_nodes(nodes.tree, result["nodes"])
     out = NodeSet(tree=nodes.tree)
     out.elements = nodes.elements & passed.elements
@@ -355,7 +359,8 @@ def filter2(nodes: NodeSet, transform: Any) -> NodeSet:
             raise MalformedError(f"{what}: Filter {kind!r} is not intersect, subtract or union")
         kinds.append(kind)
         queries.append({"mode": "select", "expr": _expression(step, what),
-                        "xpath": _index_of(nodes.tree, step)})
+                        "xpath": _index_of(nodes.tree, step),
+                        "namespaces": _namespaces(step)})
     results = _confined(nodes.tree, queries, what)
     everything = NodeSet.subtree(nodes.tree, comments=True)
     z = everything.copy()
