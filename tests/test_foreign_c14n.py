@@ -39,9 +39,11 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 _METHOD = re.compile(rb'(<(?:\w+:)?SignatureMethod\s+Algorithm=")[^"]*(")')
 
 
-def _xml_rows() -> list[str]:
+def _xml_rows() -> list[tuple[str, str | None]]:
+    """(file, its detached data or None) of every XML signature in the manifest."""
     with (VECTORS / "MANIFEST.tsv").open(encoding="utf-8", newline="") as handle:
-        return [r["file"] for r in csv.DictReader(handle, delimiter="\t")
+        return [(r["file"], None if r["detached_data"] == "-" else r["detached_data"])
+                for r in csv.DictReader(handle, delimiter="\t")
                 if r["format"] == "xades" and not r["file"].endswith((".p7m", ".pdf"))]
 
 
@@ -85,18 +87,20 @@ def _xmlsec(data: bytes, tmp: Path, key: Path, signature_id: str | None
                     args += [f"--id-attr:{name}", spec]
     if signature_id:
         args += ["--node-id", signature_id]
-    done = subprocess.run([*args, str(path)], capture_output=True, timeout=60, check=False)
+    done = subprocess.run([*args, path.name], cwd=tmp, capture_output=True, timeout=60,
+                          check=False)
     output = done.stdout.decode("latin-1") + done.stderr.decode("latin-1")
     return _buffers(output, "PreDigest"), _buffers(output, "PreSigned")
 
 
-CASES = [(f, None) for f in _xml_rows()]
+CASES = _xml_rows()
 
 
-@pytest.mark.parametrize(("file", "signature_id"), CASES)
-def test_canonical_octets_match_xmlsec1(file: str, signature_id: str | None,
+@pytest.mark.parametrize(("file", "detached"), CASES)
+def test_canonical_octets_match_xmlsec1(file: str, detached: str | None,
                                         dummy_key: Path, tmp_path: Path) -> None:
-    _compare((VECTORS / file).read_bytes(), signature_id, dummy_key, tmp_path)
+    content = (VECTORS / detached).read_bytes() if detached else None
+    _compare((VECTORS / file).read_bytes(), None, dummy_key, tmp_path, detached=content)
 
 
 @pytest.mark.parametrize("packaging", ["enveloped", "enveloping"])
@@ -117,7 +121,10 @@ def test_own_xades_matches_xmlsec1(packaging: str, phone_rsa: Phone, pki: Sample
     assert _compare(signed, None, dummy_key, tmp_path) >= 3
 
 
-def _compare(original: bytes, signature_id: str | None, dummy_key: Path, tmp_path: Path) -> int:
+def _compare(original: bytes, signature_id: str | None, dummy_key: Path, tmp_path: Path,
+             *, detached: bytes | None = None) -> int:
+    """Compare every reference xmlsec1 processed (a detached file is written beside the
+    signature under the name its reference gives, for xmlsec1 to read)."""
     data = _METHOD.sub(rb"\1http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\2", original)
     try:
         tree = parse_xml(data)
@@ -126,6 +133,11 @@ def _compare(original: bytes, signature_id: str | None, dummy_key: Path, tmp_pat
     signature = next(tree.getroot().iter(f"{{{DS}}}Signature"), None)
     if signature is None:
         pytest.skip("no ds:Signature")
+    if detached is not None:
+        for reference in tree.getroot().iter(f"{{{DS}}}Reference"):
+            name = reference.get("URI") or ""
+            if name and not name.startswith("#") and "/" not in name and ":" not in name:
+                (tmp_path / name).write_bytes(detached)
     references, signed_infos = _xmlsec(data, tmp_path, dummy_key, signature_id)
     signed_info = signature.find(f"{{{DS}}}SignedInfo")
     compared = 0
@@ -138,11 +150,13 @@ def _compare(original: bytes, signature_id: str | None, dummy_key: Path, tmp_pat
     for reference, theirs in zip(signed_info.findall(f"{{{DS}}}Reference"), references,
                                  strict=False):
         uri = reference.get("URI")
-        if uri is None or not (uri == "" or uri.startswith("#")):
-            break  # detached data: xmlsec1 reads files we do not give it
+        if uri is None or (not (uri == "" or uri.startswith("#")) and (
+                detached is None or "/" in uri or ":" in uri)):
+            break  # detached data we do not have, or a remote URI
         try:
             ours = process_reference(reference, tree=tree, ids=ids, signature=signature,
-                                     external=None).octets
+                                     external=(lambda _name: detached or b"")
+                                     if detached is not None else None).octets
         except LtvError as exc:
             if "DigestValue" in str(exc):  # a deliberately broken DigestValue: no digest input
                 continue

@@ -405,3 +405,29 @@ def test_xades_111_signature_timestamp_over_hash_data_info(
                      at=AT, offline=True).signatures[0]
     (stamp,) = wrong.timestamps
     assert (stamp.imprint, stamp.imprint_ok) == ("failed", False)
+
+
+def test_xpath_over_detached_data() -> None:
+    """xades4j's detached signature applies an XPath transform to the detached document (the
+    prefix bound on its ds:XPath element) and a Filter 2.0 intersect selecting track 1.
+    Intact as given; a changed track fails. The XPath *filter* ``/collection/album/foo:tracks``
+    is an absolute path, true at every node (XMLDSIG §6.6.3 evaluates it per node), so that
+    reference signs the whole document and a changed album title fails too."""
+    vectors = Path(__file__).parent / "vectors" / "foreign" / "xades4j"
+    signature = (vectors / "detached.bes.xml").read_bytes()
+    document = (vectors / "document.xml").read_bytes()
+
+    def verdict(content: bytes) -> tuple[Indication, SubIndication | None]:
+        (sig,) = validate(signature, policy=ValidationPolicy.default(trust_anchors=[]),
+                          at=datetime(2020, 1, 1, tzinfo=UTC), offline=True,
+                          detached_content=content).signatures
+        return sig.indication, sig.subindication
+
+    assert verdict(document) == (Indication.INDETERMINATE,
+                                 SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    track = document.replace(b"What do you know?", b"What do you know!")
+    assert track != document
+    assert verdict(track) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
+    title = document.replace(b"Questions, unanswered", b"Questions, answered")
+    assert title != document
+    assert verdict(title) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
