@@ -128,6 +128,14 @@ def _enveloped(signature: str) -> str:
     ("xpath-here", "", f'<ds:Transform Algorithm="{XPATH}"><ds:XPath>'
      "count(ancestor-or-self::ds:Signature | here()/ancestor::ds:Signature[1]) &gt; "
      "count(ancestor-or-self::ds:Signature)</ds:XPath></ds:Transform>", "signed", None),
+    ("xpath-holes", "", f'<ds:Transform Algorithm="{XPATH}"><ds:XPath>'
+     "not(ancestor-or-self::ds:Signature) and not(self::b:part) and not(name() = 'Id') and "
+     "not(self::comment()) and not(self::x:drop/namespace::b)</ds:XPath></ds:Transform>",
+     "signed", None),
+    ("xpath-holes-exc", "", f'<ds:Transform Algorithm="{XPATH}"><ds:XPath>'
+     "not(ancestor-or-self::ds:Signature) and not(self::x:keep) and "
+     "not(parent::x:keep and name() = 'Id')</ds:XPath></ds:Transform>"
+     f'<ds:Transform Algorithm="{EXC}WithComments"/>', "text", None),
     ("filter2", "", f'<ds:Transform Algorithm="{FILTER2}">'
      f'<f:XPath xmlns:f="{FILTER2}" Filter="intersect">/x:doc</f:XPath>'
      f'<f:XPath xmlns:f="{FILTER2}" Filter="subtract">//x:drop | //ds:Signature</f:XPath>'
@@ -152,7 +160,8 @@ def test_transform_vector_signed_by_xmlsec(name: str, uri: str, transforms: str,
                                            dropped: str | None,
                                            signer: tuple[Path, x509.Certificate],
                                            tmp_path: Path) -> None:
-    transforms = transforms.replace("<ds:XPath>", '<ds:XPath xmlns:x="urn:x19">').replace(
+    transforms = transforms.replace("<ds:XPath>",
+                                    '<ds:XPath xmlns:x="urn:x19" xmlns:b="urn:x19:b">').replace(
         '<f:XPath xmlns:f="', '<f:XPath xmlns:x="urn:x19" xmlns:b="urn:x19:b" xmlns:f="')
     template = _enveloped(_signature(_reference(uri, transforms)))
     ids = ("urn:x19:keep",)
