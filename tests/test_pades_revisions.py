@@ -282,7 +282,7 @@ def test_unknown_subfilter_is_one_format_failure(signed, pki, ltv_cli, tmp_path)
     forged = signed["B-LTA"].replace(b"/SubFilter /ETSI.CAdES.detached",
                                      b"/SubFilter /adbe.x509.rsa_sha1 ", 1)
     why = ("the signature's /SubFilter /adbe.x509.rsa_sha1 is not one this validator reads "
-           "(/ETSI.CAdES.detached, /adbe.pkcs7.detached)")
+           "(/ETSI.CAdES.detached, /adbe.pkcs7.detached, /adbe.pkcs7.sha1)")
     report = _validate(forged, pki, AT, offline=True)
     (sig,) = report.signatures
     assert (sig.indication, sig.subindication) == FORMAT
@@ -304,7 +304,7 @@ def test_unknown_subfilter_among_two_signers(signed, pki, phone_ec, ltv_cli, tmp
     assert done.stdout.splitlines() == [
         f"FAILED: {path}#Signature1 FORMAT_FAILURE the signature's /SubFilter "
         "/adbe.x509.rsa_sha1 is not one this validator reads (/ETSI.CAdES.detached, "
-        "/adbe.pkcs7.detached)",
+        "/adbe.pkcs7.detached, /adbe.pkcs7.sha1)",
         f"FAILED: {path}#Signature3 HASH_FAILURE the signed byte range does not match the "
         "signed message-digest",
     ]

@@ -7,7 +7,8 @@ W3C XML Signature 1.1 core processing, as EN 319 132-1 uses it:
   applied to a whole document or to an element subtree in its document context;
 * :func:`resolve_ids` / :func:`process_reference`: the reference processing model
   (XMLDSIG §4.4.3.2–3) for the transforms a baseline signature uses (enveloped-signature,
-  canonicalisation, base64) and nothing else (no XPath, no XSLT, no remote URIs). ``#id``
+  canonicalisation, base64, XPath, XPath Filter 2.0, XSLT: :mod:`ltv.formats._xmldsig_transforms`;
+  same-document XPointers ``#xpointer(/)`` and ``#xpointer(id('X'))``; no remote URIs). ``#id``
   resolves only against ``Id`` attributes of the signature's own document and a duplicate ``Id``
   is refused, so a wrapped signature cannot make a reference point at a node other than the one
   reported (EN 319 102-1 §5.2.7, signature wrapping).
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import enum
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +33,6 @@ from lxml import etree
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, InputError, MalformedError, UnsupportedAlgorithmError
 from ltv.formats._c14n_fix import canonical_copy, needs_copy
-from ltv.xmlsafe import parse_xml
 
 __all__ = [
     "DS",
@@ -43,9 +45,11 @@ __all__ = [
     "digest_from_uri",
     "digest_uri",
     "process_reference",
+    "pss_parameters",
     "resolve_ids",
     "signature_method",
     "signature_uri",
+    "verify_signature_value",
 ]
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -179,7 +183,8 @@ def build_signature_method(parent: Any, mechanism: SignatureMechanism,
 
 
 def signature_method(element: Any) -> tuple[SignatureMechanism, DigestAlgorithm]:
-    """Read ``ds:SignatureMethod``; PSS parameters other than RFC 4055 defaults are refused."""
+    """Read ``ds:SignatureMethod`` (for ``rsa-pss`` its hash; the other parameters:
+    :func:`pss_parameters`)."""
     uri = element.get("Algorithm")
     for (mech, alg), known in _SIGNATURE_URIS.items():
         if known == uri:
@@ -188,28 +193,85 @@ def signature_method(element: Any) -> tuple[SignatureMechanism, DigestAlgorithm]
         if known == uri:
             return SignatureMechanism.RSA_PSS, alg
     if uri == RSA_PSS_URI:
-        params = element.find(f"{{{DSIG_MORE_2007}}}RSAPSSParams")
-        if params is None:
-            raise UnsupportedAlgorithmError("rsa-pss without RSAPSSParams is not supported")
-        dm = params.find(f"{{{DS}}}DigestMethod")
-        alg = digest_from_uri(dm.get("Algorithm")) if dm is not None else DigestAlgorithm.SHA1
-        mgf = params.find(f"{{{DSIG_MORE_2007}}}MaskGenerationFunction")
-        if mgf is not None:
-            mgf_dm = mgf.find(f"{{{DS}}}DigestMethod")
-            if mgf.get("Algorithm") != MGF1_URI or (
-                mgf_dm is not None and digest_from_uri(mgf_dm.get("Algorithm")) is not alg
-            ):
-                raise UnsupportedAlgorithmError("rsa-pss: only MGF1 over the same hash")
-        salt = params.findtext(f"{{{DSIG_MORE_2007}}}SaltLength")
-        if salt is not None and int(salt.strip()) != alg.digest_size:
-            raise UnsupportedAlgorithmError(
-                f"rsa-pss: salt length {salt.strip()} is not the hash length {alg.digest_size}"
-            )
-        trailer = params.findtext(f"{{{DSIG_MORE_2007}}}TrailerField")
-        if trailer is not None and trailer.strip() != "1":
-            raise UnsupportedAlgorithmError("rsa-pss: trailer field must be 1")
-        return SignatureMechanism.RSA_PSS, alg
+        params = pss_parameters(element)
+        assert params is not None
+        return SignatureMechanism.RSA_PSS, params.digest
     raise UnsupportedAlgorithmError(f"unsupported signature method {uri!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class PssParameters:
+    """RFC 6931 §2.3.10 ``pss:RSAPSSParams`` (defaults: SHA-256, MGF1 over the same hash, salt
+    as long as the hash, trailer field 1)."""
+
+    digest: DigestAlgorithm
+    mgf_digest: DigestAlgorithm
+    salt_length: int
+
+
+def pss_parameters(element: Any) -> PssParameters | None:
+    """The RSASSA-PSS parameters of an ``rsa-pss`` ``ds:SignatureMethod`` (None for other
+    methods): any salt length and MGF1 hash the parameters state (issue #19, item 6)."""
+    if element.get("Algorithm") != RSA_PSS_URI:
+        return None
+    params = element.find(f"{{{DSIG_MORE_2007}}}RSAPSSParams")
+    if params is None:
+        raise UnsupportedAlgorithmError("rsa-pss without RSAPSSParams is not supported")
+    dm = params.find(f"{{{DS}}}DigestMethod")
+    alg = digest_from_uri(dm.get("Algorithm")) if dm is not None else DigestAlgorithm.SHA256
+    mgf_alg = alg
+    mgf = params.find(f"{{{DSIG_MORE_2007}}}MaskGenerationFunction")
+    if mgf is not None:
+        if mgf.get("Algorithm") != MGF1_URI:
+            raise UnsupportedAlgorithmError(
+                f"rsa-pss: mask generation function {mgf.get('Algorithm')!r} (only MGF1)")
+        mgf_dm = mgf.find(f"{{{DS}}}DigestMethod")
+        if mgf_dm is not None:
+            mgf_alg = digest_from_uri(mgf_dm.get("Algorithm"))
+    salt_text = params.findtext(f"{{{DSIG_MORE_2007}}}SaltLength")
+    salt = alg.digest_size
+    if salt_text is not None:
+        try:
+            salt = int(salt_text.strip())
+        except ValueError:
+            raise MalformedError(f"rsa-pss: SaltLength {salt_text.strip()!r} is no integer"
+                                 ) from None
+        if not 0 <= salt <= 1024:
+            raise MalformedError(f"rsa-pss: SaltLength {salt} is out of range")
+    trailer = params.findtext(f"{{{DSIG_MORE_2007}}}TrailerField")
+    if trailer is not None and trailer.strip() != "1":
+        raise UnsupportedAlgorithmError("rsa-pss: trailer field must be 1")
+    return PssParameters(digest=alg, mgf_digest=mgf_alg, salt_length=salt)
+
+
+def verify_signature_value(element: Any, public_key: object, value: bytes, *,
+                           data: bytes) -> None:
+    """Verify ``value`` over ``data`` as the ``ds:SignatureMethod`` ``element`` says (RSA-PSS
+    with the salt length and MGF1 hash of its parameters); SignatureValueError if not."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from ltv.algorithms import verify_signature
+    from ltv.errors import SignatureValueError
+
+    mechanism, digest = signature_method(element)
+    params = pss_parameters(element)
+    if params is None or (params.mgf_digest is digest
+                          and params.salt_length == digest.digest_size):
+        verify_signature(public_key, value, mechanism=mechanism, digest_algorithm=digest,
+                         data=data)
+        return
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UnsupportedAlgorithmError("rsa-pss does not fit a key that is not RSA")
+    try:
+        public_key.verify(value, data, padding.PSS(
+            mgf=padding.MGF1(params.mgf_digest.crypto_hash()), salt_length=params.salt_length),
+            digest.crypto_hash())
+    except (InvalidSignature, ValueError) as exc:
+        raise SignatureValueError(
+            "the signature value does not verify with the signer certificate's public key "
+            f"(RSASSA-PSS, salt {params.salt_length}, MGF1 with {params.mgf_digest.value})"
+        ) from exc
 
 
 # -- canonicalisation -------------------------------------------------------------------------
@@ -242,7 +304,8 @@ def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = 
     alone would drop them).
     """
     if exclude is not None:
-        return _without(exclude, lambda: canonicalize(node, method, prefixes=prefixes))
+        return _without(node, exclude,
+                        lambda copied: canonicalize(copied, method, prefixes=prefixes))
     inherited: dict[str, str] = {}
     is_tree = isinstance(node, etree._ElementTree)
     if not is_tree and not method.exclusive:
@@ -276,32 +339,44 @@ def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = 
     return out
 
 
-def _without(element: Any, action: Callable[[], bytes]) -> bytes:
-    """Run ``action`` with ``element`` detached from its tree (its tail text kept in place)."""
-    parent = element.getparent()
-    if parent is None:
+def _without(node: Any, element: Any, action: Callable[[Any], bytes]) -> bytes:
+    """``action`` on ``node`` in a copy of its document from which ``element`` is removed (its
+    tail text kept in place).
+
+    The copy matters: detaching an element in place and putting it back makes lxml reconcile
+    its namespace declarations (a redundant ``xmlns:xd`` bound to the ds namespace became
+    ``ds:``), which silently changed what later references digest (issue #19, item 5).
+    """
+    if element.getparent() is None:
         raise MalformedError("the enveloped signature is the document element itself")
-    index = parent.index(element)
-    tail = element.tail
-    previous = element.getprevious()
-    saved_prev_tail = previous.tail if previous is not None else None
-    saved_text = parent.text
+    tree = node if isinstance(node, etree._ElementTree) else node.getroottree()
+    copied = copy.deepcopy(tree)
+
+    def locate(original: Any) -> Any:
+        if isinstance(original, etree._ElementTree):
+            return copied
+        indices: list[int] = []
+        current = original
+        while current.getparent() is not None:
+            indices.append(current.getparent().index(current))
+            current = current.getparent()
+        found = copied.getroot()
+        for index in reversed(indices):
+            found = found[index]
+        return found
+
+    target, excluded = locate(node), locate(element)
+    parent = excluded.getparent()
+    tail = excluded.tail
     if tail:
+        previous = excluded.getprevious()
         if previous is not None:
             previous.tail = (previous.tail or "") + tail
         else:
             parent.text = (parent.text or "") + tail
-    element.tail = None
-    parent.remove(element)
-    try:
-        return action()
-    finally:
-        parent.insert(index, element)
-        element.tail = tail
-        if previous is not None:
-            previous.tail = saved_prev_tail
-        else:
-            parent.text = saved_text
+    excluded.tail = None
+    parent.remove(excluded)
+    return action(target)
 
 
 # -- ids and references -----------------------------------------------------------------------
@@ -309,25 +384,69 @@ def _without(element: Any, action: Callable[[], bytes]) -> bytes:
 ID_ATTRIBUTES = ("Id", "ID", "id")
 
 
+class _Ids(dict[str, Any]):
+    """Id → element; an Id that occurs more than once is refused when it is looked up."""
+
+    def __init__(self, ids: dict[str, Any], duplicates: set[str]) -> None:
+        super().__init__(ids)
+        self.duplicates = frozenset(duplicates)
+
+    def _refuse(self, key: str) -> None:
+        if key in self.duplicates:
+            raise MalformedError(
+                f"the Id {key!r} occurs more than once in the document "
+                "(a signature wrapping attempt, or a broken document): refused"
+            )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._refuse(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._refuse(key)
+        return super().__getitem__(key)
+
+
 def resolve_ids(tree: Any) -> dict[str, Any]:
-    """Map each ``Id``/``ID``/``id`` value of the document to its element; refuse duplicates.
+    """Map each ``Id``/``ID``/``id`` value of the document to its element.
 
     A duplicate is how signature wrapping hides a second, unsigned copy of a signed node
-    (EN 319 102-1 §5.2.7): we refuse the document rather than guess which one is meant.
+    (EN 319 102-1 §5.2.7): looking up an Id that occurs more than once is refused rather than
+    guessing which one is meant. Ids nobody references may repeat (documents made by other
+    tools do, e.g. ``id`` attributes of business data; issue #19).
     """
     ids: dict[str, Any] = {}
+    duplicates: set[str] = set()
     for element in tree.getroot().xpath("//*[@Id or @ID or @id]"):
         for name in ID_ATTRIBUTES:
             value = element.get(name)
             if value is None:
                 continue
             if value in ids and ids[value] is not element:
-                raise MalformedError(
-                    f"the Id {value!r} occurs more than once in the document "
-                    "(a signature wrapping attempt, or a broken document): refused"
-                )
+                duplicates.add(value)
             ids[value] = element
-    return ids
+    referenced = duplicates & _referenced_ids(tree)
+    if referenced:  # refused at once, before any digest is computed
+        value = sorted(referenced)[0]
+        raise MalformedError(
+            f"the Id {value!r} occurs more than once in the document "
+            "(a signature wrapping attempt, or a broken document): refused"
+        )
+    return _Ids(ids, duplicates)
+
+
+def _referenced_ids(tree: Any) -> set[str]:
+    """Every Id the document's signatures point at: ``#Id`` and ``#xpointer(id('Id'))`` URIs
+    (ds:Reference, HashDataInfo), QualifyingProperties ``Target``."""
+    out: set[str] = set()
+    for value in tree.getroot().xpath("//@URI | //@uri | //@Target"):
+        text = str(value)
+        match = _XPOINTER_ID.match(text)
+        if match is not None:
+            out.add(match.group(1) if match.group(1) is not None else match.group(2))
+        elif text.startswith("#"):
+            out.add(text[1:])
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -364,89 +483,60 @@ def process_reference(
     external: ExternalResolver | None,
 ) -> ProcessedReference:
     """Dereference, transform and digest one ``ds:Reference`` (XMLDSIG §4.4.3)."""
+    from ltv.formats._xmldsig_transforms import Subtree, run_transforms
+
     uri = reference.get("URI")
-    node: Any | None = None
-    data: bytes | None = None
-    external_octets = False  # octets read from the detached data, not yet transformed
+    state: Any
     if uri is None:
         # XMLDSIG §4.4.3.1: URI may be omitted when the application knows the data; here it is
         # the detached content given with the signature (DSS-1688).
         if external is None:
             raise InputError("a ds:Reference without URI signs data not in the file: give it "
                              "as detached content")
-        data = external("")
-        external_octets = True
+        state = external("")
     elif uri == "":
-        node = tree  # the whole document, comments removed (XMLDSIG §4.4.3.3)
+        state = Subtree(tree, None, False)  # the whole document, no comments (§4.4.3.3)
     elif uri.startswith("#xpointer("):
-        raise UnsupportedAlgorithmError(f"XPointer reference {uri!r} is not supported")
+        state = Subtree(_xpointer(uri, tree, ids), None, True)  # comments kept (§4.4.3.3)
     elif uri.startswith("#"):
         node = ids.get(uri[1:])
         if node is None:
             raise MalformedError(f"the reference {uri!r} points to no element of this document")
+        state = Subtree(node, None, False)
     else:
         if external is None:
             raise InputError(
                 f"the signature references the external data {uri!r}: give it as detached content"
             )
-        data = external(unquote(uri))
-        external_octets = True
-    exclude: Any | None = None
-    resolved = node  # what the reference points at, kept for reports and wrapping checks
+        state = external(unquote(uri))
     transforms = reference.find(f"{{{DS}}}Transforms")
-    for transform in list(transforms) if transforms is not None else []:
-        if not isinstance(transform.tag, str):
-            continue  # a comment between transforms
-        algorithm = transform.get("Algorithm") or ""
-        if algorithm == TRANSFORM_ENVELOPED:
-            if node is None or not _is_ancestor_or_self(node, signature):
-                raise MalformedError(
-                    f"reference {uri!r}: enveloped-signature transform on data that does not "
-                    "contain the signature"
-                )
-            exclude = signature
-        elif algorithm == TRANSFORM_BASE64:
-            if node is not None:
-                text = _string_value(node, exclude)
-            else:
-                text = (data or b"").decode("ascii", "replace")
-            try:
-                data = base64.b64decode("".join(text.split()), validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise MalformedError(f"reference {uri!r}: base64 transform input: {exc}") from exc
-            node = None
-            external_octets = False
-        else:
-            try:
-                method, prefixes = c14n_method_of(transform, C14nMethod.C14N_10)
-            except UnsupportedAlgorithmError:
-                raise UnsupportedAlgorithmError(
-                    f"reference {uri!r}: unsupported transform {algorithm!r} "
-                    "(supported: enveloped-signature, canonicalisation, base64)"
-                ) from None
-            if node is None and external_octets and data is not None:
-                # XMLDSIG §4.4.3.2: detached octets become a node-set by parsing them (hardened
-                # parser); an external node-set keeps its comments unless the method drops them.
-                data = canonicalize(parse_xml(data, what="the detached data"), method,
-                                    prefixes=prefixes)
-                external_octets = False
-                continue
-            if node is None:
-                raise UnsupportedAlgorithmError(
-                    f"reference {uri!r}: canonicalisation of octets (re-parsing) is not supported"
-                )
-            # Same-document references carry no comments (XMLDSIG §4.4.3.3).
-            data = canonicalize(node, _without_comments(method), prefixes=prefixes,
-                                exclude=exclude)
-            node = None
-    node_set = node is not None
-    if node is not None:
-        data = canonicalize(node, C14nMethod.C14N_10, exclude=exclude)
-    assert data is not None
-    return _finish(reference, uri, data, node_set, resolved, exclude)
+    steps = [t for t in transforms if isinstance(t.tag, str)] if transforms is not None else []
+    result = run_transforms(state, steps, uri=uri, signature=signature)
+    return _finish(reference, uri, result.octets, result.node_set, result.node, result.exclude)
 
 
-def _without_comments(method: C14nMethod) -> C14nMethod:
+_XPOINTER_ID = re.compile(r"""^#xpointer\(id\((?:'([^']*)'|"([^"]*)")\)\)$""")
+
+
+def _xpointer(uri: str, tree: Any, ids: Mapping[str, Any]) -> Any:
+    """The same-document XPointers XMLDSIG §4.4.3.3 requires: ``#xpointer(/)`` (the
+    document) and ``#xpointer(id('X'))`` (the element with Id X), both with comments."""
+    if uri == "#xpointer(/)":
+        return tree
+    match = _XPOINTER_ID.match(uri)
+    if match is None:
+        raise UnsupportedAlgorithmError(
+            f"XPointer reference {uri!r} is not supported (only #xpointer(/) and "
+            "#xpointer(id('...')))")
+    target = match.group(1) if match.group(1) is not None else match.group(2)
+    node = ids.get(target)
+    if node is None:
+        raise MalformedError(f"the reference {uri!r} points to no element of this document")
+    return node
+
+
+def without_comments(method: C14nMethod) -> C14nMethod:
+    """The same method without comments (same-document references carry none, §4.4.3.3)."""
     return {
         C14nMethod.C14N_10_COMMENTS: C14nMethod.C14N_10,
         C14nMethod.C14N_11_COMMENTS: C14nMethod.C14N_11,
@@ -469,22 +559,3 @@ def _finish(reference: Any, uri: str | None, data: bytes, node_set: bool, node: 
         uri=uri, type=reference.get("Type"), id=reference.get("Id"), node=node, exclude=exclude,
         octets=data, node_set=node_set, digest_algorithm=algorithm, digest_value=value,
     )
-
-
-def _is_ancestor_or_self(node: Any, element: Any) -> bool:
-    if isinstance(node, etree._ElementTree):
-        return bool(element.getroottree().getroot() is node.getroot())
-    current = element
-    while current is not None:
-        if current is node:
-            return True
-        current = current.getparent()
-    return False
-
-
-def _string_value(node: Any, exclude: Any | None) -> str:
-    """The text nodes of a node-set in document order (XMLDSIG §6.6.2: ``self::text()``)."""
-    root = node.getroot() if isinstance(node, etree._ElementTree) else node
-    if exclude is None:
-        return "".join(root.itertext())
-    return _without(exclude, lambda: "".join(root.itertext()).encode("utf-8")).decode("utf-8")

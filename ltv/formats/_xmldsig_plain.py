@@ -18,7 +18,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ltv.algorithms import DigestAlgorithm, SignatureMechanism, verify_signature
+from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, MalformedError, SignatureValueError
 from ltv.formats._xmldsig import (
     DS,
@@ -29,6 +29,7 @@ from ltv.formats._xmldsig import (
     process_reference,
     resolve_ids,
     signature_method,
+    verify_signature_value,
 )
 from ltv.xmlsafe import parse_xml
 
@@ -102,16 +103,14 @@ def verify_plain_xmldsig(data: bytes, *, signature_id: str | None = None,
         key = _rsa_key_value(signature)
         if key is None:
             raise NoSignerError("no ds:X509Certificate or ds:RSAKeyValue in ds:KeyInfo")
-        verify_signature(key, raw, mechanism=mechanism, digest_algorithm=digest_alg,
-                         data=signed_octets)  # SignatureValueError when it does not verify
+        verify_signature_value(sm, key, raw, data=signed_octets)  # SignatureValueError if not
         return PlainSignature(signature_id=signature.get("Id"), signer_certificate=None,
                               key_info_certificates=(), mechanism=mechanism,
                               digest_algorithm=digest_alg, references=tuple(references))
     for cert in certs:
         try:
-            verify_signature(cert.public_key(), _der_signature_value(raw, cert),
-                             mechanism=mechanism, digest_algorithm=digest_alg,
-                             data=signed_octets)
+            verify_signature_value(sm, cert.public_key(), _der_signature_value(raw, cert),
+                                   data=signed_octets)
         except SignatureValueError:
             continue
         return PlainSignature(signature_id=signature.get("Id"), signer_certificate=cert,

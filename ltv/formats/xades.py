@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from lxml import etree
 
-from ltv.algorithms import DigestAlgorithm, SignatureMechanism, verify_signature
+from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.clock import format_time, parse_time
 from ltv.errors import InputError, MalformedError, SessionError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet, collect, collect_for_tokens
@@ -71,6 +71,7 @@ from ltv.formats._xmldsig import (
     process_reference,
     resolve_ids,
     signature_method,
+    verify_signature_value,
 )
 from ltv.signing import (
     Document,
@@ -1077,8 +1078,8 @@ def _verify_core(tree: Any, signature: Any, *,
     if sv is None:
         raise MalformedError("the signature has no SignatureValue")
     value = _der_signature_value(_unb64(sv.text, "SignatureValue"), signer)
-    verify_signature(signer.public_key(), value, mechanism=mechanism, digest_algorithm=digest_alg,
-                     data=canonicalize(signed_info, c14n, prefixes=prefixes))
+    verify_signature_value(sm, signer.public_key(), value,  # PSS with its parameters
+                           data=canonicalize(signed_info, c14n, prefixes=prefixes))
 
     ssp = signed_props.find(_q(XADES, "SignedSignatureProperties"))
     st_text = ssp.findtext(_q(XADES, "SigningTime")) if ssp is not None else None

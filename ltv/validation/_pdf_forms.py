@@ -7,16 +7,96 @@
   forbids) are left out with a warning instead of making the whole PDF "damaged"; a signer
   certificate that cannot be read leaves the signer unidentified (INDETERMINATE /
   NO_SIGNING_CERTIFICATE_FOUND), never a pass.
+* ``/SubFilter /adbe.pkcs7.sha1`` (ISO 32000-1 §12.8.3.3.1, deprecated in ISO 32000-2): the
+  PKCS#7 SignedData encapsulates the SHA-1 digest of the ``/ByteRange`` and signs that
+  content. Checked as such (the encapsulated digest against the byte range, then the CMS
+  signature over it); the byte-range digest is a SHA-1 use the policy's algorithm
+  constraints judge (its sunset with POE), so an intact one is at worst INDETERMINATE /
+  CRYPTO_CONSTRAINTS_FAILURE, never FORMAT_FAILURE.
+* A last trailer saying ``/Prev 0`` (no previous cross-reference section at byte 0, as some
+  tools write for the first revision): when the PDF does not read otherwise, it is read with
+  that entry blanked out (same length, so every offset stays), then the reader is pointed back
+  at the original bytes, which the signatures' digests are computed over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cryptography import x509
 
-__all__ = ["compute_integrity", "readable_certificates"]
+__all__ = ["SHA1_SUBFILTER", "compute_integrity", "readable_certificates",
+           "reread_without_prev_zero",
+           "sha1_subfilter_integrity", "sha1_subfilter_uses"]
+
+SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
+
+
+_PREV_ZERO = re.compile(rb"/Prev\s+0(?![0-9])")
+
+
+def reread_without_prev_zero(data: bytes, read: Callable[[bytes], Any]) -> Any | None:
+    """A reader for ``data`` whose last trailer's ``/Prev 0`` is ignored (see the module), or
+    None when there is no such entry or the PDF still does not read."""
+    import io
+
+    from ltv.errors import MalformedError
+
+    trailer = data.rfind(b"trailer")
+    start = trailer if trailer >= 0 else data.rfind(b"/XRef")
+    if start < 0:
+        return None
+    match = _PREV_ZERO.search(data, start)
+    if match is None:
+        return None
+    patched = data[:match.start()] + b" " * (match.end() - match.start()) + data[match.end():]
+    try:
+        reader = read(patched)
+    except MalformedError:
+        return None
+    reader.stream = io.BytesIO(data)
+    return reader
+
+
+def _is_sha1_subfilter(sig: Any) -> bool:
+    return str(sig.sig_object.get("/SubFilter")) == SHA1_SUBFILTER
+
+
+def sha1_subfilter_integrity(sig: Any) -> tuple[bool, bool] | None:
+    """(intact, valid) of an ``adbe.pkcs7.sha1`` signature; None for other sub-filters.
+
+    Intact: the encapsulated content is the SHA-1 digest of the byte range and the CMS
+    message digest (if there are signed attributes) matches it; valid: the signature value
+    verifies with the signer certificate's key."""
+    import hashlib
+    import hmac
+
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    if not _is_sha1_subfilter(sig):
+        return None
+    content = sig.signed_data["encap_content_info"]["content"]
+    econtent = bytes(content.native) if content.native is not None else b""
+    digest_name = str(sig.signer_info["digest_algorithm"]["algorithm"].native)
+    try:
+        digest = hashlib.new(digest_name, econtent).digest()
+    except (ValueError, TypeError):
+        return False, False
+    covers = hmac.compare_digest(econtent, sig.compute_digest("sha1"))
+    intact, valid = validate_sig_integrity(sig.signer_info, sig.signer_cert, "data", digest)
+    return bool(covers and intact), bool(valid)
+
+
+def sha1_subfilter_uses(sig: Any) -> tuple[Any, ...]:
+    """The SHA-1 byte-range digest of an ``adbe.pkcs7.sha1`` signature, for the algorithm
+    constraints (EN 319 102-1 §5.2.8)."""
+    from ltv.validation.facts import AlgorithmUse
+
+    if not _is_sha1_subfilter(sig):
+        return ()
+    return (AlgorithmUse(what="adbe.pkcs7.sha1 /ByteRange digest", algorithm="sha1"),)
 
 def readable_certificates(certs: Iterable[Any], problems: list[str]) -> list[x509.Certificate]:
     """The asn1crypto certificates ``cryptography`` can load; one warning per other one."""

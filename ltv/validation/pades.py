@@ -130,6 +130,11 @@ def _open(data: bytes) -> tuple[Any, int]:
                 return read(data[:end]), end
             except MalformedError:
                 continue
+        from ltv.validation._pdf_forms import reread_without_prev_zero
+
+        reader = reread_without_prev_zero(data, read)
+        if reader is not None:
+            return reader, len(data)
         raise
 
 
@@ -141,7 +146,8 @@ def _one_line(exc: BaseException) -> str:
     return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
 
 
-_SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached"})
+_SIG_SUBFILTERS = frozenset({"/adbe.pkcs7.detached", "/ETSI.CAdES.detached",
+                             "/adbe.pkcs7.sha1"})  # legacy: ltv.validation._pdf_forms
 _TS_SUBFILTERS = frozenset({"/ETSI.RFC3161"})
 
 
@@ -363,8 +369,11 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
             IntegrityStatus.FORMAT_FAILURE,
             "the /ByteRange does not cover the whole revision it signs")
     elif signer is not None:
-        intact, valid = validate_sig_integrity(signer_info, sig.signer_cert, "data",
-                                               sig.compute_digest())
+        from ltv.validation._pdf_forms import sha1_subfilter_integrity
+
+        legacy = sha1_subfilter_integrity(sig)
+        intact, valid = legacy if legacy is not None else validate_sig_integrity(
+            signer_info, sig.signer_cert, "data", sig.compute_digest())
         if not intact:
             integrity = IntegrityResult.failed(
                 IntegrityStatus.HASH_FAILURE,
@@ -373,6 +382,8 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
             integrity = IntegrityResult.failed(
                 IntegrityStatus.SIG_CRYPTO_FAILURE,
                 "the signature value does not verify with the signer certificate's key")
+    from ltv.validation._pdf_forms import sha1_subfilter_uses
+
     structure = _structure_problem(sig.signed_data, signer_info)
     if structure is not None:  # FC (§5.2.2) before anything else
         integrity = IntegrityResult.failed(IntegrityStatus.FORMAT_FAILURE, structure)
@@ -422,7 +433,7 @@ def _signature(sig: Any, index: int, count: int, evidence: EvidenceSet,
         evidence=evidence.merge(EvidenceSet.of(certificates=certs)),
         pdf_changes_after_signing=changes,
         pdf_changes_detail=detail,
-        algorithm_uses=cms_algorithm_uses(signer_info),
+        algorithm_uses=(*cms_algorithm_uses(signer_info), *sha1_subfilter_uses(sig)),
         content_type=str(sig.signed_data["encap_content_info"]["content_type"].dotted),
         warnings=(*cert_problems, *([damaged] if damaged else [])),
         constraint_failures=tuple(constraints),

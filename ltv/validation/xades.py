@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from ltv.errors import LtvError, MalformedError, SignatureValueError, UnsupportedAlgorithmError
 from ltv.evidence import EvidenceSet
 from ltv.formats._xmldsig import DS, XADES, HashFailureError, digest_from_uri
+from ltv.formats._xmldsig_xades_old import OLD_NAMESPACES, old_namespace, verify_old_xades
 from ltv.signing import SignatureFormat
 from ltv.validation.cades import timestamp_facts
 from ltv.validation.facts import (
@@ -60,7 +61,8 @@ def _signature_value(data: bytes) -> tuple[bytes, bool]:
     signature")."""
     tree = parse_xml(data, what="the XAdES signature")
     root = tree.getroot()
-    is_xades = root.find(f".//{{{XADES}}}QualifyingProperties") is not None
+    is_xades = any(root.find(f".//{{{ns}}}QualifyingProperties") is not None
+                   for ns in (XADES, *OLD_NAMESPACES))
     values = root.iter(f"{{{DS}}}SignatureValue")
     for node in values:
         try:
@@ -98,9 +100,10 @@ def extract_one(data: bytes, *, detached_content: bytes | None = None,
     if signature_id is not None:
         signature_value = signature_value_of(data, signature_id) or signature_value
     label = signature_id or "signature"
+    namespace = _namespace_of(data, signature_id)
+    verify = verify_old_xades if namespace != XADES else verify_xades_core
     try:
-        info = verify_xades_core(data, detached_content=detached_content,
-                                 signature_id=signature_id)
+        info = verify(data, detached_content=detached_content, signature_id=signature_id)
     except HashFailureError as exc:
         return [_failed(IntegrityStatus.HASH_FAILURE, str(exc), signature_value, label)]
     except SignatureValueError as exc:
@@ -172,7 +175,7 @@ def extract_one(data: bytes, *, detached_content: bytes | None = None,
         evidence=info.evidence,
         signed_data_objects=tuple(_signed_data_object(r) for r in info.references),
         unsigned_content=tuple(_unsigned(u) for u in info.unsigned_content),
-        algorithm_uses=_algorithm_uses(data, info),
+        algorithm_uses=_algorithm_uses(data, info, namespace),
         form=_legacy_form({ts.kind for ts in timestamps}),
         warnings=_reference_report(info.legacy_refs, info.evidence, [
             c.public_bytes(Encoding.DER) for c in (
@@ -258,7 +261,24 @@ def _failed(status: IntegrityStatus, message: str, signature_value: bytes,
     )
 
 
-def _algorithm_uses(data: bytes, info: XadesInfo) -> tuple[AlgorithmUse, ...]:
+def _namespace_of(data: bytes, signature_id: str | None) -> str:
+    """The XAdES namespace of the signature to validate: 1.3.2 (with 1.4.1 additions), or
+    1.1.1/1.2.2 when its QualifyingProperties are in one of those (issue #19)."""
+    root = parse_xml(data, what="the XAdES signature").getroot()
+    for signature in root.iter(f"{{{DS}}}Signature"):
+        if signature_id is not None and signature.get("Id") != signature_id:
+            continue
+        old = old_namespace(signature)
+        if old is not None:
+            return old
+        if any(obj.find(f"{{{XADES}}}QualifyingProperties") is not None
+               for obj in signature.findall(f"{{{DS}}}Object")):
+            return XADES
+    return XADES
+
+
+def _algorithm_uses(data: bytes, info: XadesInfo, namespace: str = XADES
+                    ) -> tuple[AlgorithmUse, ...]:
     """What the binding rests on (EN 319 102-1 §5.2.8): SignatureMethod, every ds:Reference
     DigestMethod (SignedProperties included) and the SigningCertificate(V2) CertDigest."""
     uses = [AlgorithmUse(
@@ -272,10 +292,13 @@ def _algorithm_uses(data: bytes, info: XadesInfo) -> tuple[AlgorithmUse, ...]:
     signature = next((s for s in root.iter(f"{{{DS}}}Signature")
                       if info.signature_id is None or s.get("Id") == info.signature_id), None)
     for tag in ("SigningCertificateV2", "SigningCertificate"):
-        element = next(signature.iter(f"{{{XADES}}}{tag}"), None) if signature is not None \
-            else None
-        method = element.find(f"{{{XADES}}}Cert/{{{XADES}}}CertDigest/{{{DS}}}DigestMethod") \
+        element = next(signature.iter(f"{{{namespace}}}{tag}"), None) \
+            if signature is not None else None
+        digest = element.find(f"{{{namespace}}}Cert/{{{namespace}}}CertDigest") \
             if element is not None else None
+        method = None if digest is None else next(
+            (m for m in (digest.find(f"{{{DS}}}DigestMethod"),
+                         digest.find(f"{{{namespace}}}DigestMethod")) if m is not None), None)
         if method is None:
             continue
         try:
