@@ -27,6 +27,12 @@ nothing more. Each new entry is first claimed write-once as *the* successor of t
 was planned from (:func:`archive.ingest.successor_key`), so even a write racing a takeover
 keeps every batch's sequence linear: the loser of the claim writes nothing for that batch.
 
+Shards (:mod:`archive.shard`): ``shard=Shard(I, N)`` renews only the batches of shard ``I`` of
+``N`` (by the random hex part of the batch id), under its own lease
+``_mutable/<tenant>/renew-I-of-N.lease`` (fenced exactly like the tenant's), so N workers run at
+once; a worker killed mid-run leaves its lease to expire (or to be broken at once by a rerun on
+the same host, its process being gone) and the next run of that shard finishes the work.
+
 Retention: each new entry and material blob gets the batch's retention (the longest of its
 packages', carried in its entries), so the evidence record lives as long as the packages.
 """
@@ -71,6 +77,7 @@ from archive.package import (
     tenant_prefix,
 )
 from archive.retention import longest
+from archive.shard import Shard
 from archive.store import (
     Lease,
     ObjectStore,
@@ -143,11 +150,14 @@ def _tsa_not_after(token: bytes, cache: dict[bytes, x509.Certificate]) -> dateti
 
 def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
          margin: timedelta = DEFAULT_MARGIN, hash_algorithm: DigestAlgorithm | None = None,
-         sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
-    """(number of batches, the renewals they need at ``at``)."""
+         sunsets: dict[str, datetime] | None = None, shard: Shard | None = None
+         ) -> tuple[int, list[RenewalPlan]]:
+    """(number of batches, the renewals they need at ``at``), of ``shard`` only if given."""
     certs: dict[bytes, x509.Certificate] = {}
     plans: list[RenewalPlan] = []
     ids = batch_ids(store, tenant=tenant)
+    if shard is not None:
+        ids = [b for b in ids if shard.owns_batch(b)]
     for batch in ids:
         last = last_entry(store, batch, tenant=tenant)
         if last is None:
@@ -223,6 +233,7 @@ def renew(
     lease_ttl: timedelta = timedelta(minutes=30),
     max_leaves: int = MAX_LEAVES_PER_TIMESTAMP,
     on_lease: LeaseHook | None = None,
+    shard: Shard | None = None,
 ) -> RenewSummary:
     """Renew every batch of ``tenant`` that needs it (see the module docstring); idempotent and
     resumable. :class:`LeaseHeldError` if another renewer holds the tenant's lease,
@@ -232,9 +243,10 @@ def renew(
     now = clock.now()
     if dry_run:
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets, shard=shard)
         return RenewSummary(batches=total, dry_run=True, plans=tuple(plans))
-    lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
+    lease_key = (f"_mutable/{tenant_prefix(tenant)}renew.lease" if shard is None
+                 else f"_mutable/{tenant_prefix(tenant)}renew-{shard.label}.lease")
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=clock)
     if lease is None and _holder_is_dead(store, lease_key, clock):
@@ -253,7 +265,7 @@ def renew(
         # write-once) before anything else, so renewal sees every sealed package.
         published = finish_publication(store, tenant=tenant)
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
-                            hash_algorithm=hash_algorithm, sunsets=sunsets)
+                            hash_algorithm=hash_algorithm, sunsets=sunsets, shard=shard)
         ts_plans = [p for p in plans if p.kind == "timestamp"]
         ht_plans = [p for p in plans if p.kind == "hash-tree"]
         by_alg: dict[DigestAlgorithm, list[RenewalPlan]] = {}

@@ -14,8 +14,8 @@ own directory under ``root`` and its own log (``root/NAME.log``); telemetry is o
 is polled: the master lists every volume server, then the S3 gateway answers a signed request
 (the caller passes ``probe``; the tests use minio's ``bucket_exists``). :meth:`stop` ends only
 the processes this object started (SIGTERM, then SIGKILL after a few seconds).
-:meth:`kill_volume` and :meth:`start_volume` are the node-loss tools (SIGKILL, then the same
-directory and port again).
+:meth:`kill` and :meth:`restart` (:meth:`kill_volume`, :meth:`start_volume`) are the node-loss
+tools: SIGKILL, then the same directory and ports again.
 
 The master reads ``master.toml`` from its directory: ``[master.volume_growth] copy_2 = 2`` keeps
 the number of volumes a new bucket (a SeaweedFS collection) creates small, so a test session can
@@ -24,7 +24,6 @@ make many buckets.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -264,31 +263,50 @@ class SeaweedCluster:
             body: dict[str, Any] = json.loads(response.read())
             return body
 
-    def kill_volume(self, index: int, sig: int = signal.SIGKILL) -> None:
-        """Kill volume server ``index`` (SIGKILL by default: a node loss) and reap it."""
-        proc = self.procs[f"volume{index}"]
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill process ``name`` (``volume0``.., ``filer``, ``master``; SIGKILL by default: a
+        node loss) and reap it."""
+        proc = self.procs[name]
         proc.signal(sig)
         proc.wait(30)
         proc.reap()
 
-    def start_volume(self, index: int, *, timeout: float = 60.0) -> None:
-        """Start volume server ``index`` again on its directory and port; wait until the
-        master lists it."""
-        proc = self.procs[f"volume{index}"]
+    def restart(self, name: str, *, probe: Callable[[], object] | None = None,
+                timeout: float = 60.0) -> None:
+        """Start process ``name`` again on its directory and ports; wait until the master lists
+        it (a volume server) or ``probe`` succeeds (the filer)."""
+        proc = self.procs[name]
         if proc.alive():
             return
         proc.start()
         deadline = time.monotonic() + timeout
-        url = f"127.0.0.1:{self.ports[f'volume{index}']}"
+        url = f"127.0.0.1:{self.ports[name]}"
         while True:
-            with contextlib.suppress(OSError, ValueError):
-                if url in self.data_nodes():
+            try:
+                if name.startswith("volume"):
+                    if url in self.data_nodes():
+                        return
+                elif probe is not None:
+                    probe()
                     return
+                else:
+                    return
+            except Exception as exc:  # not back yet: poll again
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"weed {name} did not come back: {exc}") from exc
             if not proc.alive():
-                raise ClusterError(f"weed volume{index} exited: see {proc.log}")
+                raise ClusterError(f"weed {name} exited: see {proc.log}")
             if time.monotonic() > deadline:
-                raise ClusterError(f"weed volume{index} did not rejoin the master")
+                raise ClusterError(f"weed {name} did not come back")
             time.sleep(0.2)
+
+    def kill_volume(self, index: int, sig: int = signal.SIGKILL) -> None:
+        """Kill volume server ``index`` (a node loss)."""
+        self.kill(f"volume{index}", sig)
+
+    def start_volume(self, index: int, *, timeout: float = 60.0) -> None:
+        """Start volume server ``index`` again; wait until the master lists it."""
+        self.restart(f"volume{index}", timeout=timeout)
 
     def stop(self, *, grace: float = 5.0) -> None:
         """SIGTERM every process this cluster started, SIGKILL what is left after ``grace``."""
