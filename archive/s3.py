@@ -354,13 +354,22 @@ class S3Store:
             self._client.set_object_retention(self._bucket, self._prefix + key,
                                               Retention(COMPLIANCE, wanted))
 
-        try:
-            self._retry("extending the retention of", key, attempt)
-        except StoreError:
-            raise
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error("extending the retention of", key, exc) from exc
-        return wanted
+        for _ in range(3):
+            try:
+                self._retry("extending the retention of", key, attempt)
+                return wanted
+            except StoreError:
+                raise
+            except S3Error as exc:
+                # a concurrent writer extended it further between our read and our write (the
+                # server refuses to shorten COMPLIANCE retention): what is in force now decides
+                current = self.retention(key)
+                if current is not None and current >= wanted:
+                    return current
+                error = exc
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self._error("extending the retention of", key, exc) from exc
+        raise self._error("extending the retention of", key, error) from error
 
     def get(self, key: str) -> bytes:
         validate_key(key)

@@ -136,3 +136,37 @@ def test_a_refusal_is_not_retried(seaweedfs: SeaweedFS) -> None:
         store.put("a", b"x")
     assert "gave up" not in str(info.value)
     assert store.retries == 0
+
+
+def test_racing_retention_extensions_all_succeed(seaweedfs: SeaweedFS) -> None:
+    """Eight API requests archiving the same blob extend its retention at once: one may read the
+    retention, another extend it further, and the first's shorter date is then refused by the
+    server (COMPLIANCE never shortens); that is success, not an error (found on the cluster:
+    a 503 from ``POST /v1/archive`` under load)."""
+    import threading
+    from datetime import timedelta
+
+    from ltv.clock import SystemClock
+
+    store, _ = _store(seaweedfs)
+    now = SystemClock().now().replace(microsecond=0)
+    store.put("blob", b"shared", retain_until=now + timedelta(days=1))
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def extend(i: int) -> None:
+        barrier.wait()
+        try:
+            got = store.extend_retention("blob", now + timedelta(days=2, seconds=i))
+            assert got is not None
+            assert got >= now + timedelta(days=2, seconds=i)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=extend, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.retention("blob") == now + timedelta(days=2, seconds=7)
