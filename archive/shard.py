@@ -3,10 +3,11 @@
 A package id is 64 hex digits (the manifest's SHA-256) and a batch id ends in 32 random hex
 digits (``YYYYMMDDTHHMMSSZ-<hex>``); both are uniform, so their first eight hex digits, read as
 a number ``v`` in ``[0, 2^32)``, give the shard ``v * N >> 32``: shard ``I`` owns the ``I``-th of
-N equal ranges of key prefixes. ``verify --all --shard I/N`` lists only its own range of
-``TENANT/packages/`` (a listing that starts after the range's first key and stops past its
-last); ``renew --shard I/N`` plans only its own batches. A batch id without the hex part (written
-by hand) falls back to the SHA-256 of the id.
+N equal ranges of key prefixes. ``renew --shard I/N`` and ``verify --all --shard I/N`` take
+only their own batches (verification goes batch by batch, each batch's trees built once);
+:func:`package_ids_in` lists only a shard's range of ``TENANT/packages/`` (a listing that starts
+just before the range's first key and stops past its last) for tools that walk packages. A batch
+id without the hex part (written by hand) falls back to the SHA-256 of the id.
 
 Workers of different N may overlap; that costs work, never correctness: every renewal entry is
 claimed write-once as the one successor of the entry it extends (:mod:`archive.renew`).

@@ -105,8 +105,13 @@ def _objects(store: S3Store) -> dict[str, tuple[int, int]]:
     """(objects, bytes) per top-level area: the tenant's evidence, audit, the store's own."""
     out: dict[str, tuple[int, int]] = {}
     for info in store.list():
-        area = info.key.split("/", 1)[0]
-        area = "evidence" if area == "bench" else area
+        parts = info.key.split("/")
+        area = parts[0]
+        if area == "bench":  # the tenant: evidence, and per kind of object
+            kind = f"evidence/{parts[1]}" + ("/" + parts[3] if parts[1] == "batches" else "")
+            count, size = out.get(kind, (0, 0))
+            out[kind] = (count + 1, size + info.size)
+            area = "evidence"
         count, size = out.get(area, (0, 0))
         out[area] = (count + 1, size + info.size)
     return out
@@ -219,8 +224,8 @@ def main() -> None:
             verify2 = _verify(cluster, pki_dir, work, 2, loss["acked"])
             copies = sorted(set(cluster.volume_copies().values()))
     evidence_objects, evidence_bytes = areas.get("evidence", (0, 0))
-    all_objects = sum(c for c, _ in areas.values())
-    all_bytes = sum(s for _, s in areas.values())
+    all_objects = sum(c for k, (c, _) in areas.items() if "/" not in k)
+    all_bytes = sum(s for k, (_, s) in areas.items() if "/" not in k)
     record("scale", {
         "api_ingest_packages_per_s_1_replica": api1,
         "api_ingest_packages_per_s_2_replicas": api2,

@@ -2,9 +2,13 @@
 
 ``put`` ingests a signed file and prints the package id; ``get`` writes the signed document
 (``--package DIR``: every object); ``ls`` lists ids; ``verify ID`` proves a package offline
-(validate's exit codes); ``renew`` is the cron job over every tenant (``--tenant`` narrows it;
-0 ok or nothing to do, 4 errors); ``export-er ID --dir OUT`` writes the DER record and its data
-objects. Every command takes ``--store URL`` (env ``LTV_STORE``, default ``./var/archive``),
+(validate's exit codes); ``verify --all`` proves every package batch by batch (0 all passed, 1
+otherwise; ``--summary FILE``: the JSON summary of :mod:`archive.verify_all`); ``renew`` is the
+cron job over every tenant (``--tenant`` narrows it; 0 ok or nothing to do, 4 errors);
+``renew`` and ``verify --all`` take ``--shard I/N`` (:mod:`archive.shard`: N workers split the
+work by key prefix, each renewal shard under its own lease); ``export-er ID --dir OUT`` writes
+the DER record and its data objects. Every command takes ``--store URL`` (env ``LTV_STORE``,
+default ``./var/archive``),
 ``--allow-unlocked`` (``LTV_ALLOW_UNLOCKED``: accept an S3 bucket without object lock) and
 ``--tenant`` (``LTV_TENANT``); ``put`` and ``renew`` take ``--min-retention``
 (``LTV_MIN_RETENTION``, default 10y), the operator's retention floor.
