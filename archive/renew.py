@@ -30,6 +30,12 @@ nothing more. Each new entry is first claimed write-once as *the* successor of t
 was planned from (:func:`archive.ingest.successor_key`), so even a write racing a takeover
 keeps every batch's sequence linear: the loser of the claim writes nothing for that batch.
 
+Shards (:mod:`archive.shard`): ``shard=Shard(I, N)`` renews only the batches of shard ``I`` of
+``N`` (by the random hex part of the batch id), under its own lease
+``_mutable/<tenant>/renew-I-of-N.lease`` (fenced exactly like the tenant's), so N workers run at
+once; a worker killed mid-run leaves its lease to expire (or to be broken at once by a rerun on
+the same host, its process being gone) and the next run of that shard finishes the work.
+
 Retention: each new entry and material blob gets the batch's retention (the longest of its
 packages', carried in its entries), so the evidence record lives as long as the packages.
 
@@ -79,6 +85,7 @@ from archive.package import (
 )
 from archive.renew_runs import RenewRun, write_run
 from archive.retention import longest
+from archive.shard import Shard
 from archive.store import (
     Lease,
     ObjectStore,
@@ -162,11 +169,14 @@ def _key_sunset(token: bytes, key_sunsets: dict[str, datetime] | None
 def plan(store: ObjectStore, *, tenant: str = DEFAULT_TENANT, at: datetime,
          margin: timedelta = DEFAULT_MARGIN, hash_algorithm: DigestAlgorithm | None = None,
          sunsets: dict[str, datetime] | None = None,
-         key_sunsets: dict[str, datetime] | None = None) -> tuple[int, list[RenewalPlan]]:
-    """(number of batches, the renewals they need at ``at``)."""
+         key_sunsets: dict[str, datetime] | None = None,
+         shard: Shard | None = None) -> tuple[int, list[RenewalPlan]]:
+    """(number of batches, the renewals they need at ``at``), of ``shard`` only if given."""
     certs: dict[bytes, x509.Certificate] = {}
     plans: list[RenewalPlan] = []
     ids = batch_ids(store, tenant=tenant)
+    if shard is not None:
+        ids = [b for b in ids if shard.owns_batch(b)]
     for batch in ids:
         last = last_entry(store, batch, tenant=tenant)
         if last is None:
@@ -281,6 +291,7 @@ def renew(
     lease_ttl: timedelta = timedelta(minutes=30),
     max_leaves: int = MAX_LEAVES_PER_TIMESTAMP,
     on_lease: LeaseHook | None = None,
+    shard: Shard | None = None,
 ) -> RenewSummary:
     """Renew every batch of ``tenant`` that needs it (see the module docstring); idempotent and
     resumable. :class:`LeaseHeldError` if another renewer holds the tenant's lease,
@@ -291,9 +302,10 @@ def renew(
     if dry_run:
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
                             hash_algorithm=hash_algorithm, sunsets=sunsets,
-                            key_sunsets=key_sunsets)
+                            key_sunsets=key_sunsets, shard=shard)
         return RenewSummary(batches=total, dry_run=True, plans=tuple(plans))
-    lease_key = f"_mutable/{tenant_prefix(tenant)}renew.lease"
+    lease_key = (f"_mutable/{tenant_prefix(tenant)}renew.lease" if shard is None
+                 else f"_mutable/{tenant_prefix(tenant)}renew-{shard.label}.lease")
     holder = f"renew@{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     lease = acquire_lease(store, lease_key, holder=holder, ttl=lease_ttl, clock=clock)
     if lease is None and _holder_is_dead(store, lease_key, clock):
@@ -313,7 +325,7 @@ def renew(
         published = finish_publication(store, tenant=tenant)
         total, plans = plan(store, tenant=tenant, at=now, margin=margin,
                             hash_algorithm=hash_algorithm, sunsets=sunsets,
-                            key_sunsets=key_sunsets)
+                            key_sunsets=key_sunsets, shard=shard)
         ts_plans = [p for p in plans if p.kind == "timestamp"]
         ht_plans = [p for p in plans if p.kind == "hash-tree"]
         by_alg: dict[DigestAlgorithm, list[RenewalPlan]] = {}

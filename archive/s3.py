@@ -28,6 +28,20 @@ of the content for single-part uploads). In a versioned bucket a delete leaves a
 we then remove the key's older versions and markers (never the current one) so that leases and
 sessions do not pile up.
 
+Retries (a node lost, a gateway restarting, a timeout): every operation is retried on a
+transient failure (no connection, a timeout, a broken response, HTTP 5xx, ``SlowDown``,
+``RequestTimeout``) with exponential backoff and full jitter (0.1 s doubling up to 2 s), for at
+most ``retry_time`` seconds in all (default 30, env ``LTV_S3_RETRY_SECONDS``; 0: no retry) plus
+one request ``timeout``; then the last failure is raised as :class:`StoreError` saying how many
+attempts were made. urllib3 itself retries nothing, so no request is resent blindly. Reads,
+listings (resumed after the last key seen), retention and unconditional writes are idempotent.
+A conditional write whose outcome is unknown (the request may have landed before the
+connection broke) is resent, and a refusal of the resent one is decided by content: a
+write-once ``put`` refused with ``PreconditionFailed`` whose object now holds exactly our bytes
+(its SHA-256) succeeded; so did a ``create_exclusive`` or ``replace_if`` whose object now holds
+our bytes (mutable objects carry a nonce, so nobody else writes the same bytes), and a
+``delete_if`` whose object is gone. A refusal on the first attempt is always a refusal.
+
 Errors from minio and urllib3 become :class:`StoreError` ("while writing KEY to s3://...: ...").
 The conditional requests go through minio's internal ``_put_object`` / ``_execute`` (its public
 ``put_object`` cannot send ``If-None-Match``); minio is pinned below 8 in pyproject.toml.
@@ -37,17 +51,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
-from minio.error import MinioException, S3Error
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 from minio.retention import Retention
 
 from archive.errors import ArchiveInputError, ObjectExistsError, ObjectNotFoundError, StoreError
@@ -68,6 +85,32 @@ __all__ = ["S3Store"]
 
 _MAX_SINGLE_PUT = 5 * 1024**3
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "NoSuchObject"}
+_TRANSIENT_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout",
+                    "ServerBusy", "OperationAborted"}
+_BACKOFF_BASE = 0.1
+_BACKOFF_CAP = 2.0
+_T = TypeVar("_T")
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth retrying: the server may answer differently in a moment."""
+    if isinstance(exc, S3Error):
+        status = getattr(exc.response, "status", 0) or 0
+        return exc.code in _TRANSIENT_CODES or status >= 500
+    if isinstance(exc, ServerError):
+        return exc.status_code >= 500
+    if isinstance(exc, InvalidResponseError):
+        return int(getattr(exc, "_code", 0) or 0) >= 500
+    return isinstance(exc, (urllib3.exceptions.HTTPError, OSError))
+
+
+def _default_retry_time() -> float:
+    text = os.environ.get("LTV_S3_RETRY_SECONDS", "")
+    try:
+        return max(0.0, float(text)) if text else 30.0
+    except ValueError as exc:
+        raise ArchiveInputError(
+            f"LTV_S3_RETRY_SECONDS must be a number of seconds, got {text!r}") from exc
 
 
 class S3Store:
@@ -88,6 +131,7 @@ class S3Store:
         clock: Clock | None = None,
         create_bucket: bool = True,
         timeout: float = 60.0,
+        retry_time: float | None = None,
     ) -> None:
         parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -111,9 +155,7 @@ class S3Store:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=10.0, read=timeout),
             maxsize=16,
-            retries=urllib3.Retry(
-                total=3, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
-            ),
+            retries=urllib3.Retry(total=0, redirect=False),  # we retry, knowing what is safe
         )
         try:
             self._client = Minio(
@@ -129,6 +171,10 @@ class S3Store:
         self._ready = False
         self._mode = WriteOnce.EXCLUSIVE_CREATE
         self._init_lock = threading.Lock()
+        self._retry_time = _default_retry_time() if retry_time is None else max(0.0, retry_time)
+        self._sleep: Callable[[float], None] = time.sleep
+        self._jitter = random.Random()  # backoff jitter, not a secret
+        self.retries = 0  # how many requests were resent (a figure for tests and benches)
 
     @property
     def url(self) -> str:
@@ -136,6 +182,23 @@ class S3Store:
 
     def __repr__(self) -> str:
         return f"S3Store({self._url!r})"
+
+    # --- retries ----------------------------------------------------------------------------
+
+    def _retry(self, stage: str, key: str | None, attempt: Callable[[bool], _T]) -> _T:
+        """Run ``attempt(resent)`` until it succeeds, a non-transient error (raised as is, for
+        the caller to map) or the retry budget is spent (:class:`StoreError`). ``resent`` is
+        True from the second attempt on: the earlier one's outcome is unknown."""
+        deadline = time.monotonic() + self._retry_time
+        attempts = 0
+        while True:
+            try:
+                return attempt(attempts > 0)
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                attempts += 1
+                if not _transient(exc):
+                    raise
+                self._back_off(exc, stage, key, attempts, deadline)
 
     # --- bucket ---------------------------------------------------------------------------
 
@@ -146,32 +209,37 @@ class S3Store:
             if self._ready:
                 return
             try:
-                if not self._client.bucket_exists(self._bucket):
-                    if not self._create_bucket:
-                        raise StoreError(f"bucket {self._bucket} does not exist", store=self._url)
-                    try:
-                        self._client.make_bucket(self._bucket, object_lock=True)
-                    except S3Error as exc:
-                        if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                            raise
-                self._mode = self._detect_mode()
-                if self._mode is not WriteOnce.OBJECT_LOCK and not self._allow_unlocked:
-                    raise StoreError(
-                        f"bucket {self._bucket} has no object lock, so nothing archived in it "
-                        "would be protected by COMPLIANCE retention; use a bucket created "
-                        "with object lock, or pass --allow-unlocked (allow_unlocked=True) to "
-                        "accept that", store=self._url)
+                self._mode = self._retry("opening the bucket", None, self._open_bucket)
             except StoreError:
                 raise
             except (MinioException, urllib3.exceptions.HTTPError, ValueError, OSError) as exc:
                 raise self._error("opening the bucket", None, exc) from exc
+            if self._mode is not WriteOnce.OBJECT_LOCK and not self._allow_unlocked:
+                raise StoreError(
+                    f"bucket {self._bucket} has no object lock, so nothing archived in it "
+                    "would be protected by COMPLIANCE retention; use a bucket created "
+                    "with object lock, or pass --allow-unlocked (allow_unlocked=True) to "
+                    "accept that", store=self._url)
             self._ready = True
+
+    def _open_bucket(self, _resent: bool) -> WriteOnce:
+        if not self._client.bucket_exists(self._bucket):
+            if not self._create_bucket:
+                raise StoreError(f"bucket {self._bucket} does not exist", store=self._url)
+            try:
+                self._client.make_bucket(self._bucket, object_lock=True)
+            except S3Error as exc:
+                if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        return self._detect_mode()
 
     def _detect_mode(self) -> WriteOnce:
         try:
             self._client.get_object_lock_config(self._bucket)
             return WriteOnce.OBJECT_LOCK
         except S3Error as exc:
+            if _transient(exc):
+                raise
             if "ObjectLock" not in (exc.code or "") and exc.code not in (
                 "NotImplemented",
                 "NoSuchKey",
@@ -205,16 +273,34 @@ class S3Store:
         if until is not None and self._mode is WriteOnce.OBJECT_LOCK:
             headers["x-amz-object-lock-mode"] = "COMPLIANCE"
             headers["x-amz-object-lock-retain-until-date"] = _s3_time(until)
-        try:
-            self._client._put_object(self._bucket, self._prefix + key, body, headers)
-        except S3Error as exc:
-            if exc.code == "PreconditionFailed":
+        name = self._prefix + key
+
+        def attempt(resent: bool) -> None:
+            try:
+                self._client._put_object(self._bucket, name, body, headers)
+            except S3Error as exc:
+                if exc.code != "PreconditionFailed":
+                    raise
+                if resent and self._holds(key, body):
+                    return  # our earlier attempt landed before its answer was lost
                 raise ObjectExistsError(
                     f"{key} already exists in {self._url}; objects are written once", key=key
                 ) from exc
-            raise self._error("writing", key, exc) from exc
+
+        try:
+            self._retry("writing", key, attempt)
+        except (ObjectExistsError, StoreError):
+            raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("writing", key, exc) from exc
+
+    def _holds(self, key: str, body: bytes) -> bool:
+        """Does ``key`` hold exactly ``body`` now (its SHA-256)?"""
+        try:
+            data, _ = self._get_once(key)
+        except ObjectNotFoundError:
+            return False
+        return hashlib.sha256(data).digest() == hashlib.sha256(body).digest()
 
     def _floor(self) -> datetime | None:
         now = self._clock.now()
@@ -227,23 +313,32 @@ class S3Store:
         require_write_once_key(key)
         self._ensure()
         name = self._prefix + key
+
+        def attempt(_resent: bool) -> datetime | None:
+            try:
+                self._client.stat_object(self._bucket, name)
+                if self._mode is not WriteOnce.OBJECT_LOCK:
+                    return None
+                found = self._client.get_object_retention(self._bucket, name)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND:
+                    raise ObjectNotFoundError(f"no object {key} in {self._url}",
+                                              key=key) from exc
+                if exc.code in ("NoSuchObjectLockConfiguration",
+                                "ObjectLockConfigurationNotFound"):
+                    return None
+                raise
+            if found is None or found.retain_until_date is None:
+                return None
+            when: datetime = found.retain_until_date
+            return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
         try:
-            self._client.stat_object(self._bucket, name)
-            if self._mode is not WriteOnce.OBJECT_LOCK:
-                return None
-            found = self._client.get_object_retention(self._bucket, name)
-        except S3Error as exc:
-            if exc.code in _NOT_FOUND:
-                raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key) from exc
-            if exc.code in ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFound"):
-                return None
-            raise self._error("reading the retention of", key, exc) from exc
+            return self._retry("reading the retention of", key, attempt)
+        except (ObjectNotFoundError, StoreError):
+            raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("reading the retention of", key, exc) from exc
-        if found is None or found.retain_until_date is None:
-            return None
-        when: datetime = found.retain_until_date
-        return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
     def extend_retention(self, key: str, until: datetime) -> datetime | None:
         if until.tzinfo is None:
@@ -254,14 +349,27 @@ class S3Store:
         if current is not None and current >= until:
             return current
         wanted = _ceil_second(until)
-        try:
+
+        def attempt(_resent: bool) -> None:  # idempotent: the same date again
             self._client.set_object_retention(self._bucket, self._prefix + key,
                                               Retention(COMPLIANCE, wanted))
-        except S3Error as exc:
-            raise self._error("extending the retention of", key, exc) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error("extending the retention of", key, exc) from exc
-        return wanted
+
+        for _ in range(3):
+            try:
+                self._retry("extending the retention of", key, attempt)
+                return wanted
+            except StoreError:
+                raise
+            except S3Error as exc:
+                # a concurrent writer extended it further between our read and our write (the
+                # server refuses to shorten COMPLIANCE retention): what is in force now decides
+                current = self.retention(key)
+                if current is not None and current >= wanted:
+                    return current
+                error = exc
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise self._error("extending the retention of", key, exc) from exc
+        raise self._error("extending the retention of", key, error) from error
 
     def get(self, key: str) -> bytes:
         validate_key(key)
@@ -270,13 +378,20 @@ class S3Store:
     def exists(self, key: str) -> bool:
         validate_key(key)
         self._ensure()
+
+        def attempt(_resent: bool) -> bool:
+            try:
+                self._client.stat_object(self._bucket, self._prefix + key)
+                return True
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND or exc.code == "ResourceNotFound":
+                    return False
+                raise
+
         try:
-            self._client.stat_object(self._bucket, self._prefix + key)
-            return True
-        except S3Error as exc:
-            if exc.code in _NOT_FOUND or exc.code == "ResourceNotFound":
-                return False
-            raise self._error("checking", key, exc) from exc
+            return self._retry("checking", key, attempt)
+        except StoreError:
+            raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("checking", key, exc) from exc
 
@@ -291,27 +406,48 @@ class S3Store:
         return islice(entries, limit) if limit is not None else entries
 
     def _list(self, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        """Listed page by page; a transient failure resumes after the last key yielded."""
         strip = len(self._prefix)
-        try:
-            for obj in self._client.list_objects(
-                self._bucket,
-                prefix=self._prefix + prefix,
-                recursive=True,
-                start_after=(self._prefix + start_after) if start_after else None,
-            ):
-                name = obj.object_name or ""
-                if obj.is_dir or (start_after and name[strip:] <= start_after):
-                    continue
-                yield ObjectInfo(
-                    key=name[strip:],
-                    size=int(obj.size or 0),
-                    sha256=None,
-                    created=obj.last_modified,
-                )
-        except S3Error as exc:
-            raise self._error("listing", prefix or "/", exc) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error("listing", prefix or "/", exc) from exc
+        after = start_after
+        attempts = 0
+        deadline = 0.0
+        while True:
+            try:
+                for obj in self._client.list_objects(
+                    self._bucket,
+                    prefix=self._prefix + prefix,
+                    recursive=True,
+                    start_after=(self._prefix + after) if after else None,
+                ):
+                    name = obj.object_name or ""
+                    if obj.is_dir or (after and name[strip:] <= after):
+                        continue
+                    info = ObjectInfo(key=name[strip:], size=int(obj.size or 0), sha256=None,
+                                      created=obj.last_modified)
+                    yield info
+                    after = info.key
+                return
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                if not _transient(exc):
+                    raise self._error("listing", prefix or "/", exc) from exc
+                attempts += 1
+                if attempts == 1:
+                    deadline = time.monotonic() + self._retry_time
+                self._back_off(exc, "listing", prefix or "/", attempts, deadline)
+
+    def _back_off(self, exc: BaseException, stage: str, key: str | None, attempts: int,
+                  deadline: float) -> None:
+        """Wait before attempt ``attempts + 1`` (full jitter), or raise :class:`StoreError`
+        when that would pass ``deadline``."""
+        delay = self._jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (attempts - 1)))
+        if time.monotonic() + delay > deadline:
+            error = self._error(stage, key, exc)
+            if attempts > 1:
+                error = StoreError(f"{error} (gave up after {attempts} attempts in "
+                                   f"{self._retry_time:g} s)", store=self._url, key=key)
+            raise error from exc
+        self.retries += 1
+        self._sleep(delay)
 
     # --- mutable --------------------------------------------------------------------------
 
@@ -354,18 +490,42 @@ class S3Store:
     def _conditional_put(self, key: str, body: bytes, conditions: dict[str, str]) -> str | None:
         self._ensure()
         headers = {**self._headers(body, "application/octet-stream"), **conditions}
+
+        def attempt(resent: bool) -> str | None:
+            try:
+                result = self._client._put_object(self._bucket, self._prefix + key, body,
+                                                  headers)
+            except S3Error as exc:
+                if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
+                    if resent:  # did our earlier attempt land? mutable bytes are unique
+                        try:
+                            data, etag = self._get_once(key)
+                        except ObjectNotFoundError:
+                            return None
+                        if data == body:
+                            return etag
+                    return None
+                raise
+            return str(result.etag or "").strip('"')
+
         try:
-            result = self._client._put_object(self._bucket, self._prefix + key, body, headers)
-        except S3Error as exc:
-            if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
-                return None
-            raise self._error("writing", key, exc) from exc
+            return self._retry("writing", key, attempt)
+        except StoreError:
+            raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("writing", key, exc) from exc
-        return str(result.etag or "").strip('"')
 
     def _get(self, key: str) -> tuple[bytes, str]:
         self._ensure()
+        try:
+            return self._retry("reading", key, lambda _resent: self._get_once(key))
+        except (ObjectNotFoundError, StoreError):
+            raise
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._error("reading", key, exc) from exc
+
+    def _get_once(self, key: str) -> tuple[bytes, str]:
+        """One GET: :class:`ObjectNotFoundError` if absent, other errors raised as is."""
         response = None
         try:
             response = self._client.get_object(self._bucket, self._prefix + key)
@@ -375,9 +535,7 @@ class S3Store:
         except S3Error as exc:
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFoundError(f"no object {key} in {self._url}", key=key) from exc
-            raise self._error("reading", key, exc) from exc
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise self._error("reading", key, exc) from exc
+            raise
         finally:
             if response is not None:
                 response.close()
@@ -386,20 +544,38 @@ class S3Store:
     def _delete(self, key: str, conditions: dict[str, str]) -> bool:
         self._ensure()
         name = self._prefix + key
+
+        def attempt(resent: bool) -> bool:
+            try:
+                headers: dict[str, str | list[str] | tuple[str]] = dict(conditions)
+                self._client._execute("DELETE", self._bucket, name, headers=headers or None)
+            except S3Error as exc:
+                if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
+                    # resent: gone means our earlier attempt deleted it
+                    return resent and not self._exists_once(name)
+                if exc.code in _NOT_FOUND:
+                    return True
+                raise
+            return True
+
         try:
-            headers: dict[str, str | list[str] | tuple[str]] = dict(conditions)
-            self._client._execute("DELETE", self._bucket, name, headers=headers or None)
-        except S3Error as exc:
-            if exc.code == "PreconditionFailed" or (conditions and exc.code in _NOT_FOUND):
-                return False
-            if exc.code in _NOT_FOUND:
-                return True
-            raise self._error("deleting", key, exc) from exc
+            done = self._retry("deleting", key, attempt)
+        except StoreError:
+            raise
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._error("deleting", key, exc) from exc
-        if is_mutable_key(key) and self._mode is not WriteOnce.EXCLUSIVE_CREATE:
+        if done and is_mutable_key(key) and self._mode is not WriteOnce.EXCLUSIVE_CREATE:
             self._purge_history(name)
-        return True
+        return done
+
+    def _exists_once(self, name: str) -> bool:
+        try:
+            self._client.stat_object(self._bucket, name)
+            return True
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND or exc.code == "ResourceNotFound":
+                return False
+            raise
 
     def _purge_history(self, name: str) -> None:
         """Remove a mutable key's non-current versions (best effort; never the current one)."""

@@ -37,7 +37,8 @@ from ltv.timestamps import parse_token
 from ltv.validation import TimestampKind, ValidationPolicy, ValidationReport, validate
 from ltv.validation.facts import TimestampFacts, evidence_digests, poe_digest
 
-__all__ = ["Evidence", "VerifyResult", "load_evidence", "record_facts", "verify_package"]
+__all__ = ["Evidence", "VerifyResult", "batch_material", "load_evidence", "record_facts",
+           "verify_evidence", "verify_package"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,8 +79,16 @@ def load_evidence(store: ObjectStore, package_id: str, *, tenant: str = DEFAULT_
     if not entries:
         raise ArchiveInputError(f"package {package_id} has no evidence record (batch "
                                 f"{package.manifest.batch} was never sealed)")
-    record = assemble_record(entries, package)
-    material = _package_evidence(package)
+    material, proven = batch_material(store, entries, tenant=tenant)
+    return _evidence(package, entries, assemble_record(entries, package), material, proven)
+
+
+def batch_material(store: ObjectStore, entries: Sequence[BatchEntry], *,
+                   tenant: str = DEFAULT_TENANT
+                   ) -> tuple[EvidenceSet, tuple[EvidenceSet | None, ...]]:
+    """The renewal material of a batch's entries (the same for every package of the batch),
+    each proven to hash into the tree its timestamp covers: (all of it, per entry)."""
+    material = EvidenceSet()
     proven: list[EvidenceSet | None] = []
     for entry in entries:
         item: EvidenceSet | None = None
@@ -97,8 +106,14 @@ def load_evidence(store: ObjectStore, package_id: str, *, tenant: str = DEFAULT_
                 material = material.merge(
                     parse_material(store.get(blob_key(tenant, entry.token_material))))
         proven.append(item)
-    return Evidence(package=package, entries=tuple(entries), record=record, material=material,
-                    proven_material=tuple(proven))
+    return material, tuple(proven)
+
+
+def _evidence(package: Package, entries: Sequence[BatchEntry], record: EvidenceRecord,
+              material: EvidenceSet, proven: tuple[EvidenceSet | None, ...]) -> Evidence:
+    return Evidence(package=package, entries=tuple(entries), record=record,
+                    material=_package_evidence(package).merge(material),
+                    proven_material=proven)
 
 
 def _check_token(token: bytes, digest: bytes, algorithm: DigestAlgorithm) -> datetime:
@@ -185,7 +200,15 @@ def verify_package(
     does not prove the package's bytes; otherwise the report carries the verdict.
     """
     evidence = load_evidence(store, package_id, tenant=tenant)
+    return verify_evidence(evidence, at=at, trust_anchors=trust_anchors, policy=policy)
+
+
+def verify_evidence(evidence: Evidence, *, at: datetime,
+                    trust_anchors: Sequence[x509.Certificate] = (),
+                    policy: ValidationPolicy | None = None) -> VerifyResult:
+    """:func:`verify_package` of an already loaded package (:func:`load_evidence`)."""
     package = evidence.package
+    package_id = package.id
     try:
         times = verify_evidence_record(evidence.record, data_objects(package),
                                        verify_timestamp=_check_token)
@@ -206,4 +229,3 @@ def verify_package(
     report = validate(signed, policy=policy, at=at, detached_content=detached, offline=True,
                       evidence_records=facts, extra_evidence=evidence.material)
     return VerifyResult(package_id=package_id, times=tuple(times), report=report)
-

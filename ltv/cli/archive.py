@@ -2,9 +2,13 @@
 
 ``put`` ingests a signed file and prints the package id; ``get`` writes the signed document
 (``--package DIR``: every object); ``ls`` lists ids; ``verify ID`` proves a package offline
-(validate's exit codes); ``renew`` is the cron job over every tenant (``--tenant`` narrows it;
-0 ok or nothing to do, 4 errors); ``export-er ID --dir OUT`` writes the DER record and its data
-objects. Every command takes ``--store URL`` (env ``LTV_STORE``, default ``./var/archive``),
+(validate's exit codes); ``verify --all`` proves every package batch by batch (0 all passed, 1
+otherwise; ``--summary FILE``: the JSON summary of :mod:`archive.verify_all`); ``renew`` is the
+cron job over every tenant (``--tenant`` narrows it; 0 ok or nothing to do, 4 errors);
+``renew`` and ``verify --all`` take ``--shard I/N`` (:mod:`archive.shard`: N workers split the
+work by key prefix, each renewal shard under its own lease); ``export-er ID --dir OUT`` writes
+the DER record and its data objects. Every command takes ``--store URL`` (env ``LTV_STORE``,
+default ``./var/archive``),
 ``--allow-unlocked`` (``LTV_ALLOW_UNLOCKED``: accept an S3 bucket without object lock) and
 ``--tenant`` (``LTV_TENANT``); ``put`` and ``renew`` take ``--min-retention``
 (``LTV_MIN_RETENTION``, default 10y), the operator's retention floor.
@@ -263,8 +267,21 @@ def ls_cmd(store_url: str, tenant: str) -> None:
                    + (f"  contract-id={contract}" if contract else ""))
 
 
+_SHARD = click.option(
+    "--shard", default=None, metavar="I/N",
+    help="Only shard I of N (0 <= I < N): the I-th of N equal ranges of batch and package key "
+         "prefixes; N workers with I = 0..N-1 share the work, each under its own lease.")
+
+
 @archive.command("verify")
-@click.argument("package_id", metavar="ID")
+@click.argument("package_id", metavar="ID", required=False)
+@click.option("--all", "all_packages", is_flag=True,
+              help="Verify every package (of every tenant unless --tenant names one); one "
+                   "line per failure and a summary line; exit 0 when all passed, 1 otherwise.")
+@_SHARD
+@click.option("--summary", "summary_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --all: write the JSON summary (packages, passed, failed, weakest "
+                   "evidence) here.")
 @click.option("--at", type=TIME, default=None, help="Validation time (ISO 8601); default: now.")
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Trust anchors (default: $LTV_TRUST, else those recorded at ingest).")
@@ -273,13 +290,22 @@ def ls_cmd(store_url: str, tenant: str) -> None:
 @_STORE
 @_UNLOCKED
 @_TENANT
-def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
+def verify_cmd(package_id: str | None, all_packages: bool, shard: str | None,
+               summary_out: Path | None, at: datetime | None, trust: tuple[Path, ...],
                json_out: Path | None, store_url: str, tenant: str) -> None:
-    """Prove package ID offline: evidence record -> bytes -> signature validation."""
+    """Prove package ID offline: evidence record -> bytes -> signature validation; or, with
+    --all, every package (of shard I/N with --shard), with a JSON summary (--summary)."""
     from archive.verify import verify_package
     from ltv.cli.validate import _exit_code, _line
 
     when = at or SystemClock().now()
+    if all_packages or shard is not None or summary_out is not None:
+        if package_id is not None or not all_packages:
+            fail("give either ID or --all (--shard and --summary go with --all)")
+        _verify_all(store_url, tenant, when, trust, shard, summary_out)
+        return
+    if package_id is None:
+        fail("give a package ID, or --all")
     store = _open(store_url)
     result = verify_package(store, package_id, at=when, tenant=tenant,
                             trust_anchors=_anchors(trust, None))
@@ -296,6 +322,37 @@ def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
     sys.exit(_exit_code(result.report))
 
 
+def _verify_all(store_url: str, tenant: str, when: datetime, trust: tuple[Path, ...],
+                shard_text: str | None, summary_out: Path | None) -> None:
+    from click.core import ParameterSource
+
+    from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
+    from archive.shard import Shard
+    from archive.verify_all import verify_all
+
+    shard = Shard.parse(shard_text) if shard_text is not None else None
+    source = click.get_current_context().get_parameter_source("tenant")
+    store = _open(store_url)
+    if source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        tenants = sorted({*archive_tenants(store, record=False), DEFAULT_TENANT})
+    else:
+        tenant_prefix(tenant)
+        tenants = [tenant]
+
+    def progress(name: str, package_id: str, passed: bool, text: str) -> None:
+        if not passed:
+            click.echo(f"FAILED: {package_id} (tenant {name}): {text}")
+
+    summary = verify_all(store, at=when, tenants=tenants, shard=shard,
+                         trust_anchors=_anchors(trust, None), progress=progress)
+    if summary_out is not None:
+        tmp = summary_out.with_name(f".{summary_out.name}.tmp")
+        tmp.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, summary_out)
+    click.echo(summary.line())
+    sys.exit(0 if summary.failed == 0 else 1)
+
+
 @archive.command("renew")
 @_AT
 @click.option("--dry-run", is_flag=True, help="Say what would be renewed; write nothing.")
@@ -309,22 +366,25 @@ def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
 @_UNLOCKED
 @click.option("--tenant", "tenants", multiple=True,
               help="Renew only this tenant (repeatable); default: every tenant of the store.")
+@_SHARD
 @_PKI
 @_TSA
 @_MIN_RETENTION
 def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: str | None,
-              store_url: str, tenants: tuple[str, ...], pki: Path | None,
+              store_url: str, tenants: tuple[str, ...], shard: str | None, pki: Path | None,
               tsa_url: str | None) -> None:
     """Renew the evidence of every batch whose newest timestamp weakens (cron job), for every
     tenant of the store unless --tenant narrows it."""
     from archive.errors import ArchiveError
     from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
     from archive.renew import renew_all
+    from archive.shard import Shard
     from ltv.algorithms import DigestAlgorithm
     from ltv.validation.policy import DEFAULT_DIGEST_SUNSET, DEFAULT_KEY_SUNSET
 
     for name in tenants:
         tenant_prefix(name)  # a bad name: one line, exit 4, before anything is opened
+    part = Shard.parse(shard) if shard is not None else None
     clock = _clock(at)
     store = _open(store_url, clock)
     target = DigestAlgorithm.from_name(hash_algorithm) if hash_algorithm else None
@@ -349,7 +409,7 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
                             hash_algorithm=target, material=material, dry_run=dry_run,
                             progress=progress, sunsets=dict(DEFAULT_DIGEST_SUNSET),
                             key_sunsets=dict(DEFAULT_KEY_SUNSET),
-                            on_lease=_pause_hook())
+                            on_lease=_pause_hook(), shard=part)
     failed: list[tuple[str, ArchiveError]] = []
     for name, summary in results.items():
         if isinstance(summary, ArchiveError):
@@ -357,7 +417,8 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
             continue
         for p in summary.plans if dry_run else ():
             click.echo(f"would renew batch {p.batch} (tenant {name}): {p.kind} ({p.reason})")
-        click.echo(f"tenant {name}: {summary.line()}")
+        where = f" shard {part}" if part is not None else ""
+        click.echo(f"tenant {name}{where}: {summary.line()}")
     if len(failed) == 1 and len(results) == 1:
         fail(str(failed[0][1]))
     for name, exc in failed:

