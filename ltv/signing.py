@@ -397,6 +397,11 @@ def finish(
         raise InputError("the document differs from the one this signing session was prepared for")
     check_signature_value(pending, signature_value)
     backend = backend_for(pending.format)
+    # A backend that can build and raise in one pass (PAdES: no re-reading of the PDF)
+    in_one_pass = getattr(backend, "assemble_and_augment", None)
+    if in_one_pass is not None:
+        signed_in_one: bytes = in_one_pass(document, pending, signature_value, services=services)
+        return signed_in_one
     signed = backend.assemble(document, pending, signature_value)
     if pending.level is SignatureLevel.B_B:
         return signed
