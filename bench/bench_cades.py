@@ -116,7 +116,7 @@ def main() -> None:
             signer = _TimedSigner(phone)
             options = SigningOptions(detached=True)
             docs = []
-            for i in range(ROUNDS * (OURS_PER_ROUND + OPENSSL_PER_ROUND) + 1):
+            for i in range(ROUNDS * (OURS_PER_ROUND + OPENSSL_PER_ROUND) + 2):
                 path = root / f"doc-{i}.bin"
                 path.write_bytes(os.urandom(DOCUMENT_BYTES))
                 docs.append(path)

@@ -234,6 +234,26 @@ def test_fresh_signature_without_a_tsa_fails_before_anything_is_built(
         finish(pending, value, document=make_pdf("down"), services=down)
 
 
+def test_cades_validation_data_from_the_checked_tokens_equals_parsing_them(
+        phone_rsa: Phone, services: SigningServices) -> None:
+    from ltv.formats import cades
+
+    chain = [phone_rsa.certificate, *phone_rsa.chain]
+    pending = prepare(b"contract", chain, SignatureFormat.CADES, SignatureLevel.B_B,
+                      clock=services.clock)
+    signed = finish(pending, phone_rsa.sign(pending.data_to_be_signed), document=b"contract",
+                    services=services)
+    parsed: dict[bytes, object] = {}
+    timed = cades.to_t(signed, services=services, parsed=parsed)  # type: ignore[arg-type]
+    assert list(parsed) == [der for _, der in cades.timestamp_tokens(timed)]
+    reused = cades.validation_data(timed, services=services, parsed=parsed)  # type: ignore[arg-type]
+    again = cades.validation_data(timed, services=services)
+    assert _ders(list(reused.certificates)) == _ders(list(again.certificates))
+    assert (set(reused.ocsp_responses), set(reused.crls)) == (set(again.ocsp_responses),
+                                                             set(again.crls))
+    assert len(reused.certificates) > len(chain)  # the TSA's chain is in
+
+
 # ---------------------------------------------------------------------------------------------
 # Revocation caches (injected clocks, the sample OCSP responder)
 
