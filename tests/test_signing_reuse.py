@@ -254,6 +254,36 @@ def test_cades_validation_data_from_the_checked_tokens_equals_parsing_them(
     assert len(reused.certificates) > len(chain)  # the TSA's chain is in
 
 
+@pytest.mark.parametrize("packaging", ["enveloped", "detached"])
+def test_xades_one_tree_finish_builds_what_assemble_then_augment_builds(
+        phone_rsa: Phone, services: SigningServices, packaging: str) -> None:
+    from lxml import etree
+
+    from ltv.formats import xades
+    from ltv.signing import Packaging, SigningOptions
+
+    document = b'<?xml version="1.0"?><contract xmlns="urn:x"><fee>100</fee></contract>'
+    options = SigningOptions(packaging=Packaging(packaging))
+    pending = prepare(document, [phone_rsa.certificate, *phone_rsa.chain],
+                      SignatureFormat.XADES, SignatureLevel.B_LTA, options, clock=services.clock)
+    value = phone_rsa.sign(pending.data_to_be_signed)
+    one_tree = finish(pending, value, document=document, services=services)
+    detached = document if packaging == "detached" else None
+    general = xades.BACKEND.augment(xades.BACKEND.assemble(document, pending, value),
+                                    SignatureLevel.B_LTA, detached_content=detached,
+                                    services=services)
+
+    def shape(signed: bytes) -> tuple[list[str], int]:
+        info = xades.verify_xades_core(signed, detached_content=detached)
+        root = etree.fromstring(signed)
+        unsigned = root.find(".//{http://uri.etsi.org/01903/v1.3.2#}UnsignedSignatureProperties")
+        assert unsigned is not None
+        return [etree.QName(e).localname for e in unsigned], len(info.timestamps)
+
+    assert shape(one_tree) == shape(general)
+    assert shape(one_tree)[0][0] == "SignatureTimeStamp"
+
+
 # ---------------------------------------------------------------------------------------------
 # Revocation caches (injected clocks, the sample OCSP responder)
 
