@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import socket
@@ -468,3 +469,31 @@ def test_time_stamps_through_one_egress_share_one_connection(pki: SamplePki,
     finally:
         egress.close()
         proxy.close()
+
+
+@pytest.mark.parametrize("phone_name", ["phone_rsa", "phone_ec"])
+@pytest.mark.parametrize("digest", [DigestAlgorithm.SHA256, DigestAlgorithm.SHA512])
+def test_pades_signature_cms_is_what_pyhanko_builds(request: pytest.FixtureRequest,
+                                                    phone_name: str, digest: DigestAlgorithm,
+                                                    services: SigningServices) -> None:
+    from asn1crypto import cms as asn1_cms
+
+    from ltv.formats.cms import parse_signed_data
+    from ltv.signing import SigningOptions
+
+    phone: Phone = request.getfixturevalue(phone_name)
+    chain = [phone.certificate, *phone.chain]
+    pending = prepare(make_pdf("cms"), chain, SignatureFormat.PADES, SignatureLevel.B_B,
+                      SigningOptions(digest_algorithm=digest), clock=services.clock)
+    value = phone.sign(pending.data_to_be_signed)
+    attrs = base64.b64decode(pending.format_state["signed_attributes"])
+    ours = parse_signed_data(pades._signature_cms(pending, attrs, value))
+    signer = pades._external_signer(chain, value=value, mechanism=pending.data_to_be_signed
+                                    .mechanism, digest=digest)
+    content = asyncio.run(signer.async_sign_prescribed_attributes(
+        digest.value, asn1_cms.CMSAttributes.load(attrs)))
+    theirs = parse_signed_data(bytes(content.dump()))
+    assert (ours.version, ours.digest_algorithms, ours.encap_content_info, ours.crls) == (
+        theirs.version, theirs.digest_algorithms, theirs.encap_content_info, theirs.crls)
+    assert sorted(ours.certificates or ()) == sorted(theirs.certificates or ())
+    assert ours.signer_infos == theirs.signer_infos

@@ -97,6 +97,8 @@ _TOKEN_ALLOWANCE = 2 * 6_144
 
 _T = TypeVar("_T")
 
+_ID_SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14"  # id-aa-signatureTimeStampToken
+
 
 # ---------------------------------------------------------------------------------------------
 # Errors at the boundary: pyHanko raises raw exceptions on malformed PDFs.
@@ -537,7 +539,6 @@ def _assemble_into(
     ``/Contents`` is filled, and the returned view (what :func:`_read_view` would find in the
     result) spares the level steps reading the PDF back. Otherwise returns None.
     """
-    from asn1crypto import cms
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 
     state = _read_state(pending)
@@ -561,22 +562,16 @@ def _assemble_into(
     hasher.update(increment[end - original_length :])
     if hasher.digest() != expected:
         raise SessionError("the rebuilt document does not match the prepared byte-range digest")
-    signer = _external_signer(
-        pending.chain, value=signature_value,
-        mechanism=pending.data_to_be_signed.mechanism, digest=digest,
-    )
-    signed_attrs = cms.CMSAttributes.load(attrs_der)
-    content = run_sync(signer.async_sign_prescribed_attributes(digest.value, signed_attrs))
     region = PreparedByteRangeDigest(
         document_digest=expected, reserved_region_start=start, reserved_region_end=end)
     view: _View | None = None
-    cms_der = bytes(content.dump())
+    cms_der = _signature_cms(pending, attrs_der, signature_value)
     left_out: list[x509.Certificate] = []
     if services is not None and state.get("fresh") is True:
-        view, filled = _timestamped_view(cms_der, pending, services, room=end - start - 2)
+        view, filled = _timestamped_view(pending, attrs_der, signature_value, services,
+                                         room=end - start - 2)
         if filled is not None:
-            hex_value, left_out = filled
-            cms_der = binascii.unhexlify(hex_value)
+            cms_der, left_out = filled
     with pdf_errors("cannot embed the signature"):
         region.fill_with_cms(out, cms_der)
     out.seek(0, io.SEEK_END)
@@ -585,18 +580,76 @@ def _assemble_into(
     return view
 
 
+def _signature_cms(pending: PendingSignature, attrs_der: bytes, signature_value: bytes,
+                   unsigned: Sequence[bytes] = ()) -> bytes:
+    """The signature's CMS ``ContentInfo`` (EN 319 142-1 §5.1: SignedData without
+    eContent, one SignerInfo identified by issuer and serial, the signer chain in
+    ``certificates``), ``unsigned`` the SignerInfo's unsigned attributes.
+
+    What pyHanko's ``ExternalSigner.async_sign_prescribed_attributes`` builds (the algorithm
+    identifiers with their NULL parameters, every certificate of the chain, the root too),
+    written directly from the DER parts instead of through asn1crypto's object model.
+    """
+    from ltv.formats.cms import (
+        OID_DATA,
+        TAG_OCTET_STRING,
+        TAG_SEQUENCE,
+        TAG_SET,
+        SignedDataParts,
+        SignerInfoParts,
+        encode_oid,
+        tlv,
+    )
+
+    tbs = pending.data_to_be_signed
+    chain = tuple(dict.fromkeys(pending.signer_chain))
+    signing_cert, _ = _chain_material(pending.signer_chain)
+    fields = signing_cert["tbs_certificate"]
+    digest_id = tlv(TAG_SEQUENCE, encode_oid(tbs.digest_algorithm.oid) + b"\x05\x00")
+    info = SignerInfoParts(
+        version=b"\x02\x01\x01",
+        sid=tlv(TAG_SEQUENCE, fields["issuer"].dump() + fields["serial_number"].dump()),
+        digest_algorithm=digest_id,
+        signed_attrs=b"\xa0" + attrs_der[1:],
+        signature_algorithm=bytes(_signature_mechanism(tbs.mechanism,
+                                                       tbs.digest_algorithm).dump()),
+        signature=tlv(TAG_OCTET_STRING, signature_value),
+        unsigned_attrs=tuple(unsigned) or None,
+    )
+    return SignedDataParts(
+        version=1,
+        digest_algorithms=tlv(TAG_SET, digest_id),
+        encap_content_info=tlv(TAG_SEQUENCE, encode_oid(OID_DATA)),
+        certificates=chain,
+        crls=None,
+        signer_infos=(info,),
+    ).dump()
+
+
 def _timestamped_view(
-    cms_der: bytes, pending: PendingSignature, services: SigningServices, *, room: int
+    pending: PendingSignature, attrs_der: bytes, signature_value: bytes,
+    services: SigningServices, *, room: int,
 ) -> tuple[_View | None, tuple[bytes, list[x509.Certificate]] | None]:
     """The signature-time-stamp of a fresh signature (EN 319 142-1 B-T: over the signature
-    value, with the signature's digest algorithm) and the view of the signed document, or
-    (None, None) when the token cannot fit (the general path then adds it)."""
-    from asn1crypto import cms
+    value, with the signature's digest algorithm), the signature's CMS holding it with the
+    certificates left out of the token to make it fit in ``room`` hex characters, and the view
+    of the signed document; (None, None) when it cannot fit (the general path then adds it).
+    """
+    from ltv.formats.cms import attribute
 
     digest = pending.data_to_be_signed.digest_algorithm
-    value = cms.ContentInfo.load(cms_der)["content"]["signer_infos"][0]["signature"].native
-    token = services.require_timestamps().timestamp(digest.digest(value), digest)
-    filled = _with_signature_timestamp(cms_der, token, room=room)
+    token = services.require_timestamps().timestamp(digest.digest(signature_value), digest)
+    filled: tuple[bytes, list[x509.Certificate]] | None = None
+    for slim in (False, True):
+        token_der = (_only_signer_certificate(token.der, token.signer_certificate) if slim
+                     else token.der)
+        der = _signature_cms(pending, attrs_der, signature_value, unsigned=[
+            attribute(_ID_SIGNATURE_TIME_STAMP, [token_der])])
+        if 2 * len(der) <= room:
+            left_out = ([c for c in token.certificates if c != token.signer_certificate]
+                        if slim else [])
+            filled = (der, left_out)
+            break
     if filled is None:
         return None, None
     chain = pending.chain
