@@ -273,7 +273,12 @@ class PendingSignature:
 
 
 class FormatBackend(Protocol):
-    """What a format module provides as ``BACKEND``."""
+    """What a format module provides as ``BACKEND``.
+
+    A backend may also provide ``assemble_and_augment(document, pending, signature_value, *,
+    services) -> bytes``: :func:`finish` then calls it instead of ``assemble`` followed by
+    ``augment`` (PAdES and XAdES do, to build and raise the signature in one pass).
+    """
 
     format: SignatureFormat
 
