@@ -38,9 +38,9 @@ from typing import Any
 from bench.harness import record, served_pki
 
 BIG_MB = 500
-OURS_PER_ROUND = 10
-PYHANKO_PER_ROUND = 4
-ROUNDS = 3
+OURS_PER_ROUND = 5
+PYHANKO_PER_ROUND = 2
+ROUNDS = 6
 GOAL_RATIO = 8.0
 
 
