@@ -237,8 +237,16 @@ def test_fresh_signature_without_a_tsa_fails_before_anything_is_built(
 
 def test_cades_validation_data_from_the_checked_tokens_equals_parsing_them(
         phone_rsa: Phone, services: SigningServices) -> None:
+    from dataclasses import replace
+
     from ltv.formats import cades
 
+    # the same answers for both calls (the responder signs a new response each second)
+    assert services.ocsp_fetcher is not None
+    assert services.crl_fetcher is not None
+    services = replace(services, ocsp_fetcher=CachingOCSPFetcher(services.ocsp_fetcher,
+                                                                 clock=services.clock),
+                       crl_fetcher=CachingCRLFetcher(services.crl_fetcher, clock=services.clock))
     chain = [phone_rsa.certificate, *phone_rsa.chain]
     pending = prepare(b"contract", chain, SignatureFormat.CADES, SignatureLevel.B_B,
                       clock=services.clock)
