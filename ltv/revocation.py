@@ -525,12 +525,25 @@ def _ocsp_cost(response: OcspResponse) -> int:
 
 
 class CachingOCSPFetcher:
-    """Reuses an OCSP answer while ``clock.now() < min(nextUpdate, fetched + max_age)``.
+    """Reuses an OCSP answer while ``fetched <= clock.now() < min(nextUpdate, fetched +
+    max_age)``.
 
-    Keyed by (issuer key hash, serial number); an LRU bounded by ``max_bytes`` (DER counted
-    twice for the parsed form) and ``max_entries``, so certificates an uploader makes up can
-    evict older answers but never grow the process. Thread-safe; concurrent misses may fetch
-    twice.
+    What a signature embeds is the same for many signatures in a row (the TSA's and the OCSP
+    responders' chains, a signer who signs a batch): reusing it within that window saves a
+    round trip and a signature check per certificate. It is safe because the answer is only
+    ever served
+
+    * for the exact certificate and issuer it was fetched for (keyed by the SHA-256 of both
+      DER encodings, and its serial number checked again on the way out);
+    * inside its own validity: never at or after its ``nextUpdate``, never after ``max_age``
+      (so a revocation is seen at most ``max_age`` after it is published, as with a fresh
+      fetch from a responder that pre-produces its answers), and never when the clock reads
+      earlier than the fetch (an injected clock moved back: then the answer may postdate the
+      time asked about).
+
+    An LRU bounded by ``max_bytes`` (DER counted twice for the parsed form) and ``max_entries``,
+    so certificates an uploader makes up can evict older answers but never grow the process.
+    Thread-safe; concurrent misses may fetch twice.
     """
 
     def __init__(self, inner: OCSPFetcher, *, clock: Clock,
@@ -539,32 +552,34 @@ class CachingOCSPFetcher:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._entries: _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]] = _Lru(
-            max_bytes=max_bytes, max_entries=max_entries)
+        self._entries: _Lru[tuple[bytes, bytes], tuple[datetime, datetime, OcspResponse]] = (
+            _Lru(max_bytes=max_bytes, max_entries=max_entries))
 
     @property
-    def cache(self) -> _Lru[tuple[bytes, int], tuple[datetime, OcspResponse]]:
+    def cache(self) -> _Lru[tuple[bytes, bytes], tuple[datetime, datetime, OcspResponse]]:
         return self._entries
 
     def fetch_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate) -> OcspResponse:
         key = (
-            x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest,
-            certificate.serial_number,
+            hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(),
+            hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest(),
         )
         now = self._clock.now()
         entry = self._entries.get(key)
         if entry is not None:
-            if now < entry[0]:
-                return entry[1]
+            fetched, expires, cached = entry
+            if fetched <= now < expires and cached.serial_number == certificate.serial_number:
+                return cached
             self._entries.discard(key)
         response = self._inner.fetch_ocsp(certificate, issuer)
-        expires = _expiry(response.next_update, self._clock.now(), self._max_age)
-        self._entries.put(key, (expires, response), cost=_ocsp_cost(response))
+        fetched = self._clock.now()
+        expires = _expiry(response.next_update, fetched, self._max_age)
+        self._entries.put(key, (fetched, expires, response), cost=_ocsp_cost(response))
         return response
 
 
 class CachingCRLFetcher:
-    """Reuses a CRL while ``clock.now() < min(nextUpdate, fetched + max_age)``.
+    """Reuses a CRL while ``fetched <= clock.now() < min(nextUpdate, fetched + max_age)``.
 
     Keyed by (issuer certificate hash, URL): a CRL is only ever reused for the issuer it was
     checked against. An LRU bounded by ``max_bytes`` (DER counted twice for the parsed form)
@@ -578,11 +593,11 @@ class CachingCRLFetcher:
         self._inner = inner
         self._clock = clock
         self._max_age = max_age
-        self._entries: _Lru[tuple[bytes, str], tuple[datetime, Crl]] = _Lru(
+        self._entries: _Lru[tuple[bytes, str], tuple[datetime, datetime, Crl]] = _Lru(
             max_bytes=max_bytes, max_entries=max_entries)
 
     @property
-    def cache(self) -> _Lru[tuple[bytes, str], tuple[datetime, Crl]]:
+    def cache(self) -> _Lru[tuple[bytes, str], tuple[datetime, datetime, Crl]]:
         return self._entries
 
     def fetch_crl(self, url: str, *, issuer: x509.Certificate) -> Crl:
@@ -590,10 +605,12 @@ class CachingCRLFetcher:
         key = (hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(), url)
         entry = self._entries.get(key)
         if entry is not None:
-            if now < entry[0]:
-                return entry[1]
+            fetched, expires, cached = entry
+            if fetched <= now < expires:  # never before the fetch (a clock moved back)
+                return cached
             self._entries.discard(key)
         crl = self._inner.fetch_crl(url, issuer=issuer)
-        expires = _expiry(crl.next_update, self._clock.now(), self._max_age)
-        self._entries.put(key, (expires, crl), cost=_ENTRY_OVERHEAD + 2 * len(crl.der))
+        fetched = self._clock.now()
+        expires = _expiry(crl.next_update, fetched, self._max_age)
+        self._entries.put(key, (fetched, expires, crl), cost=_ENTRY_OVERHEAD + 2 * len(crl.der))
         return crl

@@ -273,7 +273,12 @@ class PendingSignature:
 
 
 class FormatBackend(Protocol):
-    """What a format module provides as ``BACKEND``."""
+    """What a format module provides as ``BACKEND``.
+
+    A backend may also provide ``assemble_and_augment(document, pending, signature_value, *,
+    services) -> bytes``: :func:`finish` then calls it instead of ``assemble`` followed by
+    ``augment`` (PAdES and XAdES do, to build and raise the signature in one pass).
+    """
 
     format: SignatureFormat
 
@@ -397,6 +402,11 @@ def finish(
         raise InputError("the document differs from the one this signing session was prepared for")
     check_signature_value(pending, signature_value)
     backend = backend_for(pending.format)
+    # A backend that can build and raise in one pass (PAdES: no re-reading of the PDF)
+    in_one_pass = getattr(backend, "assemble_and_augment", None)
+    if in_one_pass is not None:
+        signed_in_one: bytes = in_one_pass(document, pending, signature_value, services=services)
+        return signed_in_one
     signed = backend.assemble(document, pending, signature_value)
     if pending.level is SignatureLevel.B_B:
         return signed

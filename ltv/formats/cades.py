@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,25 +272,30 @@ def detect_level(signed: bytes) -> SignatureLevel:
 # B-T
 
 
-def _request_token(services: SigningServices, digest: bytes, alg: DigestAlgorithm) -> bytes:
+def _request_token(services: SigningServices, digest: bytes, alg: DigestAlgorithm,
+                   parsed: dict[bytes, TimestampToken] | None = None) -> bytes:
     token: TimestampToken = services.require_timestamps().timestamp(digest, alg)
     if token.message_digest != digest:
         raise TimestampError("the TSA's token covers another message imprint")
+    if parsed is not None:  # checked already: the next steps need not parse it again
+        parsed[bytes(token.der)] = token
     return bytes(token.der)
 
 
 def to_t(signed: bytes, *, services: SigningServices,
-         digest_algorithm: DigestAlgorithm = DigestAlgorithm.SHA256) -> bytes:
+         digest_algorithm: DigestAlgorithm = DigestAlgorithm.SHA256,
+         parsed: dict[bytes, TimestampToken] | None = None) -> bytes:
     """B-T (EN 319 122-1 §5.3, §6.3 item m): a signature-time-stamp on every SignerInfo.
 
     The message imprint is the hash of the ``signature`` field's value octets (RFC 3161
-    appendix A, EN 319 122-1 §5.3). Nothing already present changes.
+    appendix A, EN 319 122-1 §5.3). Nothing already present changes. ``parsed`` receives each
+    new token as checked by the TSA client, keyed by its DER (for :func:`to_lt`).
     """
     parts = cms.parse_signed_data(signed)
     for index, info in enumerate(parts.signer_infos):
         check_signature_algorithm(info)
         imprint = digest_algorithm.digest(info.signature_value)
-        token = _request_token(services, imprint, digest_algorithm)
+        token = _request_token(services, imprint, digest_algorithm, parsed)
         parts = parts.with_signer_info(
             index, info.add_unsigned_attr(attribute(OID_SIGNATURE_TIME_STAMP, [token]))
         )
@@ -301,22 +306,35 @@ def to_t(signed: bytes, *, services: SigningServices,
 # B-LT
 
 
-def validation_data(signed: bytes, *, services: SigningServices) -> EvidenceSet:
-    """The evidence :func:`to_lt` embeds: every chain of the signers and of every TSA."""
+def validation_data(signed: bytes, *, services: SigningServices,
+                    parsed: Mapping[bytes, TimestampToken] | None = None) -> EvidenceSet:
+    """The evidence :func:`to_lt` embeds: every chain of the signers and of every TSA.
+
+    ``parsed``: tokens already checked in this augmentation (by DER); when it holds every
+    token of the signature, their TSA certificates are taken from it instead of parsing each
+    token again (the same targets and certificates :func:`collect_for_tokens` would find)."""
     parts = cms.parse_signed_data(signed)
     present = _certificates(parts)
     signers = [_signer_certificate(parts, info, services.known_certificates)
                for info in parts.signer_infos]
     evidence = collect(signers, services=services, available=present)
     tokens = [der for _, der in timestamp_tokens(signed)]
-    if tokens:
+    if tokens and parsed and all(der in parsed for der in tokens):
+        extra = list(present)
+        targets = []
+        for der in tokens:
+            extra.extend(parsed[der].certificates)
+            targets.append(parsed[der].signer_certificate)
+        evidence = evidence.merge(collect(targets, services=services, available=extra))
+    elif tokens:
         evidence = evidence.merge(
             collect_for_tokens(tokens, services=services, available=present)
         )
     return evidence
 
 
-def to_lt(signed: bytes, *, services: SigningServices) -> bytes:
+def to_lt(signed: bytes, *, services: SigningServices,
+          parsed: Mapping[bytes, TimestampToken] | None = None) -> bytes:
     """B-LT (EN 319 122-1 §6.4 and §5.5.1 notes): all validation data inside the SignedData.
 
     Adds to ``SignedData.certificates`` every certificate of the signer's chain, of each TSA's
@@ -327,7 +345,7 @@ def to_lt(signed: bytes, *, services: SigningServices) -> bytes:
     time-stamp already present. Certificate-values / revocation-values are never added (§6.4).
     """
     parts = cms.parse_signed_data(signed)
-    evidence = validation_data(signed, services=services)
+    evidence = validation_data(signed, services=services, parsed=parsed)
     revocation = [*evidence.crls,
                   *(cms.other_revocation_info(OID_RI_OCSP_RESPONSE, o)
                     for o in evidence.ocsp_responses)]
@@ -532,8 +550,9 @@ class CadesBackend:
             return signed
         if level is SignatureLevel.B_B:
             return signed
+        parsed: dict[bytes, TimestampToken] = {}
         if current < SignatureLevel.B_T:
-            signed = to_t(signed, services=services)
+            signed = to_t(signed, services=services, parsed=parsed)
         if level is SignatureLevel.B_T:
             return signed
         from ltv.formats import cades_legacy_extend
@@ -541,7 +560,7 @@ class CadesBackend:
         if cades_legacy_extend.has_legacy_archive(signed):  # ES-A: EN 319 122-1 §5.5.3
             signed = cades_legacy_extend.to_lt_legacy(signed, services=services)
         else:
-            signed = to_lt(signed, services=services)
+            signed = to_lt(signed, services=services, parsed=parsed)
         if level is SignatureLevel.B_LT:
             return signed
         return to_lta(signed, services=services, detached_content=detached_content,

@@ -97,6 +97,8 @@ _TOKEN_ALLOWANCE = 2 * 6_144
 
 _T = TypeVar("_T")
 
+_ID_SIGNATURE_TIME_STAMP = "1.2.840.113549.1.9.16.2.14"  # id-aa-signatureTimeStampToken
+
 
 # ---------------------------------------------------------------------------------------------
 # Errors at the boundary: pyHanko raises raw exceptions on malformed PDFs.
@@ -203,16 +205,44 @@ def _placeholder_length(cert: x509.Certificate) -> int:
 def _external_signer(chain: Sequence[x509.Certificate], *, value: bytes,
                      mechanism: SignatureMechanism, digest: DigestAlgorithm) -> Any:
     from pyhanko.sign.signers.pdf_cms import ExternalSigner
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    store: Any = SimpleCertificateStore
+    signing_cert, registry = _chain_material(
+        tuple(c.public_bytes(serialization.Encoding.DER) for c in chain))
     signer: Any = ExternalSigner
     return signer(
-        signing_cert=_asn1_cert(chain[0]),
-        cert_registry=store.from_certs([_asn1_cert(c) for c in chain[1:]]),  # signer: once
+        signing_cert=signing_cert,
+        cert_registry=registry,  # the signer's certificate: once, as signing_cert
         signature_value=value,
         signature_mechanism=_signature_mechanism(mechanism, digest),
     )
+
+
+_CHAIN_CACHE_SIZE = 16
+_chain_local = threading.local()
+
+
+def _chain_material(chain_der: tuple[bytes, ...]) -> tuple[Any, Any]:
+    """pyHanko's view of a signer chain: the signer's asn1crypto certificate and a certificate
+    store of the others. Registering a certificate normalises its names (a few milliseconds
+    a chain), so the pair is kept per exact chain (DER) for the last few chains, per thread
+    (asn1crypto parses lazily and is not safe to share): it is derived from nothing but those
+    bytes and only read by the CMS builder."""
+    cache: dict[tuple[bytes, ...], tuple[Any, Any]] | None = getattr(_chain_local, "cache", None)
+    if cache is None:
+        cache = _chain_local.cache = {}
+    found = cache.get(chain_der)
+    if found is not None:
+        return found
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    store: Any = SimpleCertificateStore
+    material = (asn1_x509.Certificate.load(chain_der[0]),
+                store.from_certs([asn1_x509.Certificate.load(der) for der in chain_der[1:]]))
+    if len(cache) >= _CHAIN_CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[chain_der] = material
+    return material
 
 
 _adapters_lock = threading.Lock()
@@ -322,25 +352,15 @@ class PadesBackend:
             reader = _open_reader(src, for_new_signature=True)
             original_length = src.seek(0, io.SEEK_END)
             with pdf_errors("cannot prepare the PDF for signing"):
-                prepared, attrs_der, field = _prepare_update(
+                prepared, attrs_der, field, fresh = _prepare_update(
                     reader, out, signer_chain, level=level, options=options,
                     mechanism=mechanism, signing_time=signing_time,
                 )
             total = out.seek(0, io.SEEK_END)
             if not original_length < prepared.reserved_region_start < total:
                 raise InputError("pyHanko placed the signature outside its own update")
-            # The update must follow the original bytes untouched.
-            out.seek(0)
-            check = hashlib.sha256()
-            remaining = original_length
-            while remaining:
-                chunk = out.read(min(_CHUNK, remaining))
-                if not chunk:
-                    break
-                check.update(chunk)
-                remaining -= len(chunk)
-            src.seek(0)
-            if check.digest() != _sha256_stream(src):
+            # The update must follow the original bytes untouched (compared, not hashed twice).
+            if not _same_prefix(out, src, original_length):
                 raise InputError("the prepared PDF does not start with the original document")
             out.seek(original_length)
             increment = out.read()
@@ -356,6 +376,9 @@ class PadesBackend:
             "reserved_region": [prepared.reserved_region_start, prepared.reserved_region_end],
             "byte_range_digest": prepared.document_digest.hex(),
             "signed_attributes": base64.b64encode(attrs_der).decode("ascii"),
+            # no signature field before ours: finish may time-stamp the signature before it
+            # fills /Contents instead of reading the whole PDF back (absent: the general path)
+            "fresh": fresh,
         }
         return tbs.as_form(options.tbs_form) if options.tbs_form is not TbsForm.MESSAGE \
             else tbs, state
@@ -367,6 +390,27 @@ class PadesBackend:
         out = io.BytesIO()
         with _document_stream(document) as src:
             _assemble_into(src, out, pending, signature_value)
+        return out.getvalue()
+
+    def assemble_and_augment(
+        self,
+        document: Document,
+        pending: PendingSignature,
+        signature_value: bytes,
+        *,
+        services: SigningServices,
+    ) -> bytes:
+        """``assemble`` then ``augment`` to the pending level in one buffer (what
+        :func:`ltv.signing.finish` calls): a signature in a PDF that had none gets its
+        signature-time-stamp before ``/Contents`` is filled, and the level steps start from
+        what was just built instead of parsing the PDF again."""
+        out = io.BytesIO()
+        raise_to = pending.level > SignatureLevel.B_B
+        with _document_stream(document) as src:
+            view = _assemble_into(src, out, pending, signature_value,
+                                  services=services if raise_to else None)
+        if raise_to:
+            _augment_stream(out, pending.level, services, view=view)
         return out.getvalue()
 
     def augment(
@@ -385,8 +429,40 @@ class PadesBackend:
         return stream.getvalue()
 
 
-def _sha256_stream(stream: BinaryIO) -> bytes:
-    return DigestAlgorithm.SHA256.digest_stream(stream)
+def _same_prefix(out: IO[bytes], src: BinaryIO, length: int) -> bool:
+    """Whether the first ``length`` bytes of ``out`` are those of ``src`` (chunk by chunk)."""
+    out.seek(0)
+    src.seek(0)
+    remaining = length
+    while remaining:
+        want = min(_CHUNK, remaining)
+        chunk = out.read(want)
+        if not chunk or chunk != src.read(want):
+            return False
+        remaining -= len(chunk)
+    return True
+
+
+def _signed_attributes(signer: x509.Certificate, digest: DigestAlgorithm,
+                       document_digest: bytes) -> bytes:
+    """DER ``SET OF`` signed attributes of a PAdES B-B signature (EN 319 142-1 §5.2):
+    content-type id-data, message-digest of the byte range, signing-certificate-v2.
+
+    Byte for byte what pyHanko's ``Signer.signed_attrs(..., use_pades=True)`` produces (its
+    ESSCertIDv2 always hashes the certificate with SHA-256, the DER default, so hashAlgorithm
+    is absent), encoded directly instead of through asn1crypto's object model, which re-encodes
+    the certificate's issuer name field by field (about 15 ms a signature).
+    """
+    from ltv.formats.cades import signing_certificate_v2
+    from ltv.formats.cms import TAG_OCTET_STRING, TAG_SET, attribute, encode_oid, tlv
+
+    attributes = [
+        attribute("1.2.840.113549.1.9.3", [encode_oid("1.2.840.113549.1.7.1")]),
+        attribute("1.2.840.113549.1.9.4", [tlv(TAG_OCTET_STRING, document_digest)]),
+        attribute("1.2.840.113549.1.9.16.2.47",
+                  [signing_certificate_v2(signer, DigestAlgorithm.SHA256)]),
+    ]
+    return tlv(TAG_SET, b"".join(sorted(attributes)))
 
 
 def _prepare_update(
@@ -398,7 +474,7 @@ def _prepare_update(
     options: SigningOptions,
     mechanism: SignatureMechanism,
     signing_time: datetime,
-) -> tuple[Any, bytes, str]:
+) -> tuple[Any, bytes, str, bool]:
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter
     from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
@@ -441,8 +517,8 @@ def _prepare_update(
         validation_info=None, bytes_reserved=reserved, appearance_text_params=text_params
     )
     prepared, _ = tbs_document.digest_tbs_document(output=out)
-    attrs = run_sync(signer.signed_attrs(prepared.document_digest, digest.value, use_pades=True))
-    return prepared, attrs.dump(), field
+    attrs = _signed_attributes(chain[0], digest, prepared.document_digest)
+    return prepared, attrs, field, index == 0
 
 
 def _read_state(pending: PendingSignature) -> dict[str, Any]:
@@ -453,10 +529,16 @@ def _read_state(pending: PendingSignature) -> dict[str, Any]:
 
 
 def _assemble_into(
-    src: BinaryIO, out: IO[bytes], pending: PendingSignature, signature_value: bytes
-) -> None:
-    """Write the prepared document (original + kept update) and fill ``/Contents``."""
-    from asn1crypto import cms
+    src: BinaryIO, out: BinaryIO, pending: PendingSignature, signature_value: bytes,
+    *, services: SigningServices | None = None,
+) -> _View | None:
+    """Write the prepared document (original + kept update) and fill ``/Contents``.
+
+    With ``services`` (a level above B-B) and a document that had no signature field before
+    ours (``fresh`` in the state), the signature-time-stamp goes into the CMS before
+    ``/Contents`` is filled, and the returned view (what :func:`_read_view` would find in the
+    result) spares the level steps reading the PDF back. Otherwise returns None.
+    """
     from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
 
     state = _read_state(pending)
@@ -480,17 +562,101 @@ def _assemble_into(
     hasher.update(increment[end - original_length :])
     if hasher.digest() != expected:
         raise SessionError("the rebuilt document does not match the prepared byte-range digest")
-    signer = _external_signer(
-        pending.chain, value=signature_value,
-        mechanism=pending.data_to_be_signed.mechanism, digest=digest,
-    )
-    signed_attrs = cms.CMSAttributes.load(attrs_der)
-    content = run_sync(signer.async_sign_prescribed_attributes(digest.value, signed_attrs))
+    region = PreparedByteRangeDigest(
+        document_digest=expected, reserved_region_start=start, reserved_region_end=end)
+    view: _View | None = None
+    cms_der = _signature_cms(pending, attrs_der, signature_value)
+    left_out: list[x509.Certificate] = []
+    if services is not None and state.get("fresh") is True:
+        view, filled = _timestamped_view(pending, attrs_der, signature_value, services,
+                                         room=end - start - 2)
+        if filled is not None:
+            cms_der, left_out = filled
     with pdf_errors("cannot embed the signature"):
-        PreparedByteRangeDigest(
-            document_digest=expected, reserved_region_start=start, reserved_region_end=end
-        ).fill_with_cms(out, content)
+        region.fill_with_cms(out, cms_der)
     out.seek(0, io.SEEK_END)
+    if left_out:  # the token went in without its chain: keep that in the DSS (as to_t does)
+        _write_dss(out, _evidence.EvidenceSet.of(certificates=left_out))
+    return view
+
+
+def _signature_cms(pending: PendingSignature, attrs_der: bytes, signature_value: bytes,
+                   unsigned: Sequence[bytes] = ()) -> bytes:
+    """The signature's CMS ``ContentInfo`` (EN 319 142-1 §5.1: SignedData without
+    eContent, one SignerInfo identified by issuer and serial, the signer chain in
+    ``certificates``), ``unsigned`` the SignerInfo's unsigned attributes.
+
+    What pyHanko's ``ExternalSigner.async_sign_prescribed_attributes`` builds (the algorithm
+    identifiers with their NULL parameters, every certificate of the chain, the root too),
+    written directly from the DER parts instead of through asn1crypto's object model.
+    """
+    from ltv.formats.cms import (
+        OID_DATA,
+        TAG_OCTET_STRING,
+        TAG_SEQUENCE,
+        TAG_SET,
+        SignedDataParts,
+        SignerInfoParts,
+        encode_oid,
+        tlv,
+    )
+
+    tbs = pending.data_to_be_signed
+    chain = tuple(dict.fromkeys(pending.signer_chain))
+    signing_cert, _ = _chain_material(pending.signer_chain)
+    fields = signing_cert["tbs_certificate"]
+    digest_id = tlv(TAG_SEQUENCE, encode_oid(tbs.digest_algorithm.oid) + b"\x05\x00")
+    info = SignerInfoParts(
+        version=b"\x02\x01\x01",
+        sid=tlv(TAG_SEQUENCE, fields["issuer"].dump() + fields["serial_number"].dump()),
+        digest_algorithm=digest_id,
+        signed_attrs=b"\xa0" + attrs_der[1:],
+        signature_algorithm=bytes(_signature_mechanism(tbs.mechanism,
+                                                       tbs.digest_algorithm).dump()),
+        signature=tlv(TAG_OCTET_STRING, signature_value),
+        unsigned_attrs=tuple(unsigned) or None,
+    )
+    return SignedDataParts(
+        version=1,
+        digest_algorithms=tlv(TAG_SET, digest_id),
+        encap_content_info=tlv(TAG_SEQUENCE, encode_oid(OID_DATA)),
+        certificates=chain,
+        crls=None,
+        signer_infos=(info,),
+    ).dump()
+
+
+def _timestamped_view(
+    pending: PendingSignature, attrs_der: bytes, signature_value: bytes,
+    services: SigningServices, *, room: int,
+) -> tuple[_View | None, tuple[bytes, list[x509.Certificate]] | None]:
+    """The signature-time-stamp of a fresh signature (EN 319 142-1 B-T: over the signature
+    value, with the signature's digest algorithm), the signature's CMS holding it with the
+    certificates left out of the token to make it fit in ``room`` hex characters, and the view
+    of the signed document; (None, None) when it cannot fit (the general path then adds it).
+    """
+    from ltv.formats.cms import attribute
+
+    digest = pending.data_to_be_signed.digest_algorithm
+    token = services.require_timestamps().timestamp(digest.digest(signature_value), digest)
+    filled: tuple[bytes, list[x509.Certificate]] | None = None
+    for slim in (False, True):
+        token_der = (_only_signer_certificate(token.der, token.signer_certificate) if slim
+                     else token.der)
+        der = _signature_cms(pending, attrs_der, signature_value, unsigned=[
+            attribute(_ID_SIGNATURE_TIME_STAMP, [token_der])])
+        if 2 * len(der) <= room:
+            left_out = ([c for c in token.certificates if c != token.signer_certificate]
+                        if slim else [])
+            filled = (der, left_out)
+            break
+    if filled is None:
+        return None, None
+    chain = pending.chain
+    view = _View(regular=[], untimed=[],
+                 known=_unique([*chain, token.signer_certificate, *token.certificates]),
+                 targets=_unique([chain[0], token.signer_certificate]), last_tsa=[], lta=False)
+    return view, filled
 
 
 # ---------------------------------------------------------------------------------------------
@@ -671,6 +837,25 @@ def _embed_signature_timestamp(
     value = cms.ContentInfo.load(signature.pkcs7_content)["content"]["signer_infos"][0][
         "signature"].native
     token = client.timestamp(digest.digest(value), digest)
+    fitted = _with_signature_timestamp(bytes(signature.pkcs7_content), token, room=room)
+    if fitted is None:
+        return None
+    hex_value, left_out = fitted
+    stream.seek(start + 1)
+    stream.write(hex_value + b"0" * (room - len(hex_value)))
+    stream.seek(0, io.SEEK_END)
+    return token, left_out
+
+
+def _with_signature_timestamp(
+    cms_der: bytes, token: TimestampToken, *, room: int
+) -> tuple[bytes, list[x509.Certificate]] | None:
+    """The upper-case hex of the CMS ``cms_der`` with ``token`` as a signature-time-stamp
+    unsigned attribute, at most ``room`` characters, and the certificates left out to make it
+    fit (then only the TSA's own certificate stays in the token); None when it cannot fit or
+    the signed attributes would not keep their exact encoding."""
+    from asn1crypto import cms
+
     left_out: list[x509.Certificate] = []
     for slim in (False, True):
         if slim:
@@ -678,7 +863,7 @@ def _embed_signature_timestamp(
             left_out = [c for c in token.certificates if c != token.signer_certificate]
         else:
             token_der = token.der
-        content = cms.ContentInfo.load(signature.pkcs7_content)
+        content = cms.ContentInfo.load(cms_der)
         signer_info = content["content"]["signer_infos"][0]
         signed_attrs_before = signer_info["signed_attrs"].dump()
         attr = cms.CMSAttribute({
@@ -692,10 +877,7 @@ def _embed_signature_timestamp(
             return None
         hex_value = binascii.hexlify(der).upper()
         if len(hex_value) <= room:
-            stream.seek(start + 1)
-            stream.write(hex_value + b"0" * (room - len(hex_value)))
-            stream.seek(0, io.SEEK_END)
-            return token, left_out
+            return hex_value, left_out
     return None
 
 
@@ -841,8 +1023,9 @@ def _is_lta(stream: BinaryIO) -> bool:
     return _read_view(stream).lta
 
 
-def _augment_stream(stream: BinaryIO, level: SignatureLevel, services: SigningServices) -> None:
-    view = _read_view(stream)
+def _augment_stream(stream: BinaryIO, level: SignatureLevel, services: SigningServices,
+                    *, view: _View | None = None) -> None:
+    view = view or _read_view(stream)
     if level is SignatureLevel.B_T:
         to_t(stream, services, view=view)
     elif level is SignatureLevel.B_LT:
@@ -881,9 +1064,11 @@ def finish_to_file(
     partial = output.with_name(output.name + ".part")
     try:
         with _document_stream(document) as src, partial.open("w+b") as out:
-            _assemble_into(src, out, pending, signature_value)
-            if pending.level > SignatureLevel.B_B:
-                _augment_stream(out, pending.level, services)
+            raise_to = pending.level > SignatureLevel.B_B
+            view = _assemble_into(src, out, pending, signature_value,
+                                  services=services if raise_to else None)
+            if raise_to:
+                _augment_stream(out, pending.level, services, view=view)
         partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)

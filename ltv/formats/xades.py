@@ -316,6 +316,12 @@ class XadesBackend:
     def assemble(
         self, document: Document, pending: PendingSignature, signature_value: bytes
     ) -> bytes:
+        return serialize(self._assembled(document, pending, signature_value)[0])
+
+    def _assembled(
+        self, document: Document, pending: PendingSignature, signature_value: bytes
+    ) -> tuple[Any, Any, _Core]:
+        """The B-B signature in its tree, with the verified core."""
         state = pending.format_state
         if state.get("schema") != STATE_SCHEMA:
             raise SessionError(f"not a XAdES signing state of schema {STATE_SCHEMA}")
@@ -350,10 +356,27 @@ class XadesBackend:
         # The assembled signature must verify as a whole (references included): a damaged or
         # forged state never yields a signature.
         try:
-            _verify_core(tree, signature,
-                         detached_content=document if packaging is Packaging.DETACHED else None)
+            core = _verify_core(tree, signature, detached_content=document
+                                if packaging is Packaging.DETACHED else None)
         except HashFailureError as exc:
             raise SessionError(f"the assembled signature does not verify: {exc}") from exc
+        return tree, signature, core
+
+    def assemble_and_augment(
+        self,
+        document: Document,
+        pending: PendingSignature,
+        signature_value: bytes,
+        *,
+        services: SigningServices,
+    ) -> bytes:
+        """``assemble`` then ``augment`` to the pending level on the one tree (what
+        :func:`ltv.signing.finish` calls): the core verified at assembly is the one the level
+        steps use, instead of serialising, parsing and verifying the signature again."""
+        tree, signature, core = self._assembled(document, pending, signature_value)
+        if pending.level is not SignatureLevel.B_B:
+            self._raise(tree, signature, core, SignatureLevel.B_B, pending.level,
+                        services=services)
         return serialize(tree)
 
     # EN 319 132-1 §6.3: augmentation to B-T, B-LT, B-LTA.
@@ -369,7 +392,12 @@ class XadesBackend:
         signature = _single_signature(tree)
         # Act only on what was signed: the core must verify before anything is added.
         core = _verify_core(tree, signature, detached_content=detached_content)
-        current = detect_level(signature)
+        self._raise(tree, signature, core, detect_level(signature), level, services=services)
+        return serialize(tree)
+
+    def _raise(self, tree: Any, signature: Any, core: _Core, current: SignatureLevel,
+               level: SignatureLevel, *, services: SigningServices) -> None:
+        """Add to the verified ``signature`` what ``level`` needs beyond ``current``."""
         ts_digest = services.timestamp_digest or self.timestamp_digest
         if current < SignatureLevel.B_T <= level:
             to_t(signature, services=services, digest_algorithm=ts_digest,
@@ -379,7 +407,6 @@ class XadesBackend:
         if level is SignatureLevel.B_LTA:
             to_lta(signature, references=core.processed, services=services,
                    digest_algorithm=ts_digest, canonicalization=self.canonicalization)
-        return serialize(tree)
 
 
 BACKEND = XadesBackend()
