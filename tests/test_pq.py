@@ -302,7 +302,7 @@ def test_policy_file_key_sunset(tmp_path: Path) -> None:
 
 # -- signing with an ML-DSA TSA, validating its time-stamps -------------------------------------
 
-@pytest.mark.parametrize("fmt", ["cades", "xades"])
+@pytest.mark.parametrize("fmt", ["cades", "xades", "pades"])
 def test_signature_with_ml_dsa_timestamps_validates(pq_pki: SamplePki, tmp_path: Path,
                                                     fmt: str) -> None:
     from conftest import SERVER_AT, PkiServer
@@ -318,8 +318,13 @@ def test_signature_with_ml_dsa_timestamps_validates(pq_pki: SamplePki, tmp_path:
     key = load_signer_key(tmp_path / "signer" / "key.pem")
     cert = x509.load_pem_x509_certificate((tmp_path / "signer" / "cert.pem").read_bytes())
     chain = x509.load_pem_x509_certificates((tmp_path / "signer" / "chain.pem").read_bytes())
-    content = (b"<contract>pay 100 JPY</contract>" if fmt == "xades"
-               else b"Contract: the buyer pays 100 JPY.\n")
+    if fmt == "pades":
+        from test_pades import sample_pdf
+
+        content = sample_pdf()
+    else:
+        content = (b"<contract>pay 100 JPY</contract>" if fmt == "xades"
+                   else b"Contract: the buyer pays 100 JPY.\n")
     signed_at = SERVER_AT + timedelta(hours=1)
     server = PkiServer(pq_pki.directory, pq_pki.port, at=signed_at).start()
     try:
@@ -337,3 +342,7 @@ def test_signature_with_ml_dsa_timestamps_validates(pq_pki: SamplePki, tmp_path:
         assert ts.indication is Indication.PASSED, ts.message
         assert ts.tsa is not None
         assert ts.tsa.startswith("CN=LTV Sample TSA 1")
+    # the ML-DSA signature time-stamp (~10 KiB with its certificate) fits the room a fresh
+    # PAdES signature reserves: a signature time-stamp, not a fallback document time-stamp
+    kinds = [ts.kind.value for ts in sig.timestamps]
+    assert kinds[0] == "signature", kinds
