@@ -29,13 +29,14 @@ import click
 
 from ltv.cli._common import TIME, fail
 from ltv.clock import Clock, OffsetClock, SystemClock, format_time, parse_time
+from ltv.i18n import N_
 
 __all__ = ["archive"]
 
 _STORE = click.option("--store", "store_url", envvar="LTV_STORE", default="./var/archive",
-                      show_default=True, help="Store URL: a path, file:///path or s3://BUCKET.")
+                      show_default=True, help=N_("Store URL: a path, file:///path or s3://BUCKET."))
 _TENANT = click.option("--tenant", envvar="LTV_TENANT", default="default", show_default=True,
-                       help="Tenant (key prefix).")
+                       help=N_("Tenant (key prefix)."))
 _META_UNLOCKED = "ltv.allow_unlocked"
 _META_MIN_RETENTION = "ltv.min_retention"
 
@@ -51,13 +52,13 @@ def _remember(key: str) -> Any:
 _UNLOCKED = click.option(
     "--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED", expose_value=False,
     callback=_remember(_META_UNLOCKED),
-    help="Accept an S3 bucket without object lock (nothing archived there is under "
-         "COMPLIANCE retention).")
+    help=N_("Accept an S3 bucket without object lock (nothing archived there is under "
+            "COMPLIANCE retention)."))
 _MIN_RETENTION = click.option(
     "--min-retention", envvar="LTV_MIN_RETENTION", default="10y", show_default=True,
     metavar="PERIOD", expose_value=False, callback=_remember(_META_MIN_RETENTION),
-    help="Retention floor of everything archived (10y, 3650d, 1y180d); a retain-until may "
-         "extend it, never shorten it.")
+    help=N_("Retention floor of everything archived (10y, 3650d, 1y180d); a retain-until may "
+            "extend it, never shorten it."))
 
 
 class _CrashingStore:
@@ -146,16 +147,18 @@ def _anchors(trust: tuple[Path, ...], pki: Path | None) -> list[Any]:
     return list(load_trust_anchors(paths)) if paths else []
 
 
-@click.group("archive")
+@click.group("archive",
+             help=N_("Evidence packages with RFC 4998 evidence records, renewed before they "
+                     "weaken."))
 def archive() -> None:
-    """Evidence packages with RFC 4998 evidence records, renewed before they weaken."""
+    pass
 
 
 _PKI = click.option("--pki", type=click.Path(file_okay=False, path_type=Path), envvar="LTV_PKI",
-                    help="Sample PKI directory (its TSA and certificates).")
-_TSA = click.option("--tsa", "tsa_url", envvar="LTV_TSA_URL", help="RFC 3161 TSA URL.")
+                    help=N_("Sample PKI directory (its TSA and certificates)."))
+_TSA = click.option("--tsa", "tsa_url", envvar="LTV_TSA_URL", help=N_("RFC 3161 TSA URL."))
 _AT = click.option("--at", type=TIME, default=None,
-                   help="Run the job's clock from this time (ISO 8601); default: now.")
+                   help=N_("Run the job's clock from this time (ISO 8601); default: now."))
 
 
 def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]:
@@ -175,25 +178,24 @@ def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]
     return out, retain
 
 
-@archive.command("put")
+@archive.command("put", help=N_("Ingest SIGNED as an evidence package; prints its id."))
 @click.argument("signed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signed data of a detached signature.")
-@click.option("--meta", multiple=True, help="KEY=VALUE metadata (contract-id, parties, "
-              "retain-until=ISO8601); repeatable.")
+              help=N_("The signed data of a detached signature."))
+@click.option("--meta", multiple=True, help=N_("KEY=VALUE metadata (contract-id, parties, "
+                 "retain-until=ISO8601); repeatable."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 @_PKI
 @_TSA
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors for the ingest report (default: $LTV_TRUST or PKI root).")
+              help=N_("Trust anchors for the ingest report (default: $LTV_TRUST or PKI root)."))
 @_AT
 @_MIN_RETENTION
 def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_url: str,
             tenant: str, pki: Path | None, tsa_url: str | None, trust: tuple[Path, ...],
             at: datetime | None) -> None:
-    """Ingest SIGNED as an evidence package; prints its id."""
     from archive.ingest import ingest, prepare_item
     from archive.retention import effective_retention
 
@@ -216,18 +218,19 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
     click.echo(ids[0])
 
 
-@archive.command("get")
+@archive.command("get",
+                 help=N_("Write the signed document of package ID (and optionally the whole "
+                         "package)."))
 @click.argument("package_id", metavar="ID")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the signed document here.")
+              help=N_("Write the signed document here."))
 @click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also export every object of the package into this directory.")
+              help=N_("Also export every object of the package into this directory."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_url: str,
             tenant: str) -> None:
-    """Write the signed document of package ID (and optionally the whole package)."""
     from archive.export import export_package
     from archive.package import read_package
 
@@ -245,12 +248,12 @@ def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_u
         export_package(store, package_id, package_dir, tenant=tenant)
 
 
-@archive.command("ls")
+@archive.command("ls",
+                 help=N_("List package ids with their ingest date, signed file and contract id."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def ls_cmd(store_url: str, tenant: str) -> None:
-    """List package ids with their ingest date, signed file and contract id."""
     from archive.package import Manifest, manifest_key, package_ids
 
     store = _open(store_url)
@@ -263,19 +266,20 @@ def ls_cmd(store_url: str, tenant: str) -> None:
                    + (f"  contract-id={contract}" if contract else ""))
 
 
-@archive.command("verify")
+@archive.command("verify",
+                 help=N_("Prove package ID offline: evidence record -> bytes -> signature "
+                         "validation."))
 @click.argument("package_id", metavar="ID")
-@click.option("--at", type=TIME, default=None, help="Validation time (ISO 8601); default: now.")
+@click.option("--at", type=TIME, default=None, help=N_("Validation time (ISO 8601); default: now."))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors (default: $LTV_TRUST, else those recorded at ingest).")
+              help=N_("Trust anchors (default: $LTV_TRUST, else those recorded at ingest)."))
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
-              help="Write the JSON validation report here.")
+              help=N_("Write the JSON validation report here."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
                json_out: Path | None, store_url: str, tenant: str) -> None:
-    """Prove package ID offline: evidence record -> bytes -> signature validation."""
     from archive.verify import verify_package
     from ltv.cli.validate import _exit_code, _line
 
@@ -296,26 +300,26 @@ def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
     sys.exit(_exit_code(result.report))
 
 
-@archive.command("renew")
+@archive.command("renew",
+                 help=N_("Renew the evidence of every batch whose newest timestamp weakens "
+                         "(cron job), for every tenant of the store unless --tenant narrows it."))
 @_AT
-@click.option("--dry-run", is_flag=True, help="Say what would be renewed; write nothing.")
+@click.option("--dry-run", is_flag=True, help=N_("Say what would be renewed; write nothing."))
 @click.option("--margin", type=click.IntRange(min=0), default=180, show_default=True,
               metavar="DAYS",
-              help="Renew when the newest TSA certificate expires within DAYS.")
+              help=N_("Renew when the newest TSA certificate expires within DAYS."))
 @click.option("--hash-algorithm", type=click.Choice(["sha256", "sha384", "sha512"]),
-              default=None, help="Move every chain to this hash (hash-tree renewal).")
+              default=None, help=N_("Move every chain to this hash (hash-tree renewal)."))
 @_STORE
 @_UNLOCKED
 @click.option("--tenant", "tenants", multiple=True,
-              help="Renew only this tenant (repeatable); default: every tenant of the store.")
+              help=N_("Renew only this tenant (repeatable); default: every tenant of the store."))
 @_PKI
 @_TSA
 @_MIN_RETENTION
 def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: str | None,
               store_url: str, tenants: tuple[str, ...], pki: Path | None,
               tsa_url: str | None) -> None:
-    """Renew the evidence of every batch whose newest timestamp weakens (cron job), for every
-    tenant of the store unless --tenant narrows it."""
     from archive.errors import ArchiveError
     from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
     from archive.renew import renew_all
@@ -419,15 +423,16 @@ class _Progress:
             click.echo(f"{stage}: {done}/{total}", err=True)
 
 
-@archive.command("export-er")
+@archive.command("export-er",
+                 help=N_("Write OUT/evidence-record.ers (RFC 4998 DER) and OUT/objects/ (its "
+                         "data objects)."))
 @click.argument("package_id", metavar="ID")
 @click.option("--dir", "directory", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+              type=click.Path(file_okay=False, path_type=Path), help=N_("Output directory."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def export_er_cmd(package_id: str, directory: Path, store_url: str, tenant: str) -> None:
-    """Write OUT/evidence-record.ers (RFC 4998 DER) and OUT/objects/ (its data objects)."""
     from archive.export import export_evidence_record
     from ltv.ers import EvidenceRecord
 

@@ -24,6 +24,7 @@ import click
 import httpx
 
 from ltv.clock import SystemClock, format_time
+from ltv.i18n import N_
 
 __all__ = ["demo"]
 
@@ -295,12 +296,13 @@ def _ten_years(n: Narrator, port: int, now: datetime, ids: dict[str, str]) -> No
     n.run(["ltv", "archive", "export-er", pdf, "--dir", "evidence-record"])
 
 
-@click.command()
+@click.command(
+               help=N_("Play the sample story: PKI, phone, timestamps, signatures, revocation, "
+                       "validation."))
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Where the demo writes its PKI, phone and files.")
-@click.option("--keep", is_flag=True, help="Reuse the demo directory.")
+              show_default=True, help=N_("Where the demo writes its PKI, phone and files."))
+@click.option("--keep", is_flag=True, help=N_("Reuse the demo directory."))
 def demo(workdir: Path, keep: bool) -> None:
-    """Play the sample story: PKI, phone, timestamps, signatures, revocation, validation."""
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -16,14 +16,15 @@ from ltv.cli._common import TIME
 from ltv.cli.archive import _MIN_RETENTION, _UNLOCKED
 from ltv.cli.archive import _open as open_store  # --allow-unlocked, --min-retention floor
 from ltv.clock import Clock, FixedClock, SystemClock, format_time
+from ltv.i18n import N_
 
 __all__ = ["tenant"]
 
 _DEFAULT_STORE = "var/archive"
 _STORE = click.option("--store", "store_url", default=_DEFAULT_STORE, show_default=True,
-                      envvar="LTV_STORE", help="Object store URL (the one `ltv serve` uses).")
+                      envvar="LTV_STORE", help=N_("Object store URL (the one `ltv serve` uses)."))
 _AT = click.option("--at", type=TIME, default=None,
-                   help="Act as if it were this time (ISO 8601); default: now.")
+                   help=N_("Act as if it were this time (ISO 8601); default: now."))
 _DURATION = re.compile(r"^(\d{1,7})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -42,19 +43,20 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-@click.group("tenant")
+@click.group("tenant", help=N_("Tenants of the HTTP API and their API keys."))
 def tenant() -> None:
-    """Tenants of the HTTP API and their API keys."""
+    pass
 
 
-@tenant.command("add")
+@tenant.command("add",
+                help=N_("Create tenant NAME; prints its new API key once (only its SHA-256 is "
+                        "kept)."))
 @click.argument("name")
 @_STORE
 @_UNLOCKED
 @_MIN_RETENTION
 @_AT
 def add(name: str, store_url: str, at: datetime | None) -> None:
-    """Create tenant NAME; prints its new API key once (only its SHA-256 is kept)."""
     from ltv.server.tenants import add_tenant
 
     made, key = add_tenant(open_store(store_url), name, clock=_clock(at))
@@ -63,17 +65,17 @@ def add(name: str, store_url: str, at: datetime | None) -> None:
                "once", err=True)
 
 
-@tenant.command("ls")
+@tenant.command("ls",
+                help=N_("List tenants and their keys: key id, state (active, expiring, expired,"
+                        " revoked), dates.\n\nNever a key: ids are the first 16 hex digits of "
+                        "the key's SHA-256."))
 @_STORE
 @_UNLOCKED
 @_MIN_RETENTION
 @_AT
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text: one line per key; json: one object per line.")
+              show_default=True, help=N_("text: one line per key; json: one object per line."))
 def ls_cmd(store_url: str, at: datetime | None, fmt: str) -> None:
-    """List tenants and their keys: key id, state (active, expiring, expired, revoked), dates.
-
-    Never a key: ids are the first 16 hex digits of the key's SHA-256."""
     from ltv.server.tenants import list_tenants
 
     now = _clock(at).now()
@@ -100,16 +102,17 @@ def ls_cmd(store_url: str, at: datetime | None, fmt: str) -> None:
                            f"{end}")
 
 
-@tenant.command("rotate-key")
+@tenant.command("rotate-key",
+                help=N_("Give tenant NAME a new API key (printed once); its old keys expire "
+                        "after --grace."))
 @click.argument("name")
 @click.option("--grace", default="24h", show_default=True,
-              help="How long the old keys stay valid (e.g. 24h, 30m, 7d; 0: refuse them now).")
+              help=N_("How long the old keys stay valid (e.g. 24h, 30m, 7d; 0: refuse them now)."))
 @_STORE
 @_UNLOCKED
 @_MIN_RETENTION
 @_AT
 def rotate_key_cmd(name: str, grace: str, store_url: str, at: datetime | None) -> None:
-    """Give tenant NAME a new API key (printed once); its old keys expire after --grace."""
     from ltv.server.tenants import rotate_key
 
     new, key, old = rotate_key(open_store(store_url), name, grace=_duration(grace),
@@ -120,17 +123,18 @@ def rotate_key_cmd(name: str, grace: str, store_url: str, at: datetime | None) -
                "above is shown only once", err=True)
 
 
-@tenant.command("revoke-key")
+@tenant.command("revoke-key",
+                help=N_("Revoke keys of tenant NAME at once (KEY_ID from `ltv tenant ls`, or "
+                        "--all)."))
 @click.argument("name")
 @click.argument("key_ids", nargs=-1, metavar="KEY_ID...")
-@click.option("--all", "all_keys", is_flag=True, help="Revoke every key of the tenant.")
+@click.option("--all", "all_keys", is_flag=True, help=N_("Revoke every key of the tenant."))
 @_STORE
 @_UNLOCKED
 @_MIN_RETENTION
 @_AT
 def revoke_key_cmd(name: str, key_ids: tuple[str, ...], all_keys: bool, store_url: str,
                    at: datetime | None) -> None:
-    """Revoke keys of tenant NAME at once (KEY_ID from `ltv tenant ls`, or --all)."""
     from ltv.cli._common import EXIT_USAGE, fail
     from ltv.server.tenants import revoke_key
 

@@ -37,6 +37,7 @@ from ltv.clock import SystemClock, format_time
 from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
+from ltv.i18n import N_
 from ltv.jpki import KeyKind
 from ltv.signing import SignatureLevel
 from ltv.validation import (
@@ -217,48 +218,49 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-@click.command("validate")
+@click.command("validate",
+               help=N_("Validate signed FILEs (EN 319 102-1) and print one verdict line per "
+                       "signature."))
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signed data of a detached signature.")
+              help=N_("The signed data of a detached signature."))
 @click.option("--at", "at", type=TIME, envvar="LTV_AT",
-              help="Validation time (ISO 8601, e.g. 2040-01-01T00:00:00Z); default: now.")
+              help=N_("Validation time (ISO 8601, e.g. 2040-01-01T00:00:00Z); default: now."))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchor PEM file or directory (repeatable; default: $LTV_TRUST).")
+              help=N_("Trust anchor PEM file or directory (repeatable; default: $LTV_TRUST)."))
 @click.option("--offline", is_flag=True, envvar="LTV_OFFLINE",
-              help="Use only the material inside the file: fetch nothing.")
+              help=N_("Use only the material inside the file: fetch nothing."))
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
-              help="Write the JSON report (ltv.validation-report/1) here.")
+              help=N_("Write the JSON report (ltv.validation-report/1) here."))
 @click.option("--xml", "xml_out", type=click.Path(path_type=Path),
-              help="Write the ETSI TS 119 102-2 XML report here.")
+              help=N_("Write the ETSI TS 119 102-2 XML report here."))
 @click.option("--html", "html_out", type=click.Path(path_type=Path),
-              help="Write the HTML report (with a timeline) here.")
+              help=N_("Write the HTML report (with a timeline) here."))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]),
               default="text", show_default=True, envvar="LTV_FORMAT",
-              help="What stdout shows: one line per signature, or the JSON report.")
+              help=N_("What stdout shows: one line per signature, or the JSON report."))
 @click.option("--policy", "policy_file",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON policy file (minimum_level, refuse_key_kinds, ...).")
+              help=N_("JSON policy file (minimum_level, refuse_key_kinds, ...)."))
 @click.option("--evidence-record", "evidence_records", multiple=True,
               type=click.Path(exists=True, path_type=Path),
-              help="RFC 4998 evidence record over the signed file, a proof of existence: the "
-                   "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
-                   "and objects/, whose certificates, CRLs and OCSP responses join the "
-                   "validation material). Repeatable.")
+              help=N_("RFC 4998 evidence record over the signed file, a proof of existence: the "
+                      "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
+                      "and objects/, whose certificates, CRLs and OCSP responses join the "
+                      "validation material). Repeatable."))
 @click.option("--signature-id", "signature_id", default=None,
-              help="Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
-                   "field name, or CAdES 'signature N').")
+              help=N_("Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
+                      "field name, or CAdES 'signature N')."))
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
-              help="Do not accept signatures made with this kind of key (repeatable).")
+              help=N_("Do not accept signatures made with this kind of key (repeatable)."))
 @fetch_options
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
-    """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose"))
     policy = _policy(trust, policy_file, refuse)
