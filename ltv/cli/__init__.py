@@ -120,7 +120,7 @@ class _LtvGroup(click.Group):
         command = getattr(module, target[1], None)
         return localize(command) if isinstance(command, click.Command) else None
 
-    def main(self, args: Any = None, prog_name: str | None = None,  # type: ignore[override]
+    def main(self, args: Any = None, prog_name: str | None = None,
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         """Choose the language from argv and the environment, then run in it."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 if TYPE_CHECKING:
     from ltv.online.egress import Egress
@@ -36,7 +37,7 @@ def parse_size(text: str) -> int:
     try:
         return int(float(raw) * factor)
     except ValueError as exc:
-        raise click.BadParameter(f"not a size: {text!r} (e.g. 64M)") from exc
+        raise click.BadParameter(_("not a size: {text!r} (e.g. 64M)").format(text=text)) from exc
 
 
 def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

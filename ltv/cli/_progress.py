@@ -19,7 +19,9 @@ __all__ = ["Progress"]
 class Progress:
     """``progress(stage, done, total)``; a context manager around the work."""
 
-    def __init__(self, *, plain: bool = True, enabled: bool = True) -> None:
+    def __init__(self, *, plain: bool = True, enabled: bool = True,
+                 transient: bool = False) -> None:
+        self._transient = transient
         self._plain = plain
         self._enabled = enabled
         self._bar: Any = None
@@ -31,7 +33,7 @@ class Progress:
             from rich.console import Console
             from rich.progress import Progress as RichProgress
 
-            self._bar = RichProgress(console=Console(stderr=True), transient=True)
+            self._bar = RichProgress(console=Console(stderr=True), transient=self._transient)
             self._bar.start()
         return self
 

@@ -28,8 +28,11 @@ from typing import Any
 import click
 
 from ltv.cli._common import TIME, fail
-from ltv.clock import Clock, OffsetClock, SystemClock, format_time, parse_time
+from ltv.cli._i18n import date_options, show_time
+from ltv.cli._progress import Progress
+from ltv.clock import Clock, OffsetClock, SystemClock, parse_time
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["archive"]
 
@@ -123,7 +126,7 @@ def _services(pki: Path | None, tsa: str | None, clock: Clock) -> Any:
 
     services = build_services(pki=pki, tsa_url=tsa, clock=clock)
     if services.timestamp_client is None:
-        fail("the archive needs a time-stamp authority: give --pki DIR or --tsa URL")
+        fail(_("the archive needs a time-stamp authority: give --pki DIR or --tsa URL"))
     return services
 
 
@@ -167,7 +170,7 @@ def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]
     for item in meta:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            fail(f"--meta wants KEY=VALUE, got {item!r}")
+            fail(_("--meta wants KEY=VALUE, got {item!r}").format(item=item))
         key = key.strip()
         out[key] = value
         if key in ("retain-until", "retain_until"):
@@ -209,12 +212,14 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
         detached=detached.read_bytes() if detached is not None else None,
         signed_name=signed.name, detached_name=detached.name if detached else "detached",
         trust_anchors=_anchors(trust, pki), metadata=metadata, retain_until=retain,
-        warn=lambda text: click.echo(f"ltv: warning: {text}", err=True))
+        warn=lambda text: click.echo(_("ltv: warning: {message}").format(message=text),
+                                     err=True))
     store = _open(store_url, clock)
     ids = ingest(store, [item], timestamps=services.timestamp_client, tenant=tenant,
                  clock=clock, material=_material(services, clock), min_retention=floor)
     _audit_ingest(store, tenant, ids, item.ingest_indication, clock)
-    click.echo(f"ingest report: {item.ingest_indication}", err=True)
+    click.echo(_("ingest report: {indication}").format(indication=item.ingest_indication),
+               err=True)
     click.echo(ids[0])
 
 
@@ -235,7 +240,7 @@ def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_u
     from archive.package import read_package
 
     if out is None and package_dir is None:
-        fail("give -o OUT and/or --package DIR")
+        fail(_("give -o OUT and/or --package DIR"))
     store = _open(store_url)
     package = read_package(store, package_id, tenant=tenant)
     if out is not None:
@@ -253,51 +258,88 @@ def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_u
 @_STORE
 @_UNLOCKED
 @_TENANT
+@date_options
 def ls_cmd(store_url: str, tenant: str) -> None:
     from archive.package import Manifest, manifest_key, package_ids
 
     store = _open(store_url)
-    click.echo(f"# {store.url} (write-once: {store.write_once_mode().value})", err=True)
+    click.echo(_("# {url} (write-once: {mode})").format(
+        url=store.url, mode=store.write_once_mode().value), err=True)
     for pid in package_ids(store, tenant=tenant):
         manifest = Manifest.from_bytes(store.get(manifest_key(tenant, pid)))
         signed = manifest.first("signed")
         contract = manifest.metadata.get("contract-id") or manifest.metadata.get("contract_id")
-        click.echo(f"{pid}  {format_time(manifest.created)}  {signed.name if signed else '-'}"
+        click.echo(f"{pid}  {show_time(manifest.created)}  {signed.name if signed else '-'}"
                    + (f"  contract-id={contract}" if contract else ""))
 
 
 @archive.command("verify",
-                 help=N_("Prove package ID offline: evidence record -> bytes -> signature "
-                         "validation."))
-@click.argument("package_id", metavar="ID")
+                 help=N_("Prove packages offline: evidence record -> bytes -> signature "
+                         "validation; ID... or --all (one verdict line per signature, exit code "
+                         "of the worst)."))
+@click.argument("package_ids", metavar="ID...", nargs=-1)
+@click.option("--all", "all_packages", is_flag=True,
+              help=N_("Verify every package of the tenant (a progress bar on a terminal)."))
 @click.option("--at", type=TIME, default=None, help=N_("Validation time (ISO 8601); default: now."))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
               help=N_("Trust anchors (default: $LTV_TRUST, else those recorded at ingest)."))
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
-              help=N_("Write the JSON validation report here."))
+              help=N_("Write the JSON validation report here (with several packages: a "
+                      "directory of ID.json)."))
+@click.option("-q", "--quiet", count=True,
+              help=N_("-q: only the verdict lines and error lines; -qq: only the exit code."))
 @_STORE
 @_UNLOCKED
 @_TENANT
-def verify_cmd(package_id: str, at: datetime | None, trust: tuple[Path, ...],
-               json_out: Path | None, store_url: str, tenant: str) -> None:
+@date_options
+def verify_cmd(package_ids: tuple[str, ...], all_packages: bool, at: datetime | None,
+               trust: tuple[Path, ...], json_out: Path | None, quiet: int, store_url: str,
+               tenant: str) -> None:
+    from archive.package import package_ids as list_packages
     from archive.verify import verify_package
-    from ltv.cli.validate import _exit_code, _line
+    from ltv.cli._common import EXIT_BAD_INPUT, EXIT_USAGE
+    from ltv.cli.validate import _RANK, _exit_code, _line
 
+    if bool(package_ids) == all_packages:
+        fail(_("name the package IDs to verify, or give --all"), EXIT_USAGE)
     when = at or SystemClock().now()
     store = _open(store_url)
-    result = verify_package(store, package_id, at=when, tenant=tenant,
-                            trust_anchors=_anchors(trust, None))
-    times = result.times
-    click.echo(f"evidence record: {len(times)} archive timestamps, {format_time(times[0])} .. "
-               f"{format_time(times[-1])}: bytes proven", err=True)
-    many = len(result.report.signatures) > 1
-    for sig in result.report.signatures:
-        click.echo(_line(package_id, sig, many))
-    if json_out is not None:
-        from ltv.validation.report_json import dumps
+    ids = list(package_ids) or list(list_packages(store, tenant=tenant))
+    many = len(ids) > 1
+    worst = 0
+    anchors = _anchors(trust, None)
+    with Progress(plain=False, enabled=quiet == 0 and many, transient=True) as progress:
+        for done, package_id in enumerate(ids):
+            progress(_("verifying"), done, len(ids))
+            try:
+                result = verify_package(store, package_id, at=when, tenant=tenant,
+                                        trust_anchors=anchors)
+            except Exception as exc:
+                if not many:
+                    raise
+                if quiet < 2:
+                    click.echo(_("ltv: error: {message}").format(
+                        message=f"{package_id}: {exc}"), err=True)
+                worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+                continue
+            times = result.times
+            if quiet == 0:
+                click.echo(_("evidence record: {count} archive timestamps, {first} .. {last}: "
+                             "bytes proven").format(count=len(times), first=show_time(times[0]),
+                                                    last=show_time(times[-1])), err=True)
+            multi_sig = len(result.report.signatures) > 1
+            if quiet < 2:
+                for sig in result.report.signatures:
+                    click.echo(_line(package_id, sig, multi_sig))
+            if json_out is not None:
+                from ltv.validation.report_json import dumps
 
-        json_out.write_text(dumps(result.report) + "\n", encoding="utf-8")
-    sys.exit(_exit_code(result.report))
+                target = json_out / f"{package_id}.json" if many else json_out
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(dumps(result.report) + "\n", encoding="utf-8")
+            worst = max(worst, _exit_code(result.report), key=_RANK.__getitem__)
+        progress(_("verifying"), len(ids), len(ids))
+    sys.exit(worst)
 
 
 @archive.command("renew",
@@ -343,10 +385,10 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
     if tenants:
         others = [t for t in known if t not in tenants]
         if others:
-            click.echo(f"ltv: note: {len(others)} other tenant(s) not renewed by this run: "
-                       f"{', '.join(others[:10])}{' ...' if len(others) > 10 else ''}",
-                       err=True)
-    with _Progress() as progress:
+            click.echo(_("ltv: note: {count} other tenant(s) not renewed by this run: {names}")
+                       .format(count=len(others), names=", ".join(others[:10])
+                               + (" ..." if len(others) > 10 else "")), err=True)
+    with Progress() as progress:
         results = renew_all(store, tenants=list(tenants) or known, timestamps=timestamps,
                             clock=clock, margin=timedelta(days=margin),
                             hash_algorithm=target, material=material, dry_run=dry_run,
@@ -358,12 +400,14 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
             failed.append((name, summary))
             continue
         for p in summary.plans if dry_run else ():
-            click.echo(f"would renew batch {p.batch} (tenant {name}): {p.kind} ({p.reason})")
-        click.echo(f"tenant {name}: {summary.line()}")
+            click.echo(_("would renew batch {batch} (tenant {tenant}): {kind} ({reason})").format(
+                batch=p.batch, tenant=name, kind=p.kind, reason=p.reason))
+        click.echo(_("tenant {tenant}: {summary}").format(tenant=name, summary=summary.line()))
     if len(failed) == 1 and len(results) == 1:
         fail(str(failed[0][1]))
     for name, exc in failed:
-        click.echo(f"ltv: error: tenant {name}: {exc}", err=True)
+        click.echo(_("ltv: error: {message}").format(
+            message=_("tenant {tenant}: {problem}").format(tenant=name, problem=exc)), err=True)
     if failed:
         sys.exit(4)
 
@@ -387,40 +431,6 @@ def _pause_hook() -> Any:
 class _NoTsa:
     def timestamp(self, digest: bytes, algorithm: Any) -> Any:
         raise RuntimeError("dry run: no timestamps")
-
-
-class _Progress:
-    """A rich progress bar on a TTY, plain lines otherwise (stderr)."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._tasks: dict[str, Any] = {}
-        self._last: dict[str, int] = {}
-
-    def __enter__(self) -> _Progress:
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=False)
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._bar is not None:
-            task = self._tasks.get(stage)
-            if task is None:
-                task = self._tasks[stage] = self._bar.add_task(stage, total=total)
-            self._bar.update(task, completed=done)
-            return
-        step = max(1, total // 10)
-        if done == total or done - self._last.get(stage, 0) >= step:
-            self._last[stage] = done
-            click.echo(f"{stage}: {done}/{total}", err=True)
 
 
 @archive.command("export-er",

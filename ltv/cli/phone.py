@@ -15,6 +15,7 @@ from ltv.algorithms import DigestAlgorithm, SignatureMechanism, mechanism_for_ke
 from ltv.cli._common import TIME
 from ltv.errors import InputError
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 from ltv.tbs import DataToBeSigned, TbsForm
 
 __all__ = ["phone"]
@@ -83,7 +84,7 @@ def sign_cmd(phone_dir: Path, in_path: str | None, tbs_json: str | None, form: s
 
     device = Phone(phone_dir)
     if (in_path is None) == (tbs_json is None):
-        raise click.UsageError("give exactly one of --in and --tbs-json")
+        raise click.UsageError(_("give exactly one of --in and --tbs-json"))
     if tbs_json is not None:
         try:
             obj = json.loads(_read_input(tbs_json))

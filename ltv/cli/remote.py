@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["remote"]
 
@@ -43,13 +44,14 @@ def enroll(user: str, server: str, api_key: str, passkey_dir: Path, key_algorith
         client.login(user, api_key)
         options = client.call("ltv/enroll/begin", {"key_algorithm": key_algorithm})
         enrolment_id = options.pop("enrolment_id")
-        _, response = SoftPasskey.create(passkey_dir, options, origin=origin)
+        _credential, response = SoftPasskey.create(passkey_dir, options, origin=origin)
         answer = client.call("ltv/enroll/complete", {"enrolment_id": enrolment_id,
                                                      "credential": response})
     finally:
         client.close()
     click.echo(answer["credentialID"])
-    click.echo(f"enrolled {user}: key in the server's token, passkey in {passkey_dir}", err=True)
+    click.echo(_("enrolled {user}: key in the server's token, passkey in {dir}").format(
+        user=user, dir=passkey_dir), err=True)
 
 
 @remote.command("approve",
@@ -76,7 +78,7 @@ def approve(url: str, passkey_dir: Path) -> None:
         raise ServiceError(f"{url}: {exc}") from exc
     if sent.status_code != 200:
         raise ServiceError(f"approval refused: {_describe(sent)}")
-    click.echo("approved")
+    click.echo(_("approved"))
 
 
 def _describe(response: object) -> str:

@@ -11,6 +11,7 @@ import click
 from ltv.cli._fetch import parse_size
 from ltv.cli._services import ENV_PKI, ENV_TSA
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["serve"]
 
@@ -155,9 +156,11 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         sad_lifetime=sad_lifetime,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
-    click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",
+    click.echo(_("ltv API on http://{host}:{port}/ (store {store}, {workers} worker(s))").format(
+        host=host, port=port, store=store_url, workers=workers),
                err=True)
-    click.echo(f"outbound fetches: {fetch_policy(settings).describe()}", err=True)
+    click.echo(_("outbound fetches: {policy}").format(policy=fetch_policy(settings).describe()),
+               err=True)
     import logging
 
     online = logging.getLogger("ltv.online")  # failed fetches, with their full URL and cause

@@ -19,6 +19,7 @@ from ltv.cli._services import ENV_PKI, ENV_TSA, build_services
 from ltv.errors import ConfigurationError, InputError
 from ltv.files import write_atomic
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 from ltv.signing import (
     Packaging,
     SignatureFormat,
@@ -44,7 +45,8 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
             return x509.load_pem_x509_certificates(data)
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
-        raise ConfigurationError(f"{path}: not a certificate file: {exc}") from exc
+        raise ConfigurationError(_("{path}: not a certificate file: {problem}").format(
+            path=path, problem=exc)) from exc
 
 
 def _services(pki: Path | None, tsa: str | None) -> SigningServices:
@@ -55,13 +57,13 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
             ) -> tuple[Signer, list[x509.Certificate]]:
     if phone is not None:
         if key is not None or cert is not None:
-            raise click.UsageError("give either --phone or --key/--cert, not both")
+            raise click.UsageError(_("give either --phone or --key/--cert, not both"))
         from samples.phone import Phone
 
         handset = Phone(phone)
         return handset, [handset.certificate, *handset.chain]
     if key is None or cert is None:
-        raise click.UsageError("give --phone PHONE_DIR, or --key KEY with --cert CERT")
+        raise click.UsageError(_("give --phone PHONE_DIR, or --key KEY with --cert CERT"))
     from ltv.keys import KeySigner, load_private_key
 
     certs = load_certificates(cert)
@@ -72,7 +74,7 @@ def _signer(phone: Path | None, key: Path | None, cert: Path | None, chain: Path
 def _remote_signer(url: str, api_key: str | None, credential: str | None,
                    passkey_dir: Path | None) -> tuple[Signer, list[x509.Certificate]]:
     if not api_key or not credential or passkey_dir is None:
-        raise click.UsageError("--remote needs --api-key, --credential and --passkey")
+        raise click.UsageError(_("--remote needs --api-key, --credential and --passkey"))
     from ltv.online.csc import CscClient, RemoteSigner
     from samples.passkey import SoftPasskey
 
@@ -131,7 +133,7 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
     target = SignatureLevel.parse(level)
     if remote_url is not None:
         if phone is not None or key is not None:
-            raise click.UsageError("give either --remote or --phone/--key, not both")
+            raise click.UsageError(_("give either --remote or --phone/--key, not both"))
         signer, signer_chain = _remote_signer(remote_url, api_key, credential, passkey_dir)
     else:
         signer, signer_chain = _signer(phone, key, cert, chain)
@@ -159,7 +161,8 @@ def sign(file: Path, fmt: str, level: str, phone: Path | None, key: Path | None,
     else:
         signed = signing.finish(pending, value, document=file, services=services)
         write_atomic(out, signed)
-    click.echo(f"signed {file} -> {out} ({fmt} {target.value})")
+    click.echo(_("signed {file} -> {out} ({format} {level})").format(
+        file=file, out=out, format=fmt, level=target.value))
 
 
 @click.command("extend",
@@ -186,7 +189,7 @@ def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None
     with signed_file.open("rb") as stream:
         head = stream.read(1024)
     if not head:
-        raise InputError(f"{signed_file} is empty")
+        raise InputError(_("{file} is empty").format(file=signed_file))
     # Anything not recognised goes to CAdES, whose parser names what is wrong with it.
     chosen = SignatureFormat(fmt) if fmt else (SignatureFormat.sniff(head)
                                                or SignatureFormat.CADES)
@@ -203,4 +206,5 @@ def extend(signed_file: Path, level: str, fmt: str | None, detached: Path | None
         result = signing.extend(signed_file.read_bytes(), chosen, target,
                                 detached_content=detached, services=services)
         write_atomic(out, result)
-    click.echo(f"extended {signed_file} -> {out} ({chosen.value} {target.value})")
+    click.echo(_("extended {file} -> {out} ({format} {level})").format(
+        file=signed_file, out=out, format=chosen.value, level=target.value))

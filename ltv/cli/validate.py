@@ -33,11 +33,14 @@ from ltv.cli._common import (
     TIME,
 )
 from ltv.cli._fetch import cli_egress, fetch_options
-from ltv.clock import SystemClock, format_time
+from ltv.cli._i18n import date_options, show_time
+from ltv.cli._progress import Progress
+from ltv.clock import SystemClock
 from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
-from ltv.i18n import N_
+from ltv.i18n import N_, current_language
+from ltv.i18n import gettext as _
 from ltv.jpki import KeyKind
 from ltv.signing import SignatureLevel
 from ltv.validation import (
@@ -80,22 +83,53 @@ def _line(name: str, sig: SignatureReport, many: bool) -> str:
     return _one_line(_verdict_line(name, sig, many))
 
 
+_POE_KINDS = {"signature": N_("signature time-stamp"), "archive": N_("archive time-stamp"),
+              "document": N_("document time-stamp"), "content": N_("content time-stamp")}
+_KEY_KINDS = (N_("smartphone"), N_("card"), N_("remote (server-held key, FIDO-authorised)"),
+              N_("other"))
+
+
+def _explain(sig: SignatureReport) -> str:
+    """The verdict in plain words (:func:`ltv.validation.explain.explain` when present)."""
+    try:
+        from ltv.validation.explain import explain  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return ""
+    text: str = explain(sig.indication, sig.subindication, current_language())
+    return text
+
+
 def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
+    """``PASSED: FILE (...)``; in Japanese the standard token stays and plain words follow."""
     label = f"{name}#{sig.id}" if many else name
+    ja = current_language() == "ja"
     if sig.indication is Indication.TOTAL_PASSED:
-        bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
+        bits = [sig.level.value if sig.level else _("no baseline level"), sig.format.value]
         if sig.signer is not None:
-            bits.append(f"{sig.signer.key_kind.label} key of {sig.signer.subject}")
-        bits.append(f"best signature time {format_time(sig.best_signature_time)}")
+            bits.append(_("{kind} key of {subject}").format(
+                kind=_(sig.signer.key_kind.label), subject=sig.signer.subject))
+        bits.append(_("best signature time {time}").format(
+            time=show_time(sig.best_signature_time)))
         if sig.poe is not None and sig.poe.source != "validation-time":
-            bits.append(f"POE: {sig.poe.source} time-stamp of {format_time(sig.poe.time)}"
-                        if sig.poe.source != "evidence-record"
-                        else f"POE: evidence record of {format_time(sig.poe.time)}")
-        return f"PASSED: {label} ({', '.join(bits)})"
-    word = "FAILED" if sig.indication is Indication.TOTAL_FAILED else "INDETERMINATE"
+            if sig.poe.source == "evidence-record":
+                bits.append(_("POE: evidence record of {time}").format(
+                    time=show_time(sig.poe.time)))
+            elif sig.poe.source in _POE_KINDS and ja:
+                bits.append(_("POE: {kind} of {time}").format(
+                    kind=_(_POE_KINDS[sig.poe.source]), time=show_time(sig.poe.time)))
+            else:
+                bits.append(_("POE: {source} time-stamp of {time}").format(
+                    source=sig.poe.source, time=show_time(sig.poe.time)))
+        return _("PASSED: {label} ({details})").format(
+            label=label, details=_(", ").join(bits), explanation=_explain(sig))
     sub = sig.subindication.token if sig.subindication else "-"
     detail = f" {sig.message}" if sig.message else ""
-    return f"{word}: {label} {sub}{detail}"
+    explanation = _explain(sig) if ja else ""
+    if sig.indication is Indication.TOTAL_FAILED:
+        return _("FAILED: {label} {sub}{detail}").format(
+            label=label, sub=sub, detail=detail, explanation=explanation)
+    return _("INDETERMINATE: {label} {sub}{detail}").format(
+        label=label, sub=sub, detail=detail, explanation=explanation)
 
 
 def _fetchers() -> RevocationFetchers:
@@ -213,16 +247,15 @@ def _oid_list(path: Path, key: str, value: object) -> frozenset[str]:
 def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
     target = out
     if many:
-        out.mkdir(parents=True, exist_ok=True)
         target = out / f"{name}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
 
 
 @click.command("validate",
                help=N_("Validate signed FILEs (EN 319 102-1) and print one verdict line per "
                        "signature."))
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help=N_("The signed data of a detached signature."))
 @click.option("--at", "at", type=TIME, envvar="LTV_AT",
@@ -255,66 +288,163 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help=N_("Do not accept signatures made with this kind of key (repeatable)."))
+@click.option("-q", "--quiet", count=True,
+              help=N_("-q: only the verdict lines and error lines (no progress, notes or "
+                      "skipped-file warnings); -qq: nothing at all, only the exit code."))
+@date_options
 @fetch_options
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
-             evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
+             evidence_records: tuple[Path, ...], signature_id: str | None = None,
+             quiet: int = 0) -> None:
     root = click.get_current_context().find_root()
-    verbose = bool(root.obj and root.obj.get("verbose"))
+    verbose = bool(root.obj and root.obj.get("verbose")) and quiet == 0
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
     detached_bytes = detached.read_bytes() if detached is not None else None
     fetchers = None if offline else _fetchers()
-    many = len(files) > 1
-    worst = EXIT_PASSED
+    entries, worst = _expand(files, quiet)
+    many = len(entries) > 1 or any(f.is_dir() for f in files)
     json_docs: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            data = file.read_bytes()
-            records, archived = _evidence_records(evidence_records)
-            report = validate_data(data, policy=policy, at=when, offline=offline,
-                                   fetchers=fetchers, detached_content=detached_bytes,
-                                   evidence_records=records, extra_evidence=archived)
-            if signature_id is not None:
-                report = _select(report, signature_id)
-        except (LtvError, OSError) as exc:
-            message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
-            _diagnostic(f"ltv: error: {file}: {message}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-            continue
-        except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
-            _diagnostic(f"ltv: error: {file}: cannot validate ({type(exc).__name__}: {exc})"
-                        f"{'' if verbose else '; -v shows the traceback'}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-            continue
-        code = _exit_code(report)
-        worst = max(worst, code, key=_RANK.__getitem__)
-        multi_sig = len(report.signatures) > 1
-        if output_format == "text":
-            for sig in report.signatures:
-                click.echo(_line(str(file), sig, multi_sig))
-        if verbose:
-            _details(str(file), report, multi_sig)
-        try:
-            _render(report, file, json_out, xml_out, html_out, many)
-        except OSError as exc:
-            _diagnostic(f"ltv: error: {file}: cannot write the report: "
-                        f"{exc.strerror or exc}: {exc.filename}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-        if output_format == "json":
-            from ltv.validation.report_json import to_json
-
-            doc = to_json(report)
-            if many:
-                doc["file"] = str(file)
-            json_docs.append(doc)
-    if output_format == "json":
+    with Progress(plain=False, enabled=quiet == 0 and len(entries) > 1,
+                  transient=True) as progress:
+        for done, (file, name, data) in enumerate(entries):
+            progress(_("validating"), done, len(entries))
+            outcome = _validate_one(file, name, data, many=many, verbose=verbose,
+                                    quiet=quiet, output_format=output_format,
+                                    run=_Run(policy, when, offline, fetchers, detached_bytes,
+                                             evidence_records, signature_id),
+                                    outputs=(json_out, xml_out, html_out), json_docs=json_docs)
+            worst = max(worst, outcome, key=_RANK.__getitem__)
+        progress(_("validating"), len(entries), len(entries))
+    if output_format == "json" and quiet < 2:
         payload: Any = json_docs if many else (json_docs[0] if json_docs else None)
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+class _Run:
+    """What every file of one ``ltv validate`` run is validated with."""
+
+    def __init__(self, policy: ValidationPolicy, when: datetime, offline: bool,
+                 fetchers: RevocationFetchers | None, detached: bytes | None,
+                 evidence_records: tuple[Path, ...], signature_id: str | None) -> None:
+        self.policy = policy
+        self.when = when
+        self.offline = offline
+        self.fetchers = fetchers
+        self.detached = detached
+        self.evidence_records = evidence_records
+        self.signature_id = signature_id
+
+
+def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verbose: bool,
+                  quiet: int, output_format: str, run: _Run,
+                  outputs: tuple[Path | None, Path | None, Path | None],
+                  json_docs: list[dict[str, Any]]) -> int:
+    """Validate one file, print its lines; its exit code."""
+    say = quiet < 2
+    try:
+        if data is None:
+            data = file.read_bytes()
+        records, archived = _evidence_records(run.evidence_records)
+        report = validate_data(data, policy=run.policy, at=run.when, offline=run.offline,
+                               fetchers=run.fetchers, detached_content=run.detached,
+                               evidence_records=records, extra_evidence=archived)
+        if run.signature_id is not None:
+            report = _select(report, run.signature_id)
+    except (LtvError, OSError) as exc:
+        message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
+        if say:
+            _diagnostic(_error(f"{file}: {message}"), verbose)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
+        if say:
+            _diagnostic(_error(_("{file}: cannot validate ({problem})").format(
+                file=file, problem=f"{type(exc).__name__}: {exc}"))
+                + ("" if verbose else _("; -v shows the traceback")), verbose)
+        return EXIT_BAD_INPUT
+    code = _exit_code(report)
+    multi_sig = len(report.signatures) > 1
+    if output_format == "text" and say:
+        for sig in report.signatures:
+            click.echo(_line(str(file), sig, multi_sig))
+    if verbose:
+        _details(str(file), report, multi_sig)
+    try:
+        _render(report, name, *outputs, many)
+    except OSError as exc:
+        if say:
+            _diagnostic(_error(_("{file}: cannot write the report: {problem}").format(
+                file=file, problem=f"{exc.strerror or exc}: {exc.filename}")), verbose)
+        code = max(code, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+    if output_format == "json":
+        from ltv.validation.report_json import to_json
+
+        doc = to_json(report)
+        if many:
+            doc["file"] = str(file)
+        json_docs.append(doc)
+    return code
+
+
+def _error(message: str) -> str:
+    return _("ltv: error: {message}").format(message=message)
+
+
+# what a file that is signed starts with / holds (``ltv validate DIR`` takes only these)
+_CMS_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+_XMLDSIG = b"http://www.w3.org/2000/09/xmldsig#"
+
+
+def _looks_signed(data: bytes) -> bool:
+    """A PDF with a signature's /ByteRange, XML with an XML-DSig signature, or DER CMS
+    signed-data (a .p7s / .p7m); anything else is not a signed file."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if data.startswith(b"%PDF-"):
+        return b"/ByteRange" in data
+    if head.startswith(b"<"):
+        return _XMLDSIG in data and b"Signature" in data
+    return data[:1] == b"\x30" and _CMS_SIGNED_DATA in data[:64]
+
+
+def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, bytes | None]],
+                                                          int]:
+    """The files to validate: each FILE as given; each DIR walked recursively (sorted), taking
+    the files that look signed (:func:`_looks_signed`). A file that does not is skipped with
+    one warning line; one that cannot be read gives an error line and exit code 4; a DIR
+    with no signed file is an error (exit 4). Entries: (path, report name, bytes if read)."""
+    entries: list[tuple[Path, str, bytes | None]] = []
+    worst = EXIT_PASSED
+    for path in paths:
+        if not path.is_dir():
+            entries.append((path, path.name, None))
+            continue
+        taken = 0
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                if quiet < 2:
+                    click.echo(_one_line(_error(f"{file}: {exc.strerror or exc}")), err=True)
+                worst = EXIT_BAD_INPUT
+                continue
+            if not _looks_signed(data):
+                if quiet == 0:
+                    click.echo(_one_line(_("ltv: warning: {file}: skipped (not a signed file)")
+                                         .format(file=file)), err=True)
+                continue
+            taken += 1
+            entries.append((file, file.relative_to(path).as_posix(), data))
+        if taken == 0:
+            if quiet < 2:
+                click.echo(_one_line(_error(_("{dir}: no signed file in this directory")
+                                            .format(dir=path))), err=True)
+            worst = EXIT_BAD_INPUT
+    return entries, worst
 
 
 def _diagnostic(line: str, verbose: bool) -> None:
@@ -327,13 +457,16 @@ def _diagnostic(line: str, verbose: bool) -> None:
 def _details(name: str, report: ValidationReport, many: bool) -> None:
     """``-v``: what each signature's report says beyond its verdict line, one line each."""
     for note in report.warnings:
-        click.echo(_one_line(f"ltv: note: {name}: {note}"), err=True)
+        click.echo(_one_line(_("ltv: note: {name}: {note}").format(name=name, note=note)),
+                   err=True)
     for sig in report.signatures:
         label = f"{name}#{sig.id}" if many else name
         for error in sig.errors:
-            click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
+            click.echo(_one_line(_("ltv: detail: {label}: error: {error}").format(
+                label=label, error=error)), err=True)
         for warning in sig.warnings:
-            click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
+            click.echo(_one_line(_("ltv: detail: {label}: warning: {warning}").format(
+                label=label, warning=warning)), err=True)
 
 
 def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
@@ -342,8 +475,8 @@ def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
 
     chosen = tuple(s for s in report.signatures if s.id == signature_id)
     if not chosen:
-        raise InputError(f"no signature with Id {signature_id!r} (the file holds: "
-                         f"{', '.join(s.id for s in report.signatures)})")
+        raise InputError(_("no signature with Id {id!r} (the file holds: {ids})").format(
+            id=signature_id, ids=", ".join(s.id for s in report.signatures)))
     return replace(report, signatures=chosen)
 
 
@@ -367,17 +500,17 @@ def _evidence_records(paths: tuple[Path, ...]
     return records, (material_from_objects(objects) if objects else None)
 
 
-def _render(report: ValidationReport, file: Path, json_out: Path | None, xml_out: Path | None,
+def _render(report: ValidationReport, name: str, json_out: Path | None, xml_out: Path | None,
             html_out: Path | None, many: bool) -> None:
     if json_out is not None:
         from ltv.validation.report_json import dumps
 
-        _write(json_out, file.name, ".json", dumps(report) + "\n", many)
+        _write(json_out, name, ".json", dumps(report) + "\n", many)
     if xml_out is not None:
         from ltv.validation.report_xml import to_xml
 
-        _write(xml_out, file.name, ".xml", to_xml(report), many)
+        _write(xml_out, name, ".xml", to_xml(report), many)
     if html_out is not None:
         from ltv.validation.report_html import to_html
 
-        _write(html_out, file.name, ".html", to_html(report, title=file.name), many)
+        _write(html_out, name, ".html", to_html(report, title=Path(name).name), many)
