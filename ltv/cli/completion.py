@@ -26,4 +26,4 @@ def completion(shell: str) -> None:
 
     cls = get_completion_class(shell)
     assert cls is not None  # the three choices are click's built-in shells
-    click.echo(cls(main, {}, "ltv", "_LTV_COMPLETE").source())
+    click.echo(cls(main, {}, "ltv", "_LTV_COMPLETE").source(), nl=False)

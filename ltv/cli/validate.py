@@ -96,7 +96,7 @@ def _explain(sig: SignatureReport) -> str:
     except ImportError:
         return ""
     text: str = explain(sig.indication, sig.subindication, current_language())
-    return text
+    return _(" ({explanation})").format(explanation=text) if text else ""
 
 
 def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
