@@ -408,7 +408,9 @@ def _looks_signed(data: bytes) -> bool:
         return b"/ByteRange" in data
     if head.startswith(b"<"):
         return _XMLDSIG in data and b"Signature" in data
-    return data[:1] == b"\x30" and _CMS_SIGNED_DATA in data[:64]
+    # a ContentInfo whose contentType (right after the outer SEQUENCE header) is signed-data;
+    # a time-stamp reply (.tsr) holds one deeper and is not a signed file
+    return data[:1] == b"\x30" and 2 <= data.find(_CMS_SIGNED_DATA, 0, 16) <= 6
 
 
 def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, bytes | None]],
