@@ -51,8 +51,9 @@ def enroll_cmd(phone_dir: Path, pki_dir: Path, key: str, card: bool, at: datetim
                         key=cast(Literal["rsa2048", "p256"], key), card=card, holder=holder,
                         at=at)
     cert = made.certificate
-    click.echo(f"enrolled {phone_dir}: {cert.subject.rfc4514_string()} serial "
-               f"{cert.serial_number:#x}, issued by {cert.issuer.rfc4514_string()}")
+    click.echo(_("enrolled {dir}: {subject} serial {serial}, issued by {issuer}").format(
+        dir=phone_dir, subject=cert.subject.rfc4514_string(), serial=f"{cert.serial_number:#x}",
+        issuer=cert.issuer.rfc4514_string()))
 
 
 def _read_input(path: str) -> bytes:
@@ -89,9 +90,9 @@ def sign_cmd(phone_dir: Path, in_path: str | None, tbs_json: str | None, form: s
         try:
             obj = json.loads(_read_input(tbs_json))
         except ValueError as exc:
-            raise InputError(f"--tbs-json: not JSON: {exc}") from exc
+            raise InputError(_("--tbs-json: not JSON: {problem}").format(problem=exc)) from exc
         if not isinstance(obj, dict):
-            raise InputError("--tbs-json: expected a JSON object")
+            raise InputError(_("--tbs-json: expected a JSON object"))
         tbs = DataToBeSigned.from_json(obj)
     else:
         assert in_path is not None

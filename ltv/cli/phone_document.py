@@ -11,6 +11,7 @@ import click
 
 from ltv.files import write_atomic
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["sign_document"]
 
@@ -49,4 +50,5 @@ def sign_document(file: Path, phone_dir: Path, server: str, api_key: str, fmt: s
                                       packaging=packaging,
                                       options={"file_name": file.name})
     write_atomic(out, result.document)
-    click.echo(f"signed {file} -> {out} ({fmt} {level.upper()}, session {result.session_id})")
+    click.echo(_("signed {file} -> {out} ({format} {level}, session {session})").format(
+        file=file, out=out, format=fmt, level=level.upper(), session=result.session_id))

@@ -12,6 +12,7 @@ from ltv.cli._common import TIME
 from ltv.clock import SystemClock, format_time
 from ltv.errors import InputError
 from ltv.i18n import N_
+from ltv.i18n import gettext as _
 from ltv.revocation import RevocationReason
 
 __all__ = ["pki"]
@@ -40,8 +41,8 @@ def init_cmd(directory: Path, port: int, at: datetime | None, tsa_key: str) -> N
     from samples.pki import SamplePki
 
     made = SamplePki.init(directory, port=port, at=_now(at), tsa_key=tsa_key)
-    click.echo(f"sample PKI in {made.directory} (services at {made.base_url}; trust anchor "
-               f"{made.directory / 'root.pem'})")
+    click.echo(_("sample PKI in {dir} (services at {url}; trust anchor {root})").format(
+        dir=made.directory, url=made.base_url, root=made.directory / "root.pem"))
 
 
 @pki.command("serve",
@@ -63,7 +64,8 @@ def _load_certificate(path: Path) -> x509.Certificate:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError as exc:
-        raise InputError(f"{path} is not a certificate: {exc}") from exc
+        raise InputError(_("{path} is not a certificate: {problem}").format(
+            path=path, problem=exc)) from exc
 
 
 @pki.command("revoke",
@@ -82,7 +84,8 @@ def revoke_cmd(directory: Path, cert_path: Path, reason: str, at: datetime | Non
     cert = _load_certificate(cert_path)
     when = _now(at)
     SamplePki.load(directory).revoke(cert, reason=RevocationReason(reason), at=when)
-    click.echo(f"revoked serial {cert.serial_number:#x} ({reason}) at {format_time(when)}")
+    click.echo(_("revoked serial {serial} ({reason}) at {time}").format(
+        serial=f"{cert.serial_number:#x}", reason=reason, time=format_time(when)))
 
 
 @pki.command("rollover-tsa",
@@ -96,8 +99,8 @@ def rollover_cmd(directory: Path, at: datetime | None) -> None:
 
     cert = SamplePki.load(directory).rollover_tsa(at=_now(at))
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-    click.echo(f"new TSA certificate {cert.subject.rfc4514_string()}, valid "
-               f"{format_time(start)} .. {format_time(end)}")
+    click.echo(_("new TSA certificate {subject}, valid {start} .. {end}").format(
+        subject=cert.subject.rfc4514_string(), start=format_time(start), end=format_time(end)))
 
 
 @pki.command("issue",

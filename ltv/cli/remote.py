@@ -72,12 +72,12 @@ def approve(url: str, passkey_dir: Path) -> None:
     try:
         got = httpx.post(f"{url}/options", timeout=30)
         if got.status_code != 200:
-            raise ServiceError(f"approval refused: {_describe(got)}")
+            raise ServiceError(_("approval refused: {reason}").format(reason=_describe(got)))
         sent = httpx.post(url, json={"credential": passkey.get(got.json())}, timeout=30)
     except httpx.HTTPError as exc:
         raise ServiceError(f"{url}: {exc}") from exc
     if sent.status_code != 200:
-        raise ServiceError(f"approval refused: {_describe(sent)}")
+        raise ServiceError(_("approval refused: {reason}").format(reason=_describe(sent)))
     click.echo(_("approved"))
 
 

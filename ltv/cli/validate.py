@@ -168,7 +168,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read policy file {path}: {exc}") from exc
+        raise ConfigurationError(_("cannot read policy file {path}: {problem}").format(
+            path=path, problem=exc)) from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
