@@ -279,6 +279,29 @@ def _run_with_tty_stderr(argv: list[str]) -> tuple[int, str, bytes]:
     return code, out, bytes(seen)
 
 
+def _run_on_a_terminal(argv: list[str]) -> tuple[int, str]:
+    """Run with stdout and stderr on one pseudo-terminal: exit code, what it showed."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm-256color"}
+    proc = subprocess.Popen(argv, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        ready, _w, _x = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen.extend(chunk)
+    code = proc.wait(timeout=60)
+    os.close(master)
+    return code, seen.decode("utf-8", "replace")
+
+
 def test_progress_bar_only_on_a_terminal(tree: Path, pki: SamplePki) -> None:
     argv = [str(LTV), "validate", str(tree), "--at", format_time(AT), "--trust",
             str(pki.directory / "root.pem"), "--offline"]
@@ -292,6 +315,10 @@ def test_progress_bar_only_on_a_terminal(tree: Path, pki: SamplePki) -> None:
     assert code == 0
     assert b"validating" not in quiet
     assert b"\x1b[" not in quiet
+    # stdout on the same terminal: the verdict lines print above the bar
+    code, both = _run_on_a_terminal([*argv, "--lang", "ja"])
+    assert code == 0
+    assert both.count("PASSED（有効）: ") == 2, both
     piped = _validate(pki, tree)
     assert "validating" not in piped.stderr
     assert "\x1b[" not in piped.stderr
