@@ -13,7 +13,13 @@ from typing import Any
 
 import click
 
+from ltv.i18n import N_
+from ltv.i18n import gettext as _
+
 __all__ = ["Progress"]
+
+# the stages archive.renew reports (shown in the run's language)
+_STAGES = (N_("timestamp renewal"), N_("rehashing"), N_("hash-tree renewal"))
 
 
 class Progress:
@@ -45,6 +51,7 @@ class Progress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self._enabled:
             return
+        stage = _(stage)
         if self._bar is not None:
             task = self._tasks.get(stage)
             if task is None:
