@@ -417,3 +417,28 @@ def test_demo_narration_is_marked() -> None:
     source = Path(sys.modules["ltv.cli"].__file__ or "").with_name("demo.py").read_text()
     plain = re.findall(r'n\.(?:step|say)\((?!_\()"', source)
     assert plain == []
+
+
+def test_refusals_before_the_routes_in_japanese() -> None:
+    """What the middleware refuses (413 here) speaks the request's language too."""
+    from ltv.server.app import create_app
+    from ltv.server.settings import ServerSettings
+    from ltv.signing import SigningServices
+
+    app = create_app(ServerSettings(public_validation=True, max_upload=1024,
+                                    anonymous_rate=1000, anonymous_concurrency=8),
+                     store=MemoryStore(), services=SigningServices())
+    with served(app, free_port()) as base:
+        big = {"file": ("x", b"x" * 8000)}
+        english = httpx.post(f"{base}/v1/validations", files=big)
+        japanese = httpx.post(f"{base}/v1/validations", files=big,
+                              headers={"Accept-Language": "ja"})
+    en_body = assert_problem(english, 413, "payload-too-large")
+    ja_body = assert_problem(japanese, 413, "payload-too-large")
+    assert en_body["title"] == "Request body too large"
+    assert en_body["detail"] == "the request body is larger than the server accepts (1024 bytes)"
+    assert english.headers["content-language"] == "en"
+    assert ja_body["title"] == "リクエスト本文が大きすぎます"
+    assert ja_body["detail"] == ("リクエスト本文が大きすぎます（詳細: the request body is "
+                                 "larger than the server accepts (1024 bytes)）")
+    assert japanese.headers["content-language"] == "ja"

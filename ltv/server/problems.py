@@ -61,7 +61,7 @@ from ltv.server.errors import (
 )
 
 __all__ = ["PROBLEM_JSON", "TYPE_PREFIX", "install_problem_handlers", "localized_detail",
-           "problem_response", "request_language"]
+           "localized_problem", "problem_response", "request_language"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:ltv:problem:"
@@ -143,7 +143,7 @@ _HTTP_TITLES = (N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not 
                 N_("Unsupported Media Type"), N_("Unprocessable Content"),
                 N_("Unprocessable Entity"), N_("Too Many Requests"),
                 N_("Service Unavailable"), N_("Gateway Timeout"), N_("Internal Server Error"),
-                N_("Invalid request"))
+                N_("Invalid request"), N_("Request timed out"))
 
 #: Whole details the catalogs translate: fixed messages of the API's own refusals.
 _KNOWN_DETAILS = (
@@ -166,6 +166,18 @@ def request_language(request: Request) -> str:
     """``ja`` when the request's ``Accept-Language`` prefers Japanese, else ``en`` (the API
     does not follow the server's own locale)."""
     return parse_accept_language(request.headers.get("accept-language")) or "en"
+
+
+def localized_problem(headers: list[tuple[bytes, bytes]], title: str, detail: str
+                      ) -> tuple[str, str, str]:
+    """(title, detail, language) for an ASGI request's raw ``headers`` (the middleware's
+    refusals, answered before any route runs)."""
+    accept = next((v.decode("latin-1") for k, v in headers if k.lower() == b"accept-language"),
+                  None)
+    lang = parse_accept_language(accept) or "en"
+    if lang == "en":
+        return title, detail, lang
+    return translate(title, lang, "server"), localized_detail(detail, title, lang), lang
 
 
 def localized_detail(detail: str, title: str, lang: str) -> str:
