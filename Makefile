@@ -11,7 +11,8 @@ SYSTEM_TOOLS := pdfsig:poppler-utils qpdf:qpdf xmlsec1:xmlsec1 openssl:openssl \
 	certutil:libnss3-tools java:default-jre-headless chromium:chromium \
 	softhsm2-util:softhsm2 node:nodejs npm:npm
 SYSTEM_FILES := /usr/share/java/bcpkix.jar:libbcpkix-java \
-	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
+	/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk \
+	/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0:libpangoft2-1.0-0
 PYTEST_ARGS ?=
 
 .PHONY: setup system test lint demo bench clean

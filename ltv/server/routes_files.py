@@ -80,8 +80,10 @@ def create_validation(
         = None,
     offline: Annotated[bool, Form(description="Fetch nothing.")] = False,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    """Validate every signature in `file` at `at`; the report says why, per signature."""
+    """Validate every signature in `file` at `at`; the report says why, per signature.
+    The HTML report is in the language of `Accept-Language` (Japanese or English)."""
     data = _require(file)
     when: datetime = parse_time(at) if at else clock.now()
     report = validate(data, policy=policy, at=when, detached_content=_read(detached, "detached"),
@@ -89,10 +91,14 @@ def create_validation(
     headers = {"X-Ltv-Indication": report.indication.token}
     wanted = (accept or "").lower()
     if "text/html" in wanted:
+        from ltv.i18n import negotiate
         from ltv.validation.report_html import to_html
+        from ltv.validation.report_options import ReportOptions
 
         title = (file.filename or "validation report")[:200]
-        return HTMLResponse(to_html(report, title=title), headers=headers)
+        lang = negotiate(None, accept_language, environ={})
+        return HTMLResponse(to_html(report, title=title, options=ReportOptions(lang=lang)),
+                            headers={**headers, "Content-Language": lang})
     if "application/xml" in wanted or "text/xml" in wanted:
         from ltv.validation.report_xml import to_xml
 

@@ -167,6 +167,25 @@ class SignerSummary:
     key_size: int
     not_before: datetime
     not_after: datetime
+    #: JPKI holder name (SAN otherName 1.2.392.200149.8.5.5.1); None when the certificate has none.
+    holder_name: str | None = None
+    #: The issuing CA as people name it (the issuer's CN).
+    issuer_name: str | None = None
+    #: Personal data (JPKI "basic four items" besides the name): reports show them only when
+    #: asked (ReportOptions.show_holder_details); never logged, never in repr().
+    holder_address: str | None = field(default=None, repr=False)
+    holder_date_of_birth: str | None = field(default=None, repr=False)
+    holder_gender: str | None = field(default=None, repr=False)
+
+    @property
+    def display_name(self) -> str:
+        """The holder name, else the subject's CN, else the whole subject."""
+        if self.holder_name:
+            return self.holder_name
+        for part in self.subject.split(","):
+            if part.strip().upper().startswith("CN="):
+                return part.strip()[3:]
+        return self.subject
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

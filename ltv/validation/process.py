@@ -825,6 +825,16 @@ def signer_key_kind(cert: x509.Certificate) -> KeyKind:
     return key_kind_for_policies(policy_oids(cert))
 
 
+def _holder_fields(cert: x509.Certificate) -> dict[str, str | None]:
+    """The JPKI holder data and the issuing CA's name, as SignerSummary fields."""
+    from ltv.validation.holder import holder_data, issuer_name
+
+    holder = holder_data(cert)
+    return {"holder_name": holder.name, "issuer_name": issuer_name(cert),
+            "holder_address": holder.address, "holder_date_of_birth": holder.date_of_birth,
+            "holder_gender": holder.gender}
+
+
 def _final(run: _Run, indication: Indication, sub: SubIndication | None,
            message: str | None, *, carried_by_past: bool = False) -> SignatureReport:
     facts = run.facts
@@ -838,6 +848,7 @@ def _final(run: _Run, indication: Indication, sub: SubIndication | None,
             issuer=signer.issuer.rfc4514_string(), key_kind=signer_key_kind(signer),
             key_algorithm=algorithm, key_size=bits,
             not_before=signer.not_valid_before_utc, not_after=signer.not_valid_after_utc,
+            **_holder_fields(signer),
         )
     poe = _poe_summary(run, indication, carried_by_past)
     timestamps = tuple(

@@ -8,7 +8,8 @@ Shape (the JSON Schema is ``report.schema.json`` next to this module, :func:`jso
      "signatures": [{"id", "format", "level", "indication", "indication_uri", "subindication",
                      "subindication_uri", "message", "signing_time", "best_signature_time",
                      "signer": {"subject", "serial", "issuer", "key_kind", "key_algorithm",
-                                "key_size", "not_before", "not_after"},
+                                "key_size", "not_before", "not_after", "holder_name",
+                                "issuer_name", "holder_details" (only when asked for)},
                      "digest_algorithm", "signature_algorithm",
                      "timestamps": [{"kind", "gen_time", "tsa", "indication", "subindication",
                                      "message", "imprint_ok", "used_as_poe", "past_validation",
@@ -40,6 +41,11 @@ sha1_rsa", "algorithm": "sha1", "sunset": "...Z"}``); null when none has a sunse
 
 Indications are the spec's tokens (``TOTAL-PASSED``), sub-indications the EN 319 102-1 names
 (``HASH_FAILURE``); both also as their ETSI URNs. Times are ISO 8601 UTC with ``Z``.
+
+``signer.holder_name`` is the JPKI holder name from the certificate's subjectAltName otherName
+(null when absent), ``signer.issuer_name`` the issuing CA's CN. ``signer.holder_details``
+(address, date of birth, gender: personal data) is present only when asked for
+(``ReportOptions(show_holder_details=True)``, ``--show-holder-details``).
 """
 
 from __future__ import annotations
@@ -60,23 +66,32 @@ from ltv.validation.model import (
     UnsignedContent,
     ValidationReport,
 )
+from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
 
 __all__ = ["dumps", "json_schema", "to_json"]
+
+_DEFAULT_OPTIONS = ReportOptions()
 
 
 def _t(value: Any) -> str | None:
     return format_time(value) if value is not None else None
 
 
-def _signer(s: SignerSummary | None) -> dict[str, Any] | None:
+def _signer(s: SignerSummary | None, options: ReportOptions) -> dict[str, Any] | None:
     if s is None:
         return None
-    return {
+    doc: dict[str, Any] = {
         "subject": s.subject, "serial": s.serial, "issuer": s.issuer,
         "key_kind": s.key_kind.value, "key_algorithm": s.key_algorithm, "key_size": s.key_size,
         "not_before": _t(s.not_before), "not_after": _t(s.not_after),
+        "holder_name": s.holder_name, "issuer_name": s.issuer_name,
     }
+    if options.show_holder_details:
+        doc["holder_details"] = {"address": s.holder_address,
+                                 "date_of_birth": s.holder_date_of_birth,
+                                 "gender": s.holder_gender}
+    return doc
 
 
 def _timestamp(t: TimestampReport) -> dict[str, Any]:
@@ -121,7 +136,7 @@ def _unsigned(u: UnsignedContent) -> dict[str, Any]:
             "description": u.description}
 
 
-def _signature(s: SignatureReport) -> dict[str, Any]:
+def _signature(s: SignatureReport, options: ReportOptions) -> dict[str, Any]:
     return {
         "id": s.id,
         "format": s.format.value,
@@ -135,7 +150,7 @@ def _signature(s: SignatureReport) -> dict[str, Any]:
         "validation_time": _t(s.validation_time),
         "signing_time": _t(s.signing_time),
         "best_signature_time": _t(s.best_signature_time),
-        "signer": _signer(s.signer),
+        "signer": _signer(s.signer, options),
         "digest_algorithm": s.digest_algorithm,
         "signature_algorithm": s.signature_algorithm,
         "timestamps": [_timestamp(t) for t in s.timestamps],
@@ -165,14 +180,16 @@ def _printable(value: Any) -> Any:
     return value
 
 
-def to_json(report: ValidationReport) -> dict[str, Any]:
+def to_json(report: ValidationReport,
+            options: ReportOptions = _DEFAULT_OPTIONS) -> dict[str, Any]:
     """The report as JSON-ready data (``json.dumps`` it, or use :func:`dumps`). Strings carry
     control characters and lone surrogates as visible escapes (``\\x01``), like the XML and
-    HTML reports."""
-    return _printable(_report(report))  # type: ignore[no-any-return]
+    HTML reports. ``options.show_holder_details`` adds ``signer.holder_details`` (personal
+    data: address, date of birth, gender); nothing else in the options changes JSON."""
+    return _printable(_report(report, options))  # type: ignore[no-any-return]
 
 
-def _report(report: ValidationReport) -> dict[str, Any]:
+def _report(report: ValidationReport, options: ReportOptions) -> dict[str, Any]:
     return {
         "schema": report.schema,
         "validation_time": _t(report.validation_time),
@@ -181,11 +198,12 @@ def _report(report: ValidationReport) -> dict[str, Any]:
         "document": {"sha256": report.document_sha256},
         "indication": report.indication.token,
         "warnings": list(report.warnings),
-        "signatures": _nested(report.signatures),
+        "signatures": _nested(report.signatures, options),
     }
 
 
-def _nested(signatures: tuple[SignatureReport, ...]) -> list[dict[str, Any]]:
+def _nested(signatures: tuple[SignatureReport, ...],
+            options: ReportOptions) -> list[dict[str, Any]]:
     """Top-level signatures, each counter-signature under ``counter_signatures`` of the one it
     counter-signs (present only when there are some; issue #19)."""
     ids = {s.id for s in signatures}
@@ -195,7 +213,7 @@ def _nested(signatures: tuple[SignatureReport, ...]) -> list[dict[str, Any]]:
             children.setdefault(str(s.counter_signature_of), []).append(s)
 
     def render(s: SignatureReport, depth: int) -> dict[str, Any]:
-        doc = _signature(s)
+        doc = _signature(s, options)
         below = children.get(s.id, []) if depth < 16 else []
         if below:
             doc["counter_signatures"] = [render(c, depth + 1) for c in below]
@@ -205,8 +223,9 @@ def _nested(signatures: tuple[SignatureReport, ...]) -> list[dict[str, Any]]:
             if not (s.counter_signature_of in ids and s.counter_signature_of != s.id)]
 
 
-def dumps(report: ValidationReport, *, indent: int | None = 2) -> str:
-    return json.dumps(to_json(report), indent=indent, ensure_ascii=False)
+def dumps(report: ValidationReport, *, indent: int | None = 2,
+          options: ReportOptions = _DEFAULT_OPTIONS) -> str:
+    return json.dumps(to_json(report, options), indent=indent, ensure_ascii=False)
 
 
 @cache

@@ -16,6 +16,11 @@ transforms) and any content outside every reference (``unsigned_content``) are
 ``AssociatedValidationReportData`` of the signature's status, as ``ReportData`` of types
 ``urn:ltv:validation:signed-data-object`` (with ``RelatedValidationObject``) and
 ``urn:ltv:validation:unsigned-content``.
+
+Who signed: ``ReportData`` of types ``urn:ltv:validation:holder-name`` (the JPKI holder name from
+the certificate's subjectAltName), ``...:key-kind`` and ``...:issuer-name``; the holder's address,
+date of birth and gender (``...:holder-address``, ``...:holder-date-of-birth``,
+``...:holder-gender``) only when the options ask for them.
 """
 
 from __future__ import annotations
@@ -33,9 +38,12 @@ from ltv.validation.model import (
     TimestampReport,
     ValidationReport,
 )
+from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
 
 __all__ = ["NS", "to_xml"]
+
+_DEFAULT_OPTIONS = ReportOptions()
 
 NS = "http://uri.etsi.org/19102/v1.2.1#"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -129,7 +137,8 @@ def _status(parent: Any, name: str, main: str, sub: str | None,
         _el(rd, "Value", message)
 
 
-def _signature(root: Any, sig: SignatureReport, sig_index: int) -> None:
+def _signature(root: Any, sig: SignatureReport, sig_index: int,
+               options: ReportOptions) -> None:
     report = _el(root, "SignatureValidationReport")
     ident = _el(report, "SignatureIdentifier", id=f"sig-{sig_index + 1}")
     _el(ident, "HashOnly", "false")
@@ -151,7 +160,32 @@ def _signature(root: Any, sig: SignatureReport, sig_index: int) -> None:
         _el(signer, "Signer", sig.signer.subject)
     _status(report, "SignatureValidationStatus", sig.indication.value,
             sig.subindication.value if sig.subindication else None, sig.message)
+    _holder_report(report, sig, options)
     _signed_data_report(report, sig, sig_index)
+
+
+def _holder_report(report: Any, sig: SignatureReport, options: ReportOptions) -> None:
+    """Who signed: the JPKI holder name, key kind and issuing CA as ``ReportData`` of the
+    signature's status; the holder's personal data only when ``show_holder_details``."""
+    signer = sig.signer
+    if signer is None:
+        return
+    items: list[tuple[str, str | None]] = [
+        ("holder-name", signer.holder_name), ("key-kind", signer.key_kind.value),
+        ("issuer-name", signer.issuer_name)]
+    if options.show_holder_details:
+        items += [("holder-address", signer.holder_address),
+                  ("holder-date-of-birth", signer.holder_date_of_birth),
+                  ("holder-gender", signer.holder_gender)]
+    present = [(kind, value) for kind, value in items if value]
+    if not present:
+        return
+    status = report.find(f"{{{NS}}}SignatureValidationStatus")
+    add = _el(_el(status, "AssociatedValidationReportData"), "AdditionalValidationReportData")
+    for kind, value in present:
+        rd = _el(add, "ReportData")
+        _el(rd, "Type", f"urn:ltv:validation:{kind}")
+        _el(rd, "Value", value)
 
 
 def _objects(root: Any, report: ValidationReport) -> None:
@@ -187,11 +221,12 @@ def _objects(root: Any, report: ValidationReport) -> None:
                     ts.subindication.value if ts.subindication else None, ts.message)
 
 
-def to_xml(report: ValidationReport) -> str:
-    """The TS 119 102-2 ``ValidationReport`` document (UTF-8 text with declaration)."""
+def to_xml(report: ValidationReport, options: ReportOptions = _DEFAULT_OPTIONS) -> str:
+    """The TS 119 102-2 ``ValidationReport`` document (UTF-8 text with declaration);
+    ``options.show_holder_details`` adds the holder's personal data."""
     root = etree.Element(f"{{{NS}}}ValidationReport", nsmap={None: NS, "ds": DS})
     for index, sig in enumerate(report.signatures):
-        _signature(root, sig, index)
+        _signature(root, sig, index, options)
     _objects(root, report)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data.decode("utf-8")
