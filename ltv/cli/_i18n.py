@@ -22,8 +22,8 @@ import click
 from ltv.i18n import LANGUAGES, N_, negotiate, translate
 from ltv.i18n import gettext as _
 
-__all__ = ["choose_language", "date_options", "install_click_texts", "lang_option", "localize",
-           "show_time"]
+__all__ = ["choose_language", "date_options", "date_settings", "install_click_texts",
+           "lang_option", "localize", "show_time"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _META_TZ = "ltv.tz"
@@ -167,6 +167,13 @@ def date_options(command: _F) -> _F:
         help=N_("Time zone of the dates shown (IANA name; default: Asia/Tokyo for Japanese, "
                 "UTC for English)."),
     )(command)
+
+
+def date_settings() -> tuple[str | None, bool]:
+    """(``--tz``, ``--era``) of the running command (None, False outside one)."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    return meta.get(_META_TZ), bool(meta.get(_META_ERA))
 
 
 def show_time(value: datetime | None) -> str:

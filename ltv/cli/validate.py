@@ -33,7 +33,7 @@ from ltv.cli._common import (
     TIME,
 )
 from ltv.cli._fetch import cli_egress, fetch_options
-from ltv.cli._i18n import date_options, show_time
+from ltv.cli._i18n import date_options, date_settings, show_time
 from ltv.cli._progress import Progress
 from ltv.clock import SystemClock
 from ltv.errors import ConfigurationError, InputError, LtvError
@@ -54,6 +54,7 @@ from ltv.validation import (
 from ltv.validation import (
     validate as validate_data,
 )
+from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
 
 # pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
@@ -91,11 +92,10 @@ _KEY_KINDS = (N_("smartphone"), N_("card"), N_("remote (server-held key, FIDO-au
 
 def _explain(sig: SignatureReport) -> str:
     """The verdict in plain words (:func:`ltv.validation.explain.explain` when present)."""
-    try:
-        from ltv.validation.explain import explain  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return ""
-    text: str = explain(sig.indication, sig.subindication, current_language())
+    from ltv.validation.explain import explain
+
+    text = explain(sig.indication.value,
+                   sig.subindication.value if sig.subindication else None, current_language())
     return _(" ({explanation})").format(explanation=text) if text else ""
 
 
@@ -106,8 +106,11 @@ def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
     if sig.indication is Indication.TOTAL_PASSED:
         bits = [sig.level.value if sig.level else _("no baseline level"), sig.format.value]
         if sig.signer is not None:
+            who = sig.signer.subject
+            if ja and sig.signer.holder_name:  # the JPKI holder's name, then the subject
+                who = f"{sig.signer.holder_name}、{who}"
             bits.append(_("{kind} key of {subject}").format(
-                kind=_(sig.signer.key_kind.label), subject=sig.signer.subject))
+                kind=_(sig.signer.key_kind.label), subject=who))
         bits.append(_("best signature time {time}").format(
             time=show_time(sig.best_signature_time)))
         if sig.poe is not None and sig.poe.source != "validation-time":
@@ -289,6 +292,12 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
               help=N_("Do not accept signatures made with this kind of key (repeatable)."))
+@click.option("--pdf", "pdf_out", type=click.Path(path_type=Path),
+              help=N_("Write the report as an A4 PDF here (for filing), in the output's "
+                      "language."))
+@click.option("--show-holder-details", is_flag=True,
+              help=N_("Show the JPKI holder's address, date of birth and gender in the "
+                      "reports (personal data: off by default, never logged)."))
 @click.option("-q", "--quiet", count=True,
               help=N_("-q: only the verdict lines and error lines (no progress, notes or "
                       "skipped-file warnings); -qq: nothing at all, only the exit code."))
@@ -299,7 +308,8 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...], signature_id: str | None = None,
-             quiet: int = 0) -> None:
+             quiet: int = 0, pdf_out: Path | None = None,
+             show_holder_details: bool = False) -> None:
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose")) and quiet == 0
     policy = _policy(trust, policy_file, refuse)
@@ -317,7 +327,9 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
                                     quiet=quiet, output_format=output_format,
                                     run=_Run(policy, when, offline, fetchers, detached_bytes,
                                              evidence_records, signature_id),
-                                    outputs=(json_out, xml_out, html_out), json_docs=json_docs)
+                                    outputs=_Outputs(json_out, xml_out, html_out, pdf_out,
+                                                     _options(show_holder_details)),
+                                    json_docs=json_docs)
             worst = max(worst, outcome, key=_RANK.__getitem__)
         progress(_("validating"), len(entries), len(entries))
     if output_format == "json" and quiet < 2:
@@ -325,6 +337,25 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _options(show_holder_details: bool) -> ReportOptions:
+    """How this run's reports are shown: its language, ``--tz``, ``--era``, holder details."""
+    tz, era = date_settings()
+    return ReportOptions(lang=current_language(), tz=tz, era=era,
+                         show_holder_details=show_holder_details)
+
+
+class _Outputs:
+    """Where this run writes its reports, and how they are shown."""
+
+    def __init__(self, json_out: Path | None, xml_out: Path | None, html_out: Path | None,
+                 pdf_out: Path | None, options: ReportOptions) -> None:
+        self.json_out = json_out
+        self.xml_out = xml_out
+        self.html_out = html_out
+        self.pdf_out = pdf_out
+        self.options = options
 
 
 class _Run:
@@ -344,7 +375,7 @@ class _Run:
 
 def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verbose: bool,
                   quiet: int, output_format: str, run: _Run,
-                  outputs: tuple[Path | None, Path | None, Path | None],
+                  outputs: _Outputs,
                   json_docs: list[dict[str, Any]]) -> int:
     """Validate one file, print its lines; its exit code."""
     say = quiet < 2
@@ -376,16 +407,18 @@ def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verb
     if verbose:
         _details(str(file), report, multi_sig)
     try:
-        _render(report, name, *outputs, many)
-    except OSError as exc:
+        _render(report, name, outputs, many)
+    except (OSError, LtvError) as exc:
+        problem = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) \
+            else str(exc)
         if say:
             _diagnostic(_error(_("{file}: cannot write the report: {problem}").format(
-                file=file, problem=f"{exc.strerror or exc}: {exc.filename}")), verbose)
+                file=file, problem=problem)), verbose)
         code = max(code, EXIT_BAD_INPUT, key=_RANK.__getitem__)
     if output_format == "json":
         from ltv.validation.report_json import to_json
 
-        doc = to_json(report)
+        doc = to_json(report, outputs.options)
         if many:
             doc["file"] = str(file)
         json_docs.append(doc)
@@ -503,17 +536,26 @@ def _evidence_records(paths: tuple[Path, ...]
     return records, (material_from_objects(objects) if objects else None)
 
 
-def _render(report: ValidationReport, name: str, json_out: Path | None, xml_out: Path | None,
-            html_out: Path | None, many: bool) -> None:
-    if json_out is not None:
+def _render(report: ValidationReport, name: str, outputs: _Outputs, many: bool) -> None:
+    options = outputs.options
+    if outputs.json_out is not None:
         from ltv.validation.report_json import dumps
 
-        _write(json_out, name, ".json", dumps(report) + "\n", many)
-    if xml_out is not None:
+        _write(outputs.json_out, name, ".json", dumps(report, options=options) + "\n", many)
+    if outputs.xml_out is not None:
         from ltv.validation.report_xml import to_xml
 
-        _write(xml_out, name, ".xml", to_xml(report), many)
-    if html_out is not None:
+        _write(outputs.xml_out, name, ".xml", to_xml(report, options), many)
+    if outputs.html_out is not None:
         from ltv.validation.report_html import to_html
 
-        _write(html_out, name, ".html", to_html(report, title=Path(name).name), many)
+        _write(outputs.html_out, name, ".html",
+               to_html(report, title=Path(name).name, options=options), many)
+    if outputs.pdf_out is not None:
+        from ltv.report_pdf import write_report_pdf
+
+        target = outputs.pdf_out
+        if many:
+            target = outputs.pdf_out / f"{name}.pdf"
+            target.parent.mkdir(parents=True, exist_ok=True)
+        write_report_pdf(report, target, options, title=Path(name).name)
