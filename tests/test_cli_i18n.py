@@ -58,6 +58,29 @@ def _subject(phone: Phone) -> str:
     return phone.certificate.subject.rfc4514_string()
 
 
+def _holder(phone: Phone) -> str:
+    from ltv.validation.holder import holder_data  # the JPKI holder name in the SAN
+
+    name = holder_data(phone.certificate).name
+    assert name
+    return name
+
+
+def test_failed_line_in_japanese_explains(signed: bytes, pki: SamplePki, tmp_path: Path) -> None:
+    from ltv.validation.explain import explain
+
+    assert CONTRACT in signed
+    tampered = tmp_path / "tampered.p7s"
+    tampered.write_bytes(signed.replace(CONTRACT, CONTRACT[:-1] + b"?"))
+    english = _validate(pki, tampered)
+    japanese = _validate(pki, tampered, "--lang", "ja")
+    assert english.returncode == japanese.returncode == 1
+    token, detail = english.stdout.split(f"FAILED: {tampered} ", 1)[1].split(" ", 1)
+    plain = explain("TOTAL-FAILED", token, "ja")
+    assert plain.startswith("署名は無効です。")
+    assert japanese.stdout == f"FAILED（無効）: {tampered} {token}（{plain}） {detail}"
+
+
 # -- verdict lines, dates, the language's sources ----------------------------------------------
 
 
@@ -70,7 +93,7 @@ def test_verdict_line_in_japanese_keeps_the_token(signed_file: Path, pki: Sample
     when = r"2026年1月2日 \d\d:\d\d:\d\d JST"
     assert re.fullmatch(
         re.escape(f"PASSED（有効）: {signed_file}（B-LTA、cades、スマートフォンの鍵（"
-                  f"{_subject(phone_rsa)}）、最良署名時刻 ") + when
+                  f"{_holder(phone_rsa)}、{_subject(phone_rsa)}）、最良署名時刻 ") + when
         + re.escape("、存在証明: ") + when + re.escape(" の署名タイムスタンプ）"), line), line
     assert done.stderr == ""
 
@@ -442,3 +465,41 @@ def test_refusals_before_the_routes_in_japanese() -> None:
     assert ja_body["detail"] == ("リクエスト本文が大きすぎます（詳細: the request body is "
                                  "larger than the server accepts (1024 bytes)）")
     assert japanese.headers["content-language"] == "ja"
+
+
+# -- the report's options: PDF, holder details, the language of the files ----------------------
+
+
+def test_pdf_and_holder_details(tree: Path, signed_file: Path, pki: SamplePki,
+                                tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "one"
+    out.mkdir()
+    plain = _validate(pki, signed_file, "--json", out / "r.json", "--pdf", out / "r.pdf",
+                      "--html", out / "r.html", "--lang", "ja")
+    assert plain.returncode == 0, plain.stderr
+    assert (out / "r.pdf").read_bytes().startswith(b"%PDF-")
+    assert '<html lang="ja"' in (out / "r.html").read_text()
+    signer = json.loads((out / "r.json").read_text())["signatures"][0]["signer"]
+    assert signer["holder_name"]
+    assert "holder_details" not in signer  # personal data: only when asked for
+    detailed = _validate(pki, signed_file, "--json", out / "d.json", "--show-holder-details",
+                         env={"LTV_VERBOSE": "1"})
+    assert detailed.returncode == 0, detailed.stderr
+    details = json.loads((out / "d.json").read_text())["signatures"][0]["signer"]
+    assert set(details["holder_details"]) == {"address", "date_of_birth", "gender"}
+    assert details["holder_details"]["address"]
+    # never on stdout or stderr (not logged)
+    assert details["holder_details"]["address"] not in detailed.stdout + detailed.stderr
+    # several files: OUT is a directory mirroring the tree
+    many = _validate(pki, tree, "--pdf", tmp_path / "pdfs", "-q")
+    assert many.returncode == 0, many.stderr
+    assert (tmp_path / "pdfs" / "a.p7s.pdf").read_bytes().startswith(b"%PDF-")
+    assert (tmp_path / "pdfs" / "2026" / "q1" / "b.p7s.pdf").is_file()
+    # an unwritable PDF target: one error line, exit 4
+    bad = _validate(pki, signed_file, "--pdf", tmp_path / "no" / "such" / "r.pdf")
+    assert bad.returncode == 4
+    assert bad.stderr == (f"ltv: error: {signed_file}: cannot write the report: cannot write "
+                          f"the report PDF to {tmp_path / 'no' / 'such' / 'r.pdf'}: no directory "
+                          f"{tmp_path / 'no' / 'such'}\n")

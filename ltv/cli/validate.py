@@ -124,7 +124,7 @@ def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
                 bits.append(_("POE: {source} time-stamp of {time}").format(
                     source=sig.poe.source, time=show_time(sig.poe.time)))
         return _("PASSED: {label} ({details})").format(
-            label=label, details=_(", ").join(bits), explanation=_explain(sig))
+            label=label, details=_(", ").join(bits), explanation="")
     sub = sig.subindication.token if sig.subindication else "-"
     detail = f" {sig.message}" if sig.message else ""
     explanation = _explain(sig) if ja else ""
