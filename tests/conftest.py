@@ -32,6 +32,10 @@ from ltv.clock import format_time
 from samples.phone import Phone
 from samples.pki import SamplePki
 
+# English unless a test asks for Japanese: a developer's ja locale (LANG=ja_JP.UTF-8) must not
+# change what the suite reads; LTV_LANG outranks the locale (tests of the locale set it empty)
+os.environ["LTV_LANG"] = "en"
+
 PKI_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 SERVER_AT = PKI_EPOCH + timedelta(days=1)
 LTV = Path(sys.executable).with_name("ltv")

@@ -1,5 +1,9 @@
 """The ``ltv`` command line (an edge: parse, call the library, render, map errors).
 
+Languages: ``--lang ja|en`` on every command (default ``LTV_LANG``, then the locale), read from
+argv before any sub-command module loads (:mod:`ltv.cli._i18n`), so help, verdict lines,
+errors and progress are in one language from the start.
+
 Exit codes: 0 passed / success, 1 TOTAL-FAILED, 2 usage error, 3 INDETERMINATE, 4 bad input or
 I/O. Errors print one line on stderr; ``-v`` (or ``LTV_VERBOSE=1``) adds the traceback.
 
@@ -22,7 +26,10 @@ import click
 
 from ltv import __version__
 from ltv.cli._common import EXIT_BAD_INPUT
+from ltv.cli._i18n import choose_language, install_click_texts, localize
 from ltv.errors import LtvError
+from ltv.i18n import N_, use_language
+from ltv.i18n import gettext as _
 
 __all__ = ["main"]
 
@@ -41,6 +48,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("ltv.cli.audit", "audit"),
     "demo": ("ltv.cli.demo", "demo"),
     "remote": ("ltv.cli.remote", "remote"),
+    "completion": ("ltv.cli.completion", "completion"),
 }
 
 
@@ -110,7 +118,17 @@ class _LtvGroup(click.Group):
                 return None
             raise
         command = getattr(module, target[1], None)
-        return command if isinstance(command, click.Command) else None
+        return localize(command) if isinstance(command, click.Command) else None
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Choose the language from argv and the environment, then run in it."""
+        argv = list(sys.argv[1:] if args is None else args)
+        install_click_texts()
+        with use_language(choose_language(argv)):
+            localize(self)
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -121,7 +139,7 @@ class _LtvGroup(click.Group):
             message = str(exc) or type(exc).__name__
             if isinstance(exc, OSError) and exc.filename:
                 message = f"{exc.strerror or exc}: {exc.filename}"
-            click.echo(f"ltv: error: {message}", err=True)
+            click.echo(_("ltv: error: {message}").format(message=message), err=True)
             sys.exit(EXIT_BAD_INPUT)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -130,18 +148,20 @@ class _LtvGroup(click.Group):
                 traceback.print_exc()
                 hint = ""
             else:
-                hint = "; -v shows the traceback"
-            click.echo(f"ltv: error: {type(exc).__name__}: {exc}{hint}", err=True)
+                hint = _("; -v shows the traceback")
+            click.echo(_("ltv: error: {message}").format(message=f"{type(exc).__name__}: {exc}")
+                       + hint, err=True)
             sys.exit(EXIT_BAD_INPUT)
 
 
-@click.group(cls=_LtvGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_LtvGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             help=N_("Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys."))
 @click.option("-v", "--verbose", is_flag=True, envvar="LTV_VERBOSE",
-              help="Show tracebacks and debug output.")
+              help=N_("Show tracebacks and debug output."))
 @click.version_option(__version__, prog_name="ltv")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
-    """Long-term signatures (CAdES, PAdES, XAdES) from smartphone-held keys."""
+    # the group's help is above (N_: translated by localize when the language is known)
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     _configure_logging(verbose)

@@ -10,6 +10,7 @@ import click
 
 from ltv.clock import parse_time
 from ltv.errors import LtvError
+from ltv.i18n import gettext as _
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INDETERMINATE", "EXIT_PASSED", "EXIT_USAGE",
            "TIME", "fail"]
@@ -41,5 +42,5 @@ TIME = TimeParam()
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one line on stderr and exit with ``code``."""
-    click.echo(f"ltv: error: {message}", err=True)
+    click.echo(_("ltv: error: {message}").format(message=message), err=True)
     sys.exit(code)

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ltv.i18n import N_
+from ltv.i18n import gettext as _
+
 if TYPE_CHECKING:
     from ltv.online.egress import Egress
 
@@ -34,7 +37,7 @@ def parse_size(text: str) -> int:
     try:
         return int(float(raw) * factor)
     except ValueError as exc:
-        raise click.BadParameter(f"not a size: {text!r} (e.g. 64M)") from exc
+        raise click.BadParameter(_("not a size: {text!r} (e.g. 64M)").format(text=text)) from exc
 
 
 def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -47,20 +50,20 @@ def fetch_options(command: _F) -> _F:
     options = [
         click.option("--fetch-allow", multiple=True, envvar="LTV_FETCH_ALLOW",
                      expose_value=False, callback=_keep, metavar="HOST[:PORT]|CIDR",
-                     help="Allow fetching from this host or range (repeatable)."),
+                     help=N_("Allow fetching from this host or range (repeatable).")),
         click.option("--fetch-deny", multiple=True, envvar="LTV_FETCH_DENY",
                      expose_value=False, callback=_keep, metavar="HOST[:PORT]|CIDR",
-                     help="Never fetch from this host or range (repeatable)."),
+                     help=N_("Never fetch from this host or range (repeatable).")),
         click.option("--fetch-public-only", is_flag=True, envvar="LTV_FETCH_PUBLIC_ONLY",
                      expose_value=False, callback=_keep,
-                     help="Refuse loopback, private, link-local, multicast and reserved "
-                          "addresses unless --fetch-allow names them."),
+                     help=N_("Refuse loopback, private, link-local, multicast and reserved "
+                             "addresses unless --fetch-allow names them.")),
         click.option("--fetch-timeout", type=click.FloatRange(min=0.1), default=10.0,
                      show_default=True, envvar="LTV_FETCH_TIMEOUT", expose_value=False,
-                     callback=_keep, help="Seconds for one fetch, connect to last byte."),
+                     callback=_keep, help=N_("Seconds for one fetch, connect to last byte.")),
         click.option("--max-crl-size", default="64M", show_default=True,
                      envvar="LTV_MAX_CRL_SIZE", expose_value=False, callback=_keep,
-                     help="Largest CRL fetched."),
+                     help=N_("Largest CRL fetched.")),
     ]
     for option in reversed(options):
         command = option(command)

@@ -32,14 +32,18 @@ from typing import Any
 import click
 
 from ltv.cli._common import TIME, fail
-from ltv.clock import Clock, OffsetClock, SystemClock, format_time, parse_time
+from ltv.cli._i18n import date_options, show_time
+from ltv.cli._progress import Progress
+from ltv.clock import Clock, OffsetClock, SystemClock, parse_time
+from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["archive"]
 
 _STORE = click.option("--store", "store_url", envvar="LTV_STORE", default="./var/archive",
-                      show_default=True, help="Store URL: a path, file:///path or s3://BUCKET.")
+                      show_default=True, help=N_("Store URL: a path, file:///path or s3://BUCKET."))
 _TENANT = click.option("--tenant", envvar="LTV_TENANT", default="default", show_default=True,
-                       help="Tenant (key prefix).")
+                       help=N_("Tenant (key prefix)."))
 _META_UNLOCKED = "ltv.allow_unlocked"
 _META_MIN_RETENTION = "ltv.min_retention"
 
@@ -55,13 +59,13 @@ def _remember(key: str) -> Any:
 _UNLOCKED = click.option(
     "--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED", expose_value=False,
     callback=_remember(_META_UNLOCKED),
-    help="Accept an S3 bucket without object lock (nothing archived there is under "
-         "COMPLIANCE retention).")
+    help=N_("Accept an S3 bucket without object lock (nothing archived there is under "
+            "COMPLIANCE retention)."))
 _MIN_RETENTION = click.option(
     "--min-retention", envvar="LTV_MIN_RETENTION", default="10y", show_default=True,
     metavar="PERIOD", expose_value=False, callback=_remember(_META_MIN_RETENTION),
-    help="Retention floor of everything archived (10y, 3650d, 1y180d); a retain-until may "
-         "extend it, never shorten it.")
+    help=N_("Retention floor of everything archived (10y, 3650d, 1y180d); a retain-until may "
+            "extend it, never shorten it."))
 
 
 class _CrashingStore:
@@ -126,7 +130,7 @@ def _services(pki: Path | None, tsa: str | None, clock: Clock) -> Any:
 
     services = build_services(pki=pki, tsa_url=tsa, clock=clock)
     if services.timestamp_client is None:
-        fail("the archive needs a time-stamp authority: give --pki DIR or --tsa URL")
+        fail(_("the archive needs a time-stamp authority: give --pki DIR or --tsa URL"))
     return services
 
 
@@ -150,16 +154,18 @@ def _anchors(trust: tuple[Path, ...], pki: Path | None) -> list[Any]:
     return list(load_trust_anchors(paths)) if paths else []
 
 
-@click.group("archive")
+@click.group("archive",
+             help=N_("Evidence packages with RFC 4998 evidence records, renewed before they "
+                     "weaken."))
 def archive() -> None:
-    """Evidence packages with RFC 4998 evidence records, renewed before they weaken."""
+    pass
 
 
 _PKI = click.option("--pki", type=click.Path(file_okay=False, path_type=Path), envvar="LTV_PKI",
-                    help="Sample PKI directory (its TSA and certificates).")
-_TSA = click.option("--tsa", "tsa_url", envvar="LTV_TSA_URL", help="RFC 3161 TSA URL.")
+                    help=N_("Sample PKI directory (its TSA and certificates)."))
+_TSA = click.option("--tsa", "tsa_url", envvar="LTV_TSA_URL", help=N_("RFC 3161 TSA URL."))
 _AT = click.option("--at", type=TIME, default=None,
-                   help="Run the job's clock from this time (ISO 8601); default: now.")
+                   help=N_("Run the job's clock from this time (ISO 8601); default: now."))
 
 
 def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]:
@@ -168,7 +174,7 @@ def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]
     for item in meta:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            fail(f"--meta wants KEY=VALUE, got {item!r}")
+            fail(_("--meta wants KEY=VALUE, got {item!r}").format(item=item))
         key = key.strip()
         out[key] = value
         if key in ("retain-until", "retain_until"):
@@ -179,25 +185,24 @@ def _parse_meta(meta: tuple[str, ...]) -> tuple[dict[str, str], datetime | None]
     return out, retain
 
 
-@archive.command("put")
+@archive.command("put", help=N_("Ingest SIGNED as an evidence package; prints its id."))
 @click.argument("signed", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signed data of a detached signature.")
-@click.option("--meta", multiple=True, help="KEY=VALUE metadata (contract-id, parties, "
-              "retain-until=ISO8601); repeatable.")
+              help=N_("The signed data of a detached signature."))
+@click.option("--meta", multiple=True, help=N_("KEY=VALUE metadata (contract-id, parties, "
+                 "retain-until=ISO8601); repeatable."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 @_PKI
 @_TSA
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors for the ingest report (default: $LTV_TRUST or PKI root).")
+              help=N_("Trust anchors for the ingest report (default: $LTV_TRUST or PKI root)."))
 @_AT
 @_MIN_RETENTION
 def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_url: str,
             tenant: str, pki: Path | None, tsa_url: str | None, trust: tuple[Path, ...],
             at: datetime | None) -> None:
-    """Ingest SIGNED as an evidence package; prints its id."""
     from archive.ingest import ingest, prepare_item
     from archive.retention import effective_retention
 
@@ -211,32 +216,35 @@ def put_cmd(signed: Path, detached: Path | None, meta: tuple[str, ...], store_ur
         detached=detached.read_bytes() if detached is not None else None,
         signed_name=signed.name, detached_name=detached.name if detached else "detached",
         trust_anchors=_anchors(trust, pki), metadata=metadata, retain_until=retain,
-        warn=lambda text: click.echo(f"ltv: warning: {text}", err=True))
+        warn=lambda text: click.echo(_("ltv: warning: {message}").format(message=text),
+                                     err=True))
     store = _open(store_url, clock)
     ids = ingest(store, [item], timestamps=services.timestamp_client, tenant=tenant,
                  clock=clock, material=_material(services, clock), min_retention=floor)
     _audit_ingest(store, tenant, ids, item.ingest_indication, clock)
-    click.echo(f"ingest report: {item.ingest_indication}", err=True)
+    click.echo(_("ingest report: {indication}").format(indication=item.ingest_indication),
+               err=True)
     click.echo(ids[0])
 
 
-@archive.command("get")
+@archive.command("get",
+                 help=N_("Write the signed document of package ID (and optionally the whole "
+                         "package)."))
 @click.argument("package_id", metavar="ID")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the signed document here.")
+              help=N_("Write the signed document here."))
 @click.option("--package", "package_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also export every object of the package into this directory.")
+              help=N_("Also export every object of the package into this directory."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_url: str,
             tenant: str) -> None:
-    """Write the signed document of package ID (and optionally the whole package)."""
     from archive.export import export_package
     from archive.package import read_package
 
     if out is None and package_dir is None:
-        fail("give -o OUT and/or --package DIR")
+        fail(_("give -o OUT and/or --package DIR"))
     store = _open(store_url)
     package = read_package(store, package_id, tenant=tenant)
     if out is not None:
@@ -249,81 +257,114 @@ def get_cmd(package_id: str, out: Path | None, package_dir: Path | None, store_u
         export_package(store, package_id, package_dir, tenant=tenant)
 
 
-@archive.command("ls")
+@archive.command("ls",
+                 help=N_("List package ids with their ingest date, signed file and contract id."))
 @_STORE
 @_UNLOCKED
 @_TENANT
+@date_options
 def ls_cmd(store_url: str, tenant: str) -> None:
-    """List package ids with their ingest date, signed file and contract id."""
     from archive.package import Manifest, manifest_key, package_ids
 
     store = _open(store_url)
-    click.echo(f"# {store.url} (write-once: {store.write_once_mode().value})", err=True)
+    click.echo(_("# {url} (write-once: {mode})").format(
+        url=store.url, mode=store.write_once_mode().value), err=True)
     for pid in package_ids(store, tenant=tenant):
         manifest = Manifest.from_bytes(store.get(manifest_key(tenant, pid)))
         signed = manifest.first("signed")
         contract = manifest.metadata.get("contract-id") or manifest.metadata.get("contract_id")
-        click.echo(f"{pid}  {format_time(manifest.created)}  {signed.name if signed else '-'}"
+        click.echo(f"{pid}  {show_time(manifest.created)}  {signed.name if signed else '-'}"
                    + (f"  contract-id={contract}" if contract else ""))
 
 
 _SHARD = click.option(
     "--shard", default=None, metavar="I/N",
-    help="Only shard I of N (0 <= I < N): the I-th of N equal ranges of batch and package key "
-         "prefixes; N workers with I = 0..N-1 share the work, each under its own lease.")
+    help=N_("Only shard I of N (0 <= I < N): the I-th of N equal ranges of batch and package "
+            "key prefixes; N workers with I = 0..N-1 share the work, each under its own lease."))
 
 
-@archive.command("verify")
-@click.argument("package_id", metavar="ID", required=False)
+@archive.command("verify",
+                 help=N_("Prove packages offline: evidence record -> bytes -> signature "
+                         "validation; ID... (one verdict line per signature, exit code of the "
+                         "worst) or --all (batch by batch, a summary line, exit 0 when all "
+                         "passed)."))
+@click.argument("package_ids", metavar="ID...", nargs=-1)
 @click.option("--all", "all_packages", is_flag=True,
-              help="Verify every package (of every tenant unless --tenant names one); one "
-                   "line per failure and a summary line; exit 0 when all passed, 1 otherwise.")
+              help=N_("Verify every package (of every tenant unless --tenant names one); one "
+                      "line per failure and a summary line; exit 0 when all passed, 1 "
+                      "otherwise."))
 @_SHARD
 @click.option("--summary", "summary_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="With --all: write the JSON summary (packages, passed, failed, weakest "
-                   "evidence) here.")
-@click.option("--at", type=TIME, default=None, help="Validation time (ISO 8601); default: now.")
+              help=N_("With --all: write the JSON summary (packages, passed, failed, weakest "
+                      "evidence) here."))
+@click.option("--at", type=TIME, default=None, help=N_("Validation time (ISO 8601); default: now."))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchors (default: $LTV_TRUST, else those recorded at ingest).")
+              help=N_("Trust anchors (default: $LTV_TRUST, else those recorded at ingest)."))
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
-              help="Write the JSON validation report here.")
+              help=N_("Write the JSON validation report here (with several packages: a "
+                      "directory of ID.json)."))
+@click.option("-q", "--quiet", count=True,
+              help=N_("-q: only the verdict lines and error lines; -qq: only the exit code."))
 @_STORE
 @_UNLOCKED
 @_TENANT
-def verify_cmd(package_id: str | None, all_packages: bool, shard: str | None,
+@date_options
+def verify_cmd(package_ids: tuple[str, ...], all_packages: bool, shard: str | None,
                summary_out: Path | None, at: datetime | None, trust: tuple[Path, ...],
-               json_out: Path | None, store_url: str, tenant: str) -> None:
-    """Prove package ID offline: evidence record -> bytes -> signature validation; or, with
-    --all, every package (of shard I/N with --shard), with a JSON summary (--summary)."""
+               json_out: Path | None, quiet: int, store_url: str, tenant: str) -> None:
     from archive.verify import verify_package
-    from ltv.cli.validate import _exit_code, _line
+    from ltv.cli._common import EXIT_BAD_INPUT, EXIT_USAGE
+    from ltv.cli.validate import _RANK, _exit_code, _line
 
+    if not package_ids and not all_packages:
+        fail(_("name the package IDs to verify, or give --all"), EXIT_USAGE)
     when = at or SystemClock().now()
     if all_packages or shard is not None or summary_out is not None:
-        if package_id is not None or not all_packages:
-            fail("give either ID or --all (--shard and --summary go with --all)")
-        _verify_all(store_url, tenant, when, trust, shard, summary_out)
+        if package_ids or not all_packages:
+            fail(_("give either ID or --all (--shard and --summary go with --all)"))
+        _verify_all(store_url, tenant, when, trust, shard, summary_out, quiet)
         return
-    if package_id is None:
-        fail("give a package ID, or --all")
     store = _open(store_url)
-    result = verify_package(store, package_id, at=when, tenant=tenant,
-                            trust_anchors=_anchors(trust, None))
-    times = result.times
-    click.echo(f"evidence record: {len(times)} archive timestamps, {format_time(times[0])} .. "
-               f"{format_time(times[-1])}: bytes proven", err=True)
-    many = len(result.report.signatures) > 1
-    for sig in result.report.signatures:
-        click.echo(_line(package_id, sig, many))
-    if json_out is not None:
-        from ltv.validation.report_json import dumps
+    ids = list(package_ids)
+    many = len(ids) > 1
+    worst = 0
+    anchors = _anchors(trust, None)
+    with Progress(plain=False, enabled=quiet == 0 and many, transient=True) as progress:
+        for done, package_id in enumerate(ids):
+            progress(_("verifying"), done, len(ids))
+            try:
+                result = verify_package(store, package_id, at=when, tenant=tenant,
+                                        trust_anchors=anchors)
+            except Exception as exc:
+                if not many:
+                    raise
+                if quiet < 2:
+                    click.echo(_("ltv: error: {message}").format(
+                        message=f"{package_id}: {exc}"), err=True)
+                worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+                continue
+            times = result.times
+            if quiet == 0:
+                click.echo(_("evidence record: {count} archive timestamps, {first} .. {last}: "
+                             "bytes proven").format(count=len(times), first=show_time(times[0]),
+                                                    last=show_time(times[-1])), err=True)
+            multi_sig = len(result.report.signatures) > 1
+            if quiet < 2:
+                for sig in result.report.signatures:
+                    click.echo(_line(package_id, sig, multi_sig))
+            if json_out is not None:
+                from ltv.validation.report_json import dumps
 
-        json_out.write_text(dumps(result.report) + "\n", encoding="utf-8")
-    sys.exit(_exit_code(result.report))
+                target = json_out / f"{package_id}.json" if many else json_out
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(dumps(result.report) + "\n", encoding="utf-8")
+            worst = max(worst, _exit_code(result.report), key=_RANK.__getitem__)
+        progress(_("verifying"), len(ids), len(ids))
+    sys.exit(worst)
 
 
 def _verify_all(store_url: str, tenant: str, when: datetime, trust: tuple[Path, ...],
-                shard_text: str | None, summary_out: Path | None) -> None:
+                shard_text: str | None, summary_out: Path | None, quiet: int = 0) -> None:
     from click.core import ParameterSource
 
     from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
@@ -339,33 +380,47 @@ def _verify_all(store_url: str, tenant: str, when: datetime, trust: tuple[Path, 
         tenant_prefix(tenant)
         tenants = [tenant]
 
-    def progress(name: str, package_id: str, passed: bool, text: str) -> None:
-        if not passed:
-            click.echo(f"FAILED: {package_id} (tenant {name}): {text}")
+    from archive.package import package_ids
 
-    summary = verify_all(store, at=when, tenants=tenants, shard=shard,
-                         trust_anchors=_anchors(trust, None), progress=progress)
+    # the bar's total only where a bar is drawn (a terminal, not --quiet): listing costs
+    bar = quiet == 0 and sys.stderr.isatty()
+    total = sum(1 for name in tenants for _pid in package_ids(store, tenant=name)) if bar else 0
+    done = 0
+    with Progress(plain=False, enabled=bar, transient=True) as shown:
+        def progress(name: str, package_id: str, passed: bool, text: str) -> None:
+            nonlocal done
+            done += 1
+            shown(_("verifying"), min(done, total), total)
+            if not passed and quiet < 2:
+                click.echo(_("FAILED: {package} (tenant {tenant}): {reason}").format(
+                    package=package_id, tenant=name, reason=text))
+
+        summary = verify_all(store, at=when, tenants=tenants, shard=shard,
+                             trust_anchors=_anchors(trust, None), progress=progress)
     if summary_out is not None:
         tmp = summary_out.with_name(f".{summary_out.name}.tmp")
         tmp.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, summary_out)
-    click.echo(summary.line())
+    if quiet < 2:
+        click.echo(summary.line())
     sys.exit(0 if summary.failed == 0 else 1)
 
 
-@archive.command("renew")
+@archive.command("renew",
+                 help=N_("Renew the evidence of every batch whose newest timestamp weakens "
+                         "(cron job), for every tenant of the store unless --tenant narrows it."))
 @_AT
-@click.option("--dry-run", is_flag=True, help="Say what would be renewed; write nothing.")
+@click.option("--dry-run", is_flag=True, help=N_("Say what would be renewed; write nothing."))
 @click.option("--margin", type=click.IntRange(min=0), default=180, show_default=True,
               metavar="DAYS",
-              help="Renew when the newest TSA certificate expires, or a key it rests on "
-                   "(RSA-2048, P-256) reaches its sunset, within DAYS.")
+              help=N_("Renew when the newest TSA certificate expires, or a key it rests on "
+                      "(RSA-2048, P-256) reaches its sunset, within DAYS."))
 @click.option("--hash-algorithm", type=click.Choice(["sha256", "sha384", "sha512"]),
-              default=None, help="Move every chain to this hash (hash-tree renewal).")
+              default=None, help=N_("Move every chain to this hash (hash-tree renewal)."))
 @_STORE
 @_UNLOCKED
 @click.option("--tenant", "tenants", multiple=True,
-              help="Renew only this tenant (repeatable); default: every tenant of the store.")
+              help=N_("Renew only this tenant (repeatable); default: every tenant of the store."))
 @_SHARD
 @_PKI
 @_TSA
@@ -373,8 +428,6 @@ def _verify_all(store_url: str, tenant: str, when: datetime, trust: tuple[Path, 
 def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: str | None,
               store_url: str, tenants: tuple[str, ...], shard: str | None, pki: Path | None,
               tsa_url: str | None) -> None:
-    """Renew the evidence of every batch whose newest timestamp weakens (cron job), for every
-    tenant of the store unless --tenant narrows it."""
     from archive.errors import ArchiveError
     from archive.package import DEFAULT_TENANT, archive_tenants, tenant_prefix
     from archive.renew import renew_all
@@ -400,10 +453,10 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
     if tenants:
         others = [t for t in known if t not in tenants]
         if others:
-            click.echo(f"ltv: note: {len(others)} other tenant(s) not renewed by this run: "
-                       f"{', '.join(others[:10])}{' ...' if len(others) > 10 else ''}",
-                       err=True)
-    with _Progress() as progress:
+            click.echo(_("ltv: note: {count} other tenant(s) not renewed by this run: {names}")
+                       .format(count=len(others), names=", ".join(others[:10])
+                               + (" ..." if len(others) > 10 else "")), err=True)
+    with Progress() as progress:
         results = renew_all(store, tenants=list(tenants) or known, timestamps=timestamps,
                             clock=clock, margin=timedelta(days=margin),
                             hash_algorithm=target, material=material, dry_run=dry_run,
@@ -416,13 +469,16 @@ def renew_cmd(at: datetime | None, dry_run: bool, margin: int, hash_algorithm: s
             failed.append((name, summary))
             continue
         for p in summary.plans if dry_run else ():
-            click.echo(f"would renew batch {p.batch} (tenant {name}): {p.kind} ({p.reason})")
-        where = f" shard {part}" if part is not None else ""
-        click.echo(f"tenant {name}{where}: {summary.line()}")
+            click.echo(_("would renew batch {batch} (tenant {tenant}): {kind} ({reason})").format(
+                batch=p.batch, tenant=name, kind=p.kind, reason=p.reason))
+        where = _(" shard {shard}").format(shard=part) if part is not None else ""
+        click.echo(_("tenant {tenant}{shard}: {summary}").format(
+            tenant=name, shard=where, summary=summary.line()))
     if len(failed) == 1 and len(results) == 1:
         fail(str(failed[0][1]))
     for name, exc in failed:
-        click.echo(f"ltv: error: tenant {name}: {exc}", err=True)
+        click.echo(_("ltv: error: {message}").format(
+            message=_("tenant {tenant}: {problem}").format(tenant=name, problem=exc)), err=True)
     if failed:
         sys.exit(4)
 
@@ -448,49 +504,16 @@ class _NoTsa:
         raise RuntimeError("dry run: no timestamps")
 
 
-class _Progress:
-    """A rich progress bar on a TTY, plain lines otherwise (stderr)."""
-
-    def __init__(self) -> None:
-        self._bar: Any = None
-        self._tasks: dict[str, Any] = {}
-        self._last: dict[str, int] = {}
-
-    def __enter__(self) -> _Progress:
-        if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._bar = Progress(console=Console(stderr=True), transient=False)
-            self._bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._bar is not None:
-            task = self._tasks.get(stage)
-            if task is None:
-                task = self._tasks[stage] = self._bar.add_task(stage, total=total)
-            self._bar.update(task, completed=done)
-            return
-        step = max(1, total // 10)
-        if done == total or done - self._last.get(stage, 0) >= step:
-            self._last[stage] = done
-            click.echo(f"{stage}: {done}/{total}", err=True)
-
-
-@archive.command("export-er")
+@archive.command("export-er",
+                 help=N_("Write OUT/evidence-record.ers (RFC 4998 DER) and OUT/objects/ (its "
+                         "data objects)."))
 @click.argument("package_id", metavar="ID")
 @click.option("--dir", "directory", required=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
+              type=click.Path(file_okay=False, path_type=Path), help=N_("Output directory."))
 @_STORE
 @_UNLOCKED
 @_TENANT
 def export_er_cmd(package_id: str, directory: Path, store_url: str, tenant: str) -> None:
-    """Write OUT/evidence-record.ers (RFC 4998 DER) and OUT/objects/ (its data objects)."""
     from archive.export import export_evidence_record
     from ltv.ers import EvidenceRecord
 

@@ -24,6 +24,8 @@ import click
 import httpx
 
 from ltv.clock import SystemClock, format_time
+from ltv.i18n import N_, current_language
+from ltv.i18n import gettext as _
 
 __all__ = ["demo"]
 
@@ -78,7 +80,8 @@ class Narrator:
         wanted = expect if expect is not None else 0
         if check and proc.returncode != wanted:
             raise click.ClickException(
-                f"demo step failed: {shown} exited {proc.returncode}, expected {wanted}"
+                _("demo step failed: {command} exited {code}, expected {wanted}").format(
+                    command=shown, code=proc.returncode, wanted=wanted)
             )
         return proc
 
@@ -105,14 +108,16 @@ def _background(n: Narrator, args: list[str], port: int) -> Iterator[None]:
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
-                raise click.ClickException(f"{args[1]} {args[2]} did not start: {err.strip()}")
+                raise click.ClickException(_("{command} did not start: {error}").format(
+                    command=f"{args[1]} {args[2]}", error=err.strip()))
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise click.ClickException(f"{args[1]} {args[2]} did not answer within 30 s")
+                raise click.ClickException(_("{command} did not answer within 30 s").format(
+                    command=f"{args[1]} {args[2]}"))
             time.sleep(0.1)
         yield
     finally:
@@ -136,21 +141,22 @@ def _copy_samples(n: Narrator) -> None:
 
 def _sign_contracts(n: Narrator) -> None:
     _copy_samples(n)
-    n.step("The phone signs a PDF contract: PAdES B-LTA (prepare → phone signs → finish)")
-    n.say("The server computes the data to be signed; the key never leaves the phone.")
+    n.step(_("The phone signs a PDF contract: PAdES B-LTA (prepare → phone signs → finish)"))
+    n.say(_("The server computes the data to be signed; the key never leaves the phone."))
     n.run(["ltv", "sign", "contract.pdf", "--format", "pades", "--level", "B-LTA",
            "--phone", "phone", "--pki", "pki", "-o", "contract-signed.pdf"])
-    n.say("Independent checks: poppler's pdfsig (with an NSS database trusting root.pem) and qpdf.")
+    n.say(_("Independent checks: poppler's pdfsig (with an NSS database trusting root.pem) "
+            "and qpdf."))
     (n.workdir / "nssdb").mkdir(exist_ok=True)
     n.run(["certutil", "-N", "-d", "sql:nssdb", "--empty-password"], show=False)
     n.run(["certutil", "-A", "-d", "sql:nssdb", "-n", "sample-root", "-t", "CT,C,C",
            "-i", "pki/root.pem"], show=False)
     n.run(["pdfsig", "-nssdir", "sql:nssdb", "contract-signed.pdf"], keep=_PDFSIG_LINES)
     n.run(["qpdf", "--check", "contract-signed.pdf"], show=False)
-    n.say("qpdf --check: no structural problems")
+    n.say(_("qpdf --check: no structural problems"))
 
-    n.step("The same phone signs an XML contract (XAdES B-LTA, enveloped) and a text file "
-           "(CAdES B-LTA, detached)")
+    n.step(_("The same phone signs an XML contract (XAdES B-LTA, enveloped) and a text file "
+              "(CAdES B-LTA, detached)"))
     n.run(["ltv", "sign", "contract.xml", "--format", "xades", "--level", "B-LTA",
            "--phone", "phone", "--pki", "pki", "-o", "contract-signed.xml"])
     n.run(["xmlsec1", "--verify", "--enabled-key-data", "x509", "--trusted-pem", "pki/root.pem",
@@ -162,17 +168,17 @@ def _sign_contracts(n: Narrator) -> None:
            "-content", "contract.txt", "-CAfile", "pki/root.pem", "-certfile",
            "pki/smartphone-ca.pem", "-purpose", "any", "-out", "/dev/null"])
 
-    n.step("Renew the PDF's archive timestamp once (what the nightly job does before a TSA "
-           "certificate or algorithm weakens)")
+    n.step(_("Renew the PDF's archive timestamp once (what the nightly job does before a TSA "
+              "certificate or algorithm weakens)"))
     n.run(["ltv", "extend", "contract-signed.pdf", "--level", "B-LTA", "--pki", "pki",
            "-o", "contract-renewed.pdf"])
     n.run(["pdfsig", "-nssdir", "sql:nssdb", "contract-renewed.pdf"], keep=_PDFSIG_LINES)
-    n.say("(pdfsig cannot check RFC 3161 document timestamps; `ltv validate` does, below)")
+    n.say(_("(pdfsig cannot check RFC 3161 document timestamps; `ltv validate` does, below)"))
 
 
 def _sign_over_api(n: Narrator) -> None:
-    n.step("The same over the HTTP API: the platform prepares, the phone signs, the platform "
-           "finishes")
+    n.step(_("The same over the HTTP API: the platform prepares, the phone signs, the platform "
+              "finishes"))
     port = _free_port()
     key = n.run(["ltv", "tenant", "add", "acme", "--store", "api-store"]).stdout.strip()
     from samples.services import pki_fetch_allow
@@ -191,11 +197,12 @@ def _sign_remotely(n: Narrator) -> None:
     """Remote signing (issue #18): the key in an HSM (SoftHSM2 here), a passkey approves."""
     from samples.softhsm import init_token
 
-    n.step("A phone without a secure element: its key lives in the service's HSM (PKCS#11, "
-           "SoftHSM2 here) and its passkey approves each signature (CSC API v2)")
+    n.step(_("A phone without a secure element: its key lives in the service's HSM (PKCS#11, "
+              "SoftHSM2 here) and its passkey approves each signature (CSC API v2)"))
     token = init_token(n.workdir / "hsm")
     os.environ.update(token.environment)  # the servers started below inherit SOFTHSM2_CONF
-    n.say(f"(a SoftHSM2 token in hsm/, SOFTHSM2_CONF={token.conf.name}; PIN in hsm/pin)")
+    n.say(_("(a SoftHSM2 token in hsm/, SOFTHSM2_CONF={conf}; PIN in hsm/pin)").format(
+        conf=token.conf.name))
     port = _free_port()
     key = n.run(["ltv", "tenant", "add", "acme", "--store", "remote-store"]).stdout.strip()
     with _background(n, ["ltv", "serve", "--pki", "pki", "--store", "remote-store", "--port",
@@ -204,19 +211,19 @@ def _sign_remotely(n: Narrator) -> None:
         url = f"http://127.0.0.1:{port}"
         credential = n.run(["ltv", "remote", "enroll", "hanako", "--server", url, "--api-key",
                             key, "--passkey", "hanako-passkey"]).stdout.strip()
-        n.say("the key was generated inside the token (sensitive, never extractable); the "
-              "certificate carries the remote signing policy")
+        n.say(_("the key was generated inside the token (sensitive, never extractable); the "
+                 "certificate carries the remote signing policy"))
         n.run(["ltv", "sign", "contract.pdf", "--format", "pades", "--level", "B-LTA", "--pki",
                "pki", "--remote", url, "--api-key", key, "--credential", credential,
                "--passkey", "hanako-passkey", "-o", "contract-remote.pdf"])
-        n.say("the passkey signed a WebAuthn challenge derived from exactly this hash; the "
-              "one-time SAD it earned was spent by that one signature")
+        n.say(_("the passkey signed a WebAuthn challenge derived from exactly this hash; the "
+                 "one-time SAD it earned was spent by that one signature"))
         n.run(["ltv", "validate", "contract-remote.pdf", "--trust", "pki/root.pem"])
 
 
 def _validate_after_revocation(n: Narrator) -> None:
-    n.step("Validate (ETSI EN 319 102-1): the certificate is revoked now, but the signature "
-           "timestamps prove the signatures are older than the revocation")
+    n.step(_("Validate (ETSI EN 319 102-1): the certificate is revoked now, but the signature "
+              "timestamps prove the signatures are older than the revocation"))
     n.run(["ltv", "validate", "contract-renewed.pdf", "contract-signed.xml", "contract-api.pdf",
            "--trust", "pki/root.pem"])
     n.run(["ltv", "validate", "contract.txt.p7s", "--detached", "contract.txt", "--trust",
@@ -225,14 +232,15 @@ def _validate_after_revocation(n: Narrator) -> None:
 
 def _validate_years_later(n: Narrator, now: datetime) -> None:
     later = now + timedelta(days=5 * 365)
-    n.step(f"Five years later ({later.date()}): the phone's certificate has expired, no server "
-           "is running; validate offline from the embedded material alone")
+    n.step(_("Five years later ({date}): the phone's certificate has expired, no server "
+             "is running; validate offline from the embedded material alone").format(
+                 date=later.date()))
     n.run(["ltv", "validate", "contract-renewed.pdf", "--trust", "pki/root.pem", "--offline",
            "--at", format_time(later), "--html", "report.html", "--json", "report.json"])
-    n.say("report.html shows the timeline: certificate validity, revocation, signing time, each "
-          "timestamp and the proof of existence that carried the verdict.")
-    n.say("Without timestamps the same signature would now be INDETERMINATE "
-          "(OUT_OF_BOUNDS_NO_POE): that is why ltv signs at B-T or higher.")
+    n.say(_("report.html shows the timeline: certificate validity, revocation, signing time, each "
+             "timestamp and the proof of existence that carried the verdict."))
+    n.say(_("Without timestamps the same signature would now be INDETERMINATE "
+             "(OUT_OF_BOUNDS_NO_POE): that is why ltv signs at B-T or higher."))
 
 
 _ARCHIVED = (("contract-signed.pdf", "PDF-2026-001", ()),
@@ -241,10 +249,10 @@ _ARCHIVED = (("contract-signed.pdf", "PDF-2026-001", ()),
 
 
 def _archive_contracts(n: Narrator) -> dict[str, str]:
-    n.step("Archive the three signed contracts: evidence packages with an RFC 4998 evidence "
-           "record (one timestamp for the batch)")
-    n.say("Each package keeps the signed file, every certificate, CRL, OCSP response and "
-          "timestamp, the validation report at ingest and metadata; the id is printed.")
+    n.step(_("Archive the three signed contracts: evidence packages with an RFC 4998 evidence "
+              "record (one timestamp for the batch)"))
+    n.say(_("Each package keeps the signed file, every certificate, CRL, OCSP response and "
+             "timestamp, the validation report at ingest and metadata; the id is printed."))
     ids: dict[str, str] = {}
     for name, contract_id, extra in _ARCHIVED:
         proc = n.run(["ltv", "archive", "put", name, *extra, "--meta",
@@ -260,35 +268,36 @@ def _ten_years(n: Narrator, port: int, now: datetime, ids: dict[str, str]) -> No
     y3, y8 = now + 3 * year, now + 8 * year
     # 2040 (for a demo run in 2026): RSA-2048 is past its NIST IR 8547 sunset (2036-01-01)
     y_end = datetime(now.year + 14, 1, 1, tzinfo=now.tzinfo)
-    n.step(f"Year 3 ({y3.date()}): NIST IR 8547 deprecates RSA-2048 after 2030 and disallows "
-           "it after 2035. The TSA moves to ML-DSA-65 (FIPS 204) under the post-quantum root, "
-           "and the nightly job renews every evidence record whose newest timestamp rests on RSA")
+    n.step(_("Year 3 ({date}): NIST IR 8547 deprecates RSA-2048 after 2030 and disallows "
+             "it after 2035. The TSA moves to ML-DSA-65 (FIPS 204) under the post-quantum root, "
+             "and the nightly job renews every evidence record whose newest timestamp rests on "
+             "RSA").format(date=y3.date()))
     n.run(["ltv", "pki", "rollover-tsa", "pki", "--tsa-key", "ml-dsa-65", "--at",
            format_time(y3)])
     with _pki_server(n, "pki", port, at=y3):
-        n.say("--margin 2555: renew what weakens within seven years (RSA-2048's sunset too).")
+        n.say(_("--margin 2555: renew what weakens within seven years (RSA-2048's sunset too)."))
         n.run(["ltv", "archive", "renew", "--dry-run", "--margin", "2555", "--at",
                format_time(y3)])
         n.run(["ltv", "archive", "renew", "--pki", "pki", "--margin", "2555", "--at",
                format_time(y3)])
-        n.say("Run it again with the usual 180-day margin: idempotent, nothing left to do "
-              "(ML-DSA has no sunset).")
+        n.say(_("Run it again with the usual 180-day margin: idempotent, nothing left to do "
+                "(ML-DSA has no sunset)."))
         n.run(["ltv", "archive", "renew", "--pki", "pki", "--at", format_time(y3)])
 
-    n.step(f"Year 8 ({y8.date()}): a new ML-DSA TSA key, and the archive moves from SHA-256 to "
-           "SHA-512 (hash-tree renewal, RFC 4998 §5.2)")
+    n.step(_("Year 8 ({date}): a new ML-DSA TSA key, and the archive moves from SHA-256 to "
+             "SHA-512 (hash-tree renewal, RFC 4998 §5.2)").format(date=y8.date()))
     n.run(["ltv", "pki", "rollover-tsa", "pki", "--at", format_time(y8)])
     with _pki_server(n, "pki", port, at=y8):
         n.run(["ltv", "archive", "renew", "--pki", "pki", "--hash-algorithm", "sha512", "--at",
                format_time(y8)])
 
-    n.step(f"{y_end.year} ({y_end.date()}): RSA-2048 is past its sunset, every original "
-           "certificate has expired, no server runs; prove each package offline from the "
-           "archive alone")
-    n.say("The signatures, their CAs and first timestamps are RSA-2048: they count because the "
-          "ML-DSA timestamps of year 3 prove they existed before the sunset.")
+    n.step(_("{year} ({date}): RSA-2048 is past its sunset, every original certificate has "
+             "expired, no server runs; prove each package offline from the archive alone"
+             ).format(year=y_end.year, date=y_end.date()))
+    n.say(_("The signatures, their CAs and first timestamps are RSA-2048: they count because "
+            "the ML-DSA timestamps of year 3 prove they existed before the sunset."))
     trust = ["--trust", "pki/root.pem", "--trust", "pki/pq-root.pem"]
-    for name, _, _ in _ARCHIVED:
+    for name, _contract_id, _extra in _ARCHIVED:
         n.run(["ltv", "archive", "verify", ids[name], "--at", format_time(y_end), *trust])
     pdf = ids["contract-signed.pdf"]
     n.run(["ltv", "archive", "verify", pdf, "--at", format_time(y_end), *trust,
@@ -297,37 +306,43 @@ def _ten_years(n: Narrator, port: int, now: datetime, ids: dict[str, str]) -> No
     for ts in report["signatures"][0]["timestamps"]:
         n.say(f"  {ts['kind']:<16} {ts['gen_time']}  {ts.get('tsa') or '':<40} "
               f"{ts['indication']}")
-    n.say("Export the PDF's RFC 4998 evidence record and exactly the data objects it protects, "
-          "for any other verifier:")
+    n.say(_("Export the PDF's RFC 4998 evidence record and exactly the data objects it protects, "
+             "for any other verifier:"))
     n.run(["ltv", "archive", "export-er", pdf, "--dir", "evidence-record"])
 
 
-@click.command()
+@click.command(
+               help=N_("Play the sample story: PKI, phone, timestamps, signatures, revocation, "
+                       "validation."))
 @click.option("--dir", "workdir", type=click.Path(path_type=Path), default=Path("demo-out"),
-              show_default=True, help="Where the demo writes its PKI, phone and files.")
-@click.option("--keep", is_flag=True, help="Reuse the demo directory.")
+              show_default=True, help=N_("Where the demo writes its PKI, phone and files."))
+@click.option("--keep", is_flag=True, help=N_("Reuse the demo directory."))
 def demo(workdir: Path, keep: bool) -> None:
-    """Play the sample story: PKI, phone, timestamps, signatures, revocation, validation."""
+    # every ltv the demo runs speaks the demo's language
+    os.environ["LTV_LANG"] = current_language()
     if workdir.exists() and not keep:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     n = Narrator(workdir.resolve(), color=sys.stdout.isatty())
     now = SystemClock().now().replace(microsecond=0)
     port = _free_port()
-    click.echo(f"ltv demo — working in {workdir.resolve()} (servers on 127.0.0.1:{port})")
+    click.echo(_("ltv demo — working in {dir} (servers on 127.0.0.1:{port})").format(
+        dir=workdir.resolve(), port=port))
 
-    n.step("A JPKI-like sample PKI: root, card CA, smartphone CA, TSA, delegated OCSP responders")
+    n.step(_("A JPKI-like sample PKI: root, card CA, smartphone CA, TSA, delegated OCSP "
+             "responders"))
     n.run(["ltv", "pki", "init", "pki", "--port", str(port), "--at", format_time(now)])
-    n.say("root.pem is the trust anchor; the certificates point at the servers for OCSP, CRLs "
-          "and CA certificates.")
+    n.say(_("root.pem is the trust anchor; the certificates point at the servers for OCSP, CRLs "
+             "and CA certificates."))
 
     with _pki_server(n, "pki", port):
-        n.step("A smartphone enrols: its key is made on the phone, the smartphone CA certifies it")
+        n.step(_("A smartphone enrols: its key is made on the phone, the smartphone CA "
+                 "certifies it"))
         n.run(["ltv", "phone", "enroll", "phone", "--pki", "pki", "--key", "rsa2048"])
         n.run(["openssl", "x509", "-in", "phone/cert.pem", "-noout", "-subject", "-enddate",
                "-ext", "certificatePolicies"])
 
-        n.step("Our RFC 3161 time-stamp authority answers; OpenSSL checks the reply")
+        n.step(_("Our RFC 3161 time-stamp authority answers; OpenSSL checks the reply"))
         contract = n.workdir / "contract.txt"
         contract.write_text("売買契約書 — sample contract\n", encoding="utf-8")
         n.run(["openssl", "ts", "-query", "-sha256", "-cert", "-data", "contract.txt",
@@ -346,12 +361,12 @@ def demo(workdir: Path, keep: bool) -> None:
         _sign_remotely(n)
         archived = _archive_contracts(n)
 
-        n.step("OCSP says the phone's certificate is good")
+        n.step(_("OCSP says the phone's certificate is good"))
         aia = f"http://127.0.0.1:{port}/ocsp/smartphone-ca"
         n.run(["openssl", "ocsp", "-issuer", "pki/smartphone-ca.pem", "-cert", "phone/cert.pem",
                "-url", aia, "-CAfile", "pki/root.pem"])
 
-        n.step("The phone is replaced: its certificate is revoked (reason superseded)")
+        n.step(_("The phone is replaced: its certificate is revoked (reason superseded)"))
         # Revocation times are whole seconds (as OCSP and CRLs encode them): revoke a moment
         # after the last signature so the story is not decided by a sub-second race.
         revoked_at = SystemClock().now().replace(microsecond=0) + timedelta(seconds=2)
@@ -359,7 +374,8 @@ def demo(workdir: Path, keep: bool) -> None:
                "superseded", "--at", format_time(revoked_at)])
     later = now + timedelta(minutes=5)
     with _pki_server(n, "pki", port, at=later):
-        n.say(f"(servers restarted with their clock at {format_time(later)})")
+        n.say(_("(servers restarted with their clock at {time})").format(
+            time=format_time(later)))
         n.run(["openssl", "ocsp", "-issuer", "pki/smartphone-ca.pem", "-cert", "phone/cert.pem",
                "-url", aia, "-CAfile", "pki/root.pem"])
 
@@ -368,4 +384,4 @@ def demo(workdir: Path, keep: bool) -> None:
     _ten_years(n, port, now, archived)
 
     click.echo("")
-    click.echo(f"Done. Everything the demo made is in {workdir.resolve()}.")
+    click.echo(_("Done. Everything the demo made is in {dir}.").format(dir=workdir.resolve()))

@@ -10,6 +10,8 @@ import click
 
 from ltv.cli._fetch import parse_size
 from ltv.cli._services import ENV_PKI, ENV_TSA
+from ltv.i18n import N_
+from ltv.i18n import gettext as _
 
 __all__ = ["serve"]
 
@@ -20,99 +22,100 @@ _DEFAULT_STORE = "var/archive"
 
 
 
-@click.command("serve")
+@click.command("serve",
+               help=N_("Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."))
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="LTV_HOST",
-              help="Address to bind (default loopback only).")
+              help=N_("Address to bind (default loopback only)."))
 @click.option("--port", type=click.IntRange(1, 65535), default=8400, show_default=True,
               envvar="LTV_PORT")
 @click.option("--store", "store_url", default=_DEFAULT_STORE, show_default=True,
-              envvar="LTV_STORE", help="Object store URL (file:///path, path, s3://BUCKET).")
+              envvar="LTV_STORE", help=N_("Object store URL (file:///path, path, s3://BUCKET)."))
 @click.option("--pki", type=_DIR, default=None, envvar=ENV_PKI,
-              help="Sample PKI: its TSA, certificates and root as trust anchor. [env LTV_PKI]")
+              help=N_("Sample PKI: its TSA, certificates and root as trust anchor. [env LTV_PKI]"))
 @click.option("--tsa", "tsa_url", default=None, envvar=ENV_TSA,
-              help="RFC 3161 TSA URL. [env LTV_TSA_URL]")
+              help=N_("RFC 3161 TSA URL. [env LTV_TSA_URL]"))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchor PEM file or directory for validation (repeatable).")
+              help=N_("Trust anchor PEM file or directory for validation (repeatable)."))
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              envvar="LTV_WORKERS", help="Worker processes.")
+              envvar="LTV_WORKERS", help=N_("Worker processes."))
 @click.option("--max-upload", default="50M", show_default=True, envvar="LTV_MAX_UPLOAD",
-              help="Largest request body accepted (413 beyond).")
+              help=N_("Largest request body accepted (413 beyond)."))
 @click.option("--timeout", "request_timeout", type=float, default=120.0, show_default=True,
-              envvar="LTV_REQUEST_TIMEOUT", help="Seconds before a request answers 504.")
+              envvar="LTV_REQUEST_TIMEOUT", help=N_("Seconds before a request answers 504."))
 @click.option("--public-validation", is_flag=True, envvar="LTV_PUBLIC_VALIDATION",
-              help="Let /v1/validations (and the web page) work without an API key.")
+              help=N_("Let /v1/validations (and the web page) work without an API key."))
 @click.option("--min-retention", default="10y", show_default=True, envvar="LTV_MIN_RETENTION",
-              metavar="PERIOD", help="Archive retention floor (10y, 3650d, 1y180d); a tenant's "
-              "retain-until may extend it, never shorten it.")
+              metavar="PERIOD", help=N_("Archive retention floor (10y, 3650d, 1y180d); a tenant's "
+                 "retain-until may extend it, never shorten it."))
 @click.option("--allow-unlocked", is_flag=True, envvar="LTV_ALLOW_UNLOCKED",
-              help="Accept an S3 bucket without object lock (no COMPLIANCE retention).")
-@click.option("--tsa-key", type=_FILE, default=None, help="Also serve our TSA at /tsa: key.")
-@click.option("--tsa-cert", type=_FILE, default=None, help="... and its certificate.")
-@click.option("--tsa-chain", type=_FILE, default=None, help="... and issuer certificates.")
+              help=N_("Accept an S3 bucket without object lock (no COMPLIANCE retention)."))
+@click.option("--tsa-key", type=_FILE, default=None, help=N_("Also serve our TSA at /tsa: key."))
+@click.option("--tsa-cert", type=_FILE, default=None, help=N_("... and its certificate."))
+@click.option("--tsa-chain", type=_FILE, default=None, help=N_("... and issuer certificates."))
 @click.option("--tsa-state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("var/tsa"), show_default=True, help="TSA serial-number state.")
+              default=Path("var/tsa"), show_default=True, help=N_("TSA serial-number state."))
 @click.option("--tsa-key-password-file", type=_FILE, default=None,
               envvar="LTV_TSA_KEY_PASSWORD_FILE",
-              help="File holding the password of an encrypted --tsa-key (read by each worker).")
+              help=N_("File holding the password of an encrypted --tsa-key (read by each worker)."))
 @click.option("--public-tsa", is_flag=True, envvar="LTV_PUBLIC_TSA",
-              help="Let /tsa answer without an API key.")
+              help=N_("Let /tsa answer without an API key."))
 @click.option("--tsa-rate-limit", type=click.IntRange(1), default=600, show_default=True,
               envvar="LTV_TSA_RATE_LIMIT",
-              help="/tsa requests per minute per caller (429 beyond).")
+              help=N_("/tsa requests per minute per caller (429 beyond)."))
 @click.option("--public-metrics", is_flag=True, envvar="LTV_PUBLIC_METRICS",
-              help="Let /metrics answer without an API key.")
+              help=N_("Let /metrics answer without an API key."))
 @click.option("--session-purge-interval", type=click.FloatRange(min=1.0), default=300.0,
               show_default=True, envvar="LTV_SESSION_PURGE_INTERVAL",
-              help="Seconds between purges of expired signing sessions.")
+              help=N_("Seconds between purges of expired signing sessions."))
 @click.option("--fetch-allow", multiple=True, envvar="LTV_FETCH_ALLOW",
               metavar="HOST[:PORT]|CIDR",
-              help="Allow fetching from this non-public host or range (repeatable); --pki "
-                   "adds its own server.")
+              help=N_("Allow fetching from this non-public host or range (repeatable); --pki "
+                      "adds its own server."))
 @click.option("--fetch-deny", multiple=True, envvar="LTV_FETCH_DENY",
-              metavar="HOST[:PORT]|CIDR", help="Never fetch from this host or range.")
+              metavar="HOST[:PORT]|CIDR", help=N_("Never fetch from this host or range."))
 @click.option("--fetch-timeout", type=click.FloatRange(min=0.1), default=10.0,
               show_default=True, envvar="LTV_FETCH_TIMEOUT",
-              help="Seconds for one fetch, connect to last byte.")
+              help=N_("Seconds for one fetch, connect to last byte."))
 @click.option("--fetch-budget", type=click.FloatRange(min=0.1), default=30.0,
               show_default=True, envvar="LTV_FETCH_BUDGET",
-              help="Seconds of fetching per request, all fetches together.")
+              help=N_("Seconds of fetching per request, all fetches together."))
 @click.option("--max-fetches", type=click.IntRange(1, 1000), default=32, show_default=True,
-              envvar="LTV_MAX_FETCHES", help="Fetches per request.")
+              envvar="LTV_MAX_FETCHES", help=N_("Fetches per request."))
 @click.option("--max-crl-size", default="64M", show_default=True, envvar="LTV_MAX_CRL_SIZE",
-              help="Largest CRL fetched.")
+              help=N_("Largest CRL fetched."))
 @click.option("--cache-size", default="64M", show_default=True, envvar="LTV_CACHE_SIZE",
-              help="Memory for cached CRLs (OCSP answers get a quarter more).")
+              help=N_("Memory for cached CRLs (OCSP answers get a quarter more)."))
 @click.option("--max-concurrent", type=click.IntRange(1, 1000), default=16,
               show_default=True, envvar="LTV_MAX_CONCURRENT",
-              help="/v1/ requests worked on at once per worker (503 beyond).")
+              help=N_("/v1/ requests worked on at once per worker (503 beyond)."))
 @click.option("--queue-seconds", type=click.FloatRange(min=0), default=2.0,
               show_default=True, envvar="LTV_QUEUE_SECONDS",
-              help="How long a request may wait for a free slot before 503.")
+              help=N_("How long a request may wait for a free slot before 503."))
 @click.option("--tenant-concurrency", type=click.IntRange(1, 1000), default=4,
               show_default=True, envvar="LTV_TENANT_CONCURRENCY",
-              help="/v1/ requests in flight per API key (429 beyond).")
+              help=N_("/v1/ requests in flight per API key (429 beyond)."))
 @click.option("--tenant-rate", type=click.IntRange(1, 100000), default=120,
               show_default=True, envvar="LTV_TENANT_RATE",
-              help="/v1/ requests per minute per API key (429 beyond).")
+              help=N_("/v1/ requests per minute per API key (429 beyond)."))
 @click.option("--anonymous-concurrency", type=click.IntRange(1, 1000), default=2,
               show_default=True, envvar="LTV_ANONYMOUS_CONCURRENCY",
-              help="Anonymous requests in flight, all callers together.")
+              help=N_("Anonymous requests in flight, all callers together."))
 @click.option("--anonymous-rate", type=click.IntRange(1, 100000), default=30,
               show_default=True, envvar="LTV_ANONYMOUS_RATE",
-              help="Anonymous requests per minute per client address.")
+              help=N_("Anonymous requests per minute per client address."))
 @click.option("--pkcs11-module", type=_FILE, default=None, envvar="LTV_PKCS11_MODULE",
-              help="Remote signing (CSC API v2 at /csc/v2/): the PKCS#11 module of the HSM.")
+              help=N_("Remote signing (CSC API v2 at /csc/v2/): the PKCS#11 module of the HSM."))
 @click.option("--token-label", default="ltv-remote", show_default=True,
-              envvar="LTV_TOKEN_LABEL", help="... the token holding the remote keys.")
+              envvar="LTV_TOKEN_LABEL", help=N_("... the token holding the remote keys."))
 @click.option("--pin-file", type=_FILE, default=None, envvar="LTV_PIN_FILE",
-              help="... a file holding the token's user PIN (read by each worker).")
+              help=N_("... a file holding the token's user PIN (read by each worker)."))
 @click.option("--webauthn-rp-id", default="localhost", show_default=True,
-              envvar="LTV_WEBAUTHN_RP_ID", help="... the passkeys' relying party id.")
+              envvar="LTV_WEBAUTHN_RP_ID", help=N_("... the passkeys' relying party id."))
 @click.option("--webauthn-origin", "webauthn_origins", multiple=True,
               default=("http://localhost",), show_default=True,
-              help="... origins the passkey assertions may come from (repeatable).")
+              help=N_("... origins the passkey assertions may come from (repeatable)."))
 @click.option("--sad-lifetime", type=click.IntRange(10, 3600), default=300, show_default=True,
-              help="... seconds a signature authorisation (SAD) stays usable.")
+              help=N_("... seconds a signature authorisation (SAD) stays usable."))
 def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str | None,
           trust: tuple[Path, ...], workers: int, max_upload: str, request_timeout: float,
           min_retention: str, allow_unlocked: bool,
@@ -128,7 +131,6 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
           pkcs11_module: Path | None, token_label: str,
           pin_file: Path | None, webauthn_rp_id: str, webauthn_origins: tuple[str, ...],
           sad_lifetime: int) -> None:
-    """Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."""
     import os
 
     from ltv.server.app import build_app, fetch_policy
@@ -154,9 +156,11 @@ def serve(host: str, port: int, store_url: str, pki: Path | None, tsa_url: str |
         sad_lifetime=sad_lifetime,
     )
     app = build_app(settings)  # fails here, clearly, if misconfigured
-    click.echo(f"ltv API on http://{host}:{port}/ (store {store_url}, {workers} worker(s))",
+    click.echo(_("ltv API on http://{host}:{port}/ (store {store}, {workers} worker(s))").format(
+        host=host, port=port, store=store_url, workers=workers),
                err=True)
-    click.echo(f"outbound fetches: {fetch_policy(settings).describe()}", err=True)
+    click.echo(_("outbound fetches: {policy}").format(policy=fetch_policy(settings).describe()),
+               err=True)
     import logging
 
     online = logging.getLogger("ltv.online")  # failed fetches, with their full URL and cause

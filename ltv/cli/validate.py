@@ -33,10 +33,14 @@ from ltv.cli._common import (
     TIME,
 )
 from ltv.cli._fetch import cli_egress, fetch_options
-from ltv.clock import SystemClock, format_time
+from ltv.cli._i18n import date_options, date_settings, show_time
+from ltv.cli._progress import Progress
+from ltv.clock import SystemClock
 from ltv.errors import ConfigurationError, InputError, LtvError
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
+from ltv.i18n import N_, current_language
+from ltv.i18n import gettext as _
 from ltv.jpki import KeyKind
 from ltv.signing import SignatureLevel
 from ltv.validation import (
@@ -50,6 +54,7 @@ from ltv.validation import (
 from ltv.validation import (
     validate as validate_data,
 )
+from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
 
 # pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
@@ -79,22 +84,55 @@ def _line(name: str, sig: SignatureReport, many: bool) -> str:
     return _one_line(_verdict_line(name, sig, many))
 
 
+_POE_KINDS = {"signature": N_("signature time-stamp"), "archive": N_("archive time-stamp"),
+              "document": N_("document time-stamp"), "content": N_("content time-stamp")}
+_KEY_KINDS = (N_("smartphone"), N_("card"), N_("remote (server-held key, FIDO-authorised)"),
+              N_("other"))
+
+
+def _explain(sig: SignatureReport) -> str:
+    """The verdict in plain words (:func:`ltv.validation.explain.explain` when present)."""
+    from ltv.validation.explain import explain
+
+    text = explain(sig.indication.value,
+                   sig.subindication.value if sig.subindication else None, current_language())
+    return _(" ({explanation})").format(explanation=text) if text else ""
+
+
 def _verdict_line(name: str, sig: SignatureReport, many: bool) -> str:
+    """``PASSED: FILE (...)``; in Japanese the standard token stays and plain words follow."""
     label = f"{name}#{sig.id}" if many else name
+    ja = current_language() == "ja"
     if sig.indication is Indication.TOTAL_PASSED:
-        bits = [sig.level.value if sig.level else "no baseline level", sig.format.value]
+        bits = [sig.level.value if sig.level else _("no baseline level"), sig.format.value]
         if sig.signer is not None:
-            bits.append(f"{sig.signer.key_kind.label} key of {sig.signer.subject}")
-        bits.append(f"best signature time {format_time(sig.best_signature_time)}")
+            who = sig.signer.subject
+            if ja and sig.signer.holder_name:  # the JPKI holder's name, then the subject
+                who = f"{sig.signer.holder_name}、{who}"
+            bits.append(_("{kind} key of {subject}").format(
+                kind=_(sig.signer.key_kind.label), subject=who))
+        bits.append(_("best signature time {time}").format(
+            time=show_time(sig.best_signature_time)))
         if sig.poe is not None and sig.poe.source != "validation-time":
-            bits.append(f"POE: {sig.poe.source} time-stamp of {format_time(sig.poe.time)}"
-                        if sig.poe.source != "evidence-record"
-                        else f"POE: evidence record of {format_time(sig.poe.time)}")
-        return f"PASSED: {label} ({', '.join(bits)})"
-    word = "FAILED" if sig.indication is Indication.TOTAL_FAILED else "INDETERMINATE"
+            if sig.poe.source == "evidence-record":
+                bits.append(_("POE: evidence record of {time}").format(
+                    time=show_time(sig.poe.time)))
+            elif sig.poe.source in _POE_KINDS and ja:
+                bits.append(_("POE: {kind} of {time}").format(
+                    kind=_(_POE_KINDS[sig.poe.source]), time=show_time(sig.poe.time)))
+            else:
+                bits.append(_("POE: {source} time-stamp of {time}").format(
+                    source=sig.poe.source, time=show_time(sig.poe.time)))
+        return _("PASSED: {label} ({details})").format(
+            label=label, details=_(", ").join(bits), explanation="")
     sub = sig.subindication.token if sig.subindication else "-"
     detail = f" {sig.message}" if sig.message else ""
-    return f"{word}: {label} {sub}{detail}"
+    explanation = _explain(sig) if ja else ""
+    if sig.indication is Indication.TOTAL_FAILED:
+        return _("FAILED: {label} {sub}{detail}").format(
+            label=label, sub=sub, detail=detail, explanation=explanation)
+    return _("INDETERMINATE: {label} {sub}{detail}").format(
+        label=label, sub=sub, detail=detail, explanation=explanation)
 
 
 def _fetchers() -> RevocationFetchers:
@@ -135,7 +173,8 @@ def _apply_policy_file(policy: ValidationPolicy, path: Path) -> ValidationPolicy
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"cannot read policy file {path}: {exc}") from exc
+        raise ConfigurationError(_("cannot read policy file {path}: {problem}").format(
+            path=path, problem=exc)) from exc
     if not isinstance(data, dict):
         raise ConfigurationError(f"{path}: a policy file is a JSON object")
     known = {"name", "minimum_level", "refuse_key_kinds", "revocation_freshness_hours", "trust",
@@ -220,107 +259,236 @@ def _oid_list(path: Path, key: str, value: object) -> frozenset[str]:
 def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
     target = out
     if many:
-        out.mkdir(parents=True, exist_ok=True)
         target = out / f"{name}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
 
 
-@click.command("validate")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.command("validate",
+               help=N_("Validate signed FILEs (EN 319 102-1) and print one verdict line per "
+                       "signature."))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--detached", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The signed data of a detached signature.")
+              help=N_("The signed data of a detached signature."))
 @click.option("--at", "at", type=TIME, envvar="LTV_AT",
-              help="Validation time (ISO 8601, e.g. 2040-01-01T00:00:00Z); default: now.")
+              help=N_("Validation time (ISO 8601, e.g. 2040-01-01T00:00:00Z); default: now."))
 @click.option("--trust", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="Trust anchor PEM file or directory (repeatable; default: $LTV_TRUST).")
+              help=N_("Trust anchor PEM file or directory (repeatable; default: $LTV_TRUST)."))
 @click.option("--offline", is_flag=True, envvar="LTV_OFFLINE",
-              help="Use only the material inside the file: fetch nothing.")
+              help=N_("Use only the material inside the file: fetch nothing."))
 @click.option("--json", "json_out", type=click.Path(path_type=Path),
-              help="Write the JSON report (ltv.validation-report/1) here.")
+              help=N_("Write the JSON report (ltv.validation-report/1) here."))
 @click.option("--xml", "xml_out", type=click.Path(path_type=Path),
-              help="Write the ETSI TS 119 102-2 XML report here.")
+              help=N_("Write the ETSI TS 119 102-2 XML report here."))
 @click.option("--html", "html_out", type=click.Path(path_type=Path),
-              help="Write the HTML report (with a timeline) here.")
+              help=N_("Write the HTML report (with a timeline) here."))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]),
               default="text", show_default=True, envvar="LTV_FORMAT",
-              help="What stdout shows: one line per signature, or the JSON report.")
+              help=N_("What stdout shows: one line per signature, or the JSON report."))
 @click.option("--policy", "policy_file",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON policy file (minimum_level, refuse_key_kinds, ...).")
+              help=N_("JSON policy file (minimum_level, refuse_key_kinds, ...)."))
 @click.option("--evidence-record", "evidence_records", multiple=True,
               type=click.Path(exists=True, path_type=Path),
-              help="RFC 4998 evidence record over the signed file, a proof of existence: the "
-                   "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
-                   "and objects/, whose certificates, CRLs and OCSP responses join the "
-                   "validation material). Repeatable.")
+              help=N_("RFC 4998 evidence record over the signed file, a proof of existence: the "
+                      "DER file, or a directory from `ltv archive export-er` (evidence-record.ers "
+                      "and objects/, whose certificates, CRLs and OCSP responses join the "
+                      "validation material). Repeatable."))
 @click.option("--signature-id", "signature_id", default=None,
-              help="Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
-                   "field name, or CAdES 'signature N').")
+              help=N_("Report only the signature with this Id (a XAdES ds:Signature Id, a PAdES "
+                      "field name, or CAdES 'signature N')."))
 @click.option("--refuse-key-kind", "refuse", multiple=True,
               type=click.Choice([k.value for k in KeyKind]),
-              help="Do not accept signatures made with this kind of key (repeatable).")
+              help=N_("Do not accept signatures made with this kind of key (repeatable)."))
+@click.option("--pdf", "pdf_out", type=click.Path(path_type=Path),
+              help=N_("Write the report as an A4 PDF here (for filing), in the output's "
+                      "language."))
+@click.option("--show-holder-details", is_flag=True,
+              help=N_("Show the JPKI holder's address, date of birth and gender in the "
+                      "reports (personal data: off by default, never logged)."))
+@click.option("-q", "--quiet", count=True,
+              help=N_("-q: only the verdict lines and error lines (no progress, notes or "
+                      "skipped-file warnings); -qq: nothing at all, only the exit code."))
+@date_options
 @fetch_options
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
              trust: tuple[Path, ...], offline: bool, json_out: Path | None,
              xml_out: Path | None, html_out: Path | None, output_format: str,
              policy_file: Path | None, refuse: tuple[str, ...],
-             evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
-    """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+             evidence_records: tuple[Path, ...], signature_id: str | None = None,
+             quiet: int = 0, pdf_out: Path | None = None,
+             show_holder_details: bool = False) -> None:
     root = click.get_current_context().find_root()
-    verbose = bool(root.obj and root.obj.get("verbose"))
+    verbose = bool(root.obj and root.obj.get("verbose")) and quiet == 0
     policy = _policy(trust, policy_file, refuse)
     when = at or SystemClock().now()
     detached_bytes = detached.read_bytes() if detached is not None else None
     fetchers = None if offline else _fetchers()
-    many = len(files) > 1
-    worst = EXIT_PASSED
+    entries, worst = _expand(files, quiet)
+    many = len(entries) > 1 or any(f.is_dir() for f in files)
     json_docs: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            data = file.read_bytes()
-            records, archived = _evidence_records(evidence_records)
-            report = validate_data(data, policy=policy, at=when, offline=offline,
-                                   fetchers=fetchers, detached_content=detached_bytes,
-                                   evidence_records=records, extra_evidence=archived)
-            if signature_id is not None:
-                report = _select(report, signature_id)
-        except (LtvError, OSError) as exc:
-            message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
-            _diagnostic(f"ltv: error: {file}: {message}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-            continue
-        except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
-            _diagnostic(f"ltv: error: {file}: cannot validate ({type(exc).__name__}: {exc})"
-                        f"{'' if verbose else '; -v shows the traceback'}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-            continue
-        code = _exit_code(report)
-        worst = max(worst, code, key=_RANK.__getitem__)
-        multi_sig = len(report.signatures) > 1
-        if output_format == "text":
-            for sig in report.signatures:
-                click.echo(_line(str(file), sig, multi_sig))
-        if verbose:
-            _details(str(file), report, multi_sig)
-        try:
-            _render(report, file, json_out, xml_out, html_out, many)
-        except OSError as exc:
-            _diagnostic(f"ltv: error: {file}: cannot write the report: "
-                        f"{exc.strerror or exc}: {exc.filename}", verbose)
-            worst = max(worst, EXIT_BAD_INPUT, key=_RANK.__getitem__)
-        if output_format == "json":
-            from ltv.validation.report_json import to_json
-
-            doc = to_json(report)
-            if many:
-                doc["file"] = str(file)
-            json_docs.append(doc)
-    if output_format == "json":
+    with Progress(plain=False, enabled=quiet == 0 and len(entries) > 1,
+                  transient=True) as progress:
+        for done, (file, name, data) in enumerate(entries):
+            progress(_("validating"), done, len(entries))
+            outcome = _validate_one(file, name, data, many=many, verbose=verbose,
+                                    quiet=quiet, output_format=output_format,
+                                    run=_Run(policy, when, offline, fetchers, detached_bytes,
+                                             evidence_records, signature_id),
+                                    outputs=_Outputs(json_out, xml_out, html_out, pdf_out,
+                                                     _options(show_holder_details)),
+                                    json_docs=json_docs)
+            worst = max(worst, outcome, key=_RANK.__getitem__)
+        progress(_("validating"), len(entries), len(entries))
+    if output_format == "json" and quiet < 2:
         payload: Any = json_docs if many else (json_docs[0] if json_docs else None)
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+def _options(show_holder_details: bool) -> ReportOptions:
+    """How this run's reports are shown: its language, ``--tz``, ``--era``, holder details."""
+    tz, era = date_settings()
+    return ReportOptions(lang=current_language(), tz=tz, era=era,
+                         show_holder_details=show_holder_details)
+
+
+class _Outputs:
+    """Where this run writes its reports, and how they are shown."""
+
+    def __init__(self, json_out: Path | None, xml_out: Path | None, html_out: Path | None,
+                 pdf_out: Path | None, options: ReportOptions) -> None:
+        self.json_out = json_out
+        self.xml_out = xml_out
+        self.html_out = html_out
+        self.pdf_out = pdf_out
+        self.options = options
+
+
+class _Run:
+    """What every file of one ``ltv validate`` run is validated with."""
+
+    def __init__(self, policy: ValidationPolicy, when: datetime, offline: bool,
+                 fetchers: RevocationFetchers | None, detached: bytes | None,
+                 evidence_records: tuple[Path, ...], signature_id: str | None) -> None:
+        self.policy = policy
+        self.when = when
+        self.offline = offline
+        self.fetchers = fetchers
+        self.detached = detached
+        self.evidence_records = evidence_records
+        self.signature_id = signature_id
+
+
+def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verbose: bool,
+                  quiet: int, output_format: str, run: _Run,
+                  outputs: _Outputs,
+                  json_docs: list[dict[str, Any]]) -> int:
+    """Validate one file, print its lines; its exit code."""
+    say = quiet < 2
+    try:
+        if data is None:
+            data = file.read_bytes()
+        records, archived = _evidence_records(run.evidence_records)
+        report = validate_data(data, policy=run.policy, at=run.when, offline=run.offline,
+                               fetchers=run.fetchers, detached_content=run.detached,
+                               evidence_records=records, extra_evidence=archived)
+        if run.signature_id is not None:
+            report = _select(report, run.signature_id)
+    except (LtvError, OSError) as exc:
+        message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
+        if say:
+            _diagnostic(_error(f"{file}: {message}"), verbose)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
+        if say:
+            _diagnostic(_error(_("{file}: cannot validate ({problem})").format(
+                file=file, problem=f"{type(exc).__name__}: {exc}"))
+                + ("" if verbose else _("; -v shows the traceback")), verbose)
+        return EXIT_BAD_INPUT
+    code = _exit_code(report)
+    multi_sig = len(report.signatures) > 1
+    if output_format == "text" and say:
+        for sig in report.signatures:
+            click.echo(_line(str(file), sig, multi_sig))
+    if verbose:
+        _details(str(file), report, multi_sig)
+    try:
+        _render(report, name, outputs, many)
+    except (OSError, LtvError) as exc:
+        problem = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) \
+            else str(exc)
+        if say:
+            _diagnostic(_error(_("{file}: cannot write the report: {problem}").format(
+                file=file, problem=problem)), verbose)
+        code = max(code, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+    if output_format == "json":
+        from ltv.validation.report_json import to_json
+
+        doc = to_json(report, outputs.options)
+        if many:
+            doc["file"] = str(file)
+        json_docs.append(doc)
+    return code
+
+
+def _error(message: str) -> str:
+    return _("ltv: error: {message}").format(message=message)
+
+
+# what a file that is signed starts with / holds (``ltv validate DIR`` takes only these)
+_CMS_SIGNED_DATA = bytes.fromhex("06092a864886f70d010702")
+_XMLDSIG = b"http://www.w3.org/2000/09/xmldsig#"
+
+
+def _looks_signed(data: bytes) -> bool:
+    """A PDF with a signature's /ByteRange, XML with an XML-DSig signature, or DER CMS
+    signed-data (a .p7s / .p7m); anything else is not a signed file."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if data.startswith(b"%PDF-"):
+        return b"/ByteRange" in data
+    if head.startswith(b"<"):
+        return _XMLDSIG in data and b"Signature" in data
+    # a ContentInfo whose contentType (right after the outer SEQUENCE header) is signed-data;
+    # a time-stamp reply (.tsr) holds one deeper and is not a signed file
+    return data[:1] == b"\x30" and 2 <= data.find(_CMS_SIGNED_DATA, 0, 16) <= 6
+
+
+def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, bytes | None]],
+                                                          int]:
+    """The files to validate: each FILE as given; each DIR walked recursively (sorted), taking
+    the files that look signed (:func:`_looks_signed`). A file that does not is skipped with
+    one warning line; one that cannot be read gives an error line and exit code 4; a DIR
+    with no signed file is an error (exit 4). Entries: (path, report name, bytes if read)."""
+    entries: list[tuple[Path, str, bytes | None]] = []
+    worst = EXIT_PASSED
+    for path in paths:
+        if not path.is_dir():
+            entries.append((path, path.name, None))
+            continue
+        taken = 0
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                if quiet < 2:
+                    click.echo(_one_line(_error(f"{file}: {exc.strerror or exc}")), err=True)
+                worst = EXIT_BAD_INPUT
+                continue
+            if not _looks_signed(data):
+                if quiet == 0:
+                    click.echo(_one_line(_("ltv: warning: {file}: skipped (not a signed file)")
+                                         .format(file=file)), err=True)
+                continue
+            taken += 1
+            entries.append((file, file.relative_to(path).as_posix(), data))
+        if taken == 0:
+            if quiet < 2:
+                click.echo(_one_line(_error(_("{dir}: no signed file in this directory")
+                                            .format(dir=path))), err=True)
+            worst = EXIT_BAD_INPUT
+    return entries, worst
 
 
 def _diagnostic(line: str, verbose: bool) -> None:
@@ -333,13 +501,16 @@ def _diagnostic(line: str, verbose: bool) -> None:
 def _details(name: str, report: ValidationReport, many: bool) -> None:
     """``-v``: what each signature's report says beyond its verdict line, one line each."""
     for note in report.warnings:
-        click.echo(_one_line(f"ltv: note: {name}: {note}"), err=True)
+        click.echo(_one_line(_("ltv: note: {name}: {note}").format(name=name, note=note)),
+                   err=True)
     for sig in report.signatures:
         label = f"{name}#{sig.id}" if many else name
         for error in sig.errors:
-            click.echo(_one_line(f"ltv: detail: {label}: error: {error}"), err=True)
+            click.echo(_one_line(_("ltv: detail: {label}: error: {error}").format(
+                label=label, error=error)), err=True)
         for warning in sig.warnings:
-            click.echo(_one_line(f"ltv: detail: {label}: warning: {warning}"), err=True)
+            click.echo(_one_line(_("ltv: detail: {label}: warning: {warning}").format(
+                label=label, warning=warning)), err=True)
 
 
 def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
@@ -348,8 +519,8 @@ def _select(report: ValidationReport, signature_id: str) -> ValidationReport:
 
     chosen = tuple(s for s in report.signatures if s.id == signature_id)
     if not chosen:
-        raise InputError(f"no signature with Id {signature_id!r} (the file holds: "
-                         f"{', '.join(s.id for s in report.signatures)})")
+        raise InputError(_("no signature with Id {id!r} (the file holds: {ids})").format(
+            id=signature_id, ids=", ".join(s.id for s in report.signatures)))
     return replace(report, signatures=chosen)
 
 
@@ -373,17 +544,26 @@ def _evidence_records(paths: tuple[Path, ...]
     return records, (material_from_objects(objects) if objects else None)
 
 
-def _render(report: ValidationReport, file: Path, json_out: Path | None, xml_out: Path | None,
-            html_out: Path | None, many: bool) -> None:
-    if json_out is not None:
+def _render(report: ValidationReport, name: str, outputs: _Outputs, many: bool) -> None:
+    options = outputs.options
+    if outputs.json_out is not None:
         from ltv.validation.report_json import dumps
 
-        _write(json_out, file.name, ".json", dumps(report) + "\n", many)
-    if xml_out is not None:
+        _write(outputs.json_out, name, ".json", dumps(report, options=options) + "\n", many)
+    if outputs.xml_out is not None:
         from ltv.validation.report_xml import to_xml
 
-        _write(xml_out, file.name, ".xml", to_xml(report), many)
-    if html_out is not None:
+        _write(outputs.xml_out, name, ".xml", to_xml(report, options), many)
+    if outputs.html_out is not None:
         from ltv.validation.report_html import to_html
 
-        _write(html_out, file.name, ".html", to_html(report, title=file.name), many)
+        _write(outputs.html_out, name, ".html",
+               to_html(report, title=Path(name).name, options=options), many)
+    if outputs.pdf_out is not None:
+        from ltv.report_pdf import write_report_pdf
+
+        target = outputs.pdf_out
+        if many:
+            target = outputs.pdf_out / f"{name}.pdf"
+            target.parent.mkdir(parents=True, exist_ok=True)
+        write_report_pdf(report, target, options, title=Path(name).name)

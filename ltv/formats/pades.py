@@ -92,8 +92,8 @@ STATE_SCHEMA = "ltv.pades-state/1"
 _CHUNK = 1 << 20
 #: Hex characters reserved in ``/Contents`` for a signature time-stamp token added in place:
 #: an RSA token with its TSA certificate is ~3 KiB, an ML-DSA-65 / ML-DSA-87 token with its
-#: certificate (issued by an ML-DSA-87 root) ~10.5 / ~13.5 KiB; a longer TSA chain falls back to a document
-#: time-stamp, see :func:`to_t`. Unused room stays zeros (as every PDF signature's does).
+#: certificate (issued by an ML-DSA-87 root) ~10.5 / ~13.5 KiB; a longer TSA chain falls
+#: back to a document time-stamp, see :func:`to_t`. Unused room stays zeros.
 _TOKEN_ALLOWANCE = 2 * 16_384
 
 _T = TypeVar("_T")

@@ -22,7 +22,7 @@ from typing import Any
 
 from archive.audit import AuditEvent
 from ltv.online.budget import fetch_budget
-from ltv.server.problems import PROBLEM_JSON, TYPE_PREFIX
+from ltv.server.problems import PROBLEM_JSON, TYPE_PREFIX, localized_problem
 from ltv.server.refusals import CALLER, RefusalAudit, caller_of
 
 __all__ = ["Admission", "AdmissionLimits", "BodyLimit", "Metrics", "MetricsMiddleware",
@@ -36,11 +36,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def _problem(send: Send, status: int, slug: str, title: str, detail: str, path: str,
-                   *, retry_after: int | None = None) -> None:
+                   *, retry_after: int | None = None, scope: Scope | None = None) -> None:
+    # title and detail in the language of the request's Accept-Language (ltv.server.problems)
+    title, detail, lang = localized_problem(list((scope or {}).get("headers") or []),
+                                            title, detail)
     body = json.dumps({"type": TYPE_PREFIX + slug, "title": title, "status": status,
-                       "detail": detail, "instance": path}).encode()
+                       "detail": detail, "instance": path}, ensure_ascii=False).encode()
     headers = [(b"content-type", PROBLEM_JSON.encode()),
-               (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+               (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
+               (b"content-language", lang.encode()), (b"vary", b"Accept-Language")]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -70,11 +74,11 @@ class BodyLimit:
                     declared = int(value)
                 except ValueError:
                     await _problem(send, 400, "bad-request", "Bad Request",
-                                   "bad Content-Length", scope.get("path", ""))
+                                   "bad Content-Length", scope.get("path", ""), scope=scope)
                     return
                 if declared > self.limit:
                     await _problem(send, 413, "payload-too-large", "Request body too large",
-                                   detail, scope.get("path", ""))
+                                   detail, scope.get("path", ""), scope=scope)
                     return
         seen = 0
         exceeded = False
@@ -102,7 +106,7 @@ class BodyLimit:
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not started:
             await _problem(send, 413, "payload-too-large", "Request body too large", detail,
-                           scope.get("path", ""))
+                           scope.get("path", ""), scope=scope)
 
 
 class Timeout:
@@ -143,7 +147,7 @@ class Timeout:
             if not started:
                 await _problem(send, 504, "timeout", "Request timed out",
                                f"the request took longer than {self.seconds:g} s",
-                               scope.get("path", ""))
+                               scope.get("path", ""), scope=scope)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,14 +221,14 @@ class Admission:
             await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {rate} requests per minute; retry later", path,
-                           retry_after=max(1, math.ceil(wait)))
+                           retry_after=max(1, math.ceil(wait)), scope=scope)
             return
         if self._in_flight[key] >= limit:
             self._audit(scope, "concurrency-limit")
             await _drain(receive)
             await _problem(send, 429, "too-many-requests", "Too Many Requests",
                            f"more than {limit} requests in flight for this caller", path,
-                           retry_after=1)
+                           retry_after=1, scope=scope)
             return
         self._in_flight[key] += 1
         try:
@@ -233,7 +237,8 @@ class Admission:
                 await _drain(receive)
                 await _problem(send, 503, "unavailable", "Service Unavailable",
                                "the server is busy; retry later", path,
-                               retry_after=max(1, math.ceil(self.limits.queue_seconds)))
+                               retry_after=max(1, math.ceil(self.limits.queue_seconds)),
+                               scope=scope)
                 return
             token = CALLER.set(caller_of(next(
                 (bytes(v) for n, v in scope.get("headers", ()) if n == b"authorization"), None)))

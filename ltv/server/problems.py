@@ -11,6 +11,12 @@ messages name internal URLs, paths and OS errors ("[Errno 111] Connection refuse
 the operator's business, not the client's.
 
 ``type`` URIs are ``urn:ltv:problem:<slug>`` (stable; clients may switch on them).
+
+Languages: a request whose ``Accept-Language`` prefers Japanese gets ``title`` and ``detail``
+in Japanese (catalog domain "server"), ``Content-Language`` says which, and ``Vary`` names the
+header; ``type``, ``status`` and the extra members never change. A detail the catalogs know
+(the fixed 5xx texts, the API-key refusals, ...) is translated whole; a library message naming
+technical facts stays as it is, inside a Japanese sentence (:func:`localized_detail`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from ltv.errors import (
     TimestampError,
     UnsupportedAlgorithmError,
 )
+from ltv.i18n import N_, parse_accept_language, translate
 from ltv.server.errors import (
     AuthenticationError,
     NotFoundError,
@@ -53,7 +60,8 @@ from ltv.server.errors import (
     SessionUsedError,
 )
 
-__all__ = ["PROBLEM_JSON", "TYPE_PREFIX", "install_problem_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "TYPE_PREFIX", "install_problem_handlers", "localized_detail",
+           "localized_problem", "problem_response", "request_language"]
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:ltv:problem:"
@@ -62,29 +70,29 @@ _log = logging.getLogger("ltv.server")
 
 # class -> (status, slug, title); the most specific class in an exception's MRO wins.
 _LTV: Mapping[type[BaseException], tuple[int, str, str]] = {
-    AuthenticationError: (401, "unauthorized", "Missing or unknown API key"),
-    NotFoundError: (404, "not-found", "Not found"),
-    PayloadTooLargeError: (413, "payload-too-large", "Request body too large"),
-    SessionNotFoundError: (404, "session-not-found", "Signing session not found"),
-    SessionUsedError: (409, "session-used", "Signing session already finished"),
-    SessionExpiredError: (410, "session-expired", "Signing session expired"),
-    SessionError: (422, "session-damaged", "Signing session unusable"),
-    SignatureValueError: (422, "signature-value", "Signature value does not verify"),
-    HashFailureError: (422, "hash-failure", "Digest mismatch"),
-    MalformedError: (422, "malformed-input", "Malformed input"),
-    UnsupportedAlgorithmError: (422, "unsupported", "Unsupported algorithm or format"),
-    InputError: (422, "invalid-input", "Invalid input"),
-    TimestampError: (502, "timestamp-authority", "Time-stamp authority failed"),
-    ServiceError: (502, "upstream-service", "A remote service failed"),
-    ConfigurationError: (500, "server-configuration", "Server misconfigured"),
-    LtvError: (500, "internal", "Internal error"),
+    AuthenticationError: (401, "unauthorized", N_("Missing or unknown API key")),
+    NotFoundError: (404, "not-found", N_("Not found")),
+    PayloadTooLargeError: (413, "payload-too-large", N_("Request body too large")),
+    SessionNotFoundError: (404, "session-not-found", N_("Signing session not found")),
+    SessionUsedError: (409, "session-used", N_("Signing session already finished")),
+    SessionExpiredError: (410, "session-expired", N_("Signing session expired")),
+    SessionError: (422, "session-damaged", N_("Signing session unusable")),
+    SignatureValueError: (422, "signature-value", N_("Signature value does not verify")),
+    HashFailureError: (422, "hash-failure", N_("Digest mismatch")),
+    MalformedError: (422, "malformed-input", N_("Malformed input")),
+    UnsupportedAlgorithmError: (422, "unsupported", N_("Unsupported algorithm or format")),
+    InputError: (422, "invalid-input", N_("Invalid input")),
+    TimestampError: (502, "timestamp-authority", N_("Time-stamp authority failed")),
+    ServiceError: (502, "upstream-service", N_("A remote service failed")),
+    ConfigurationError: (500, "server-configuration", N_("Server misconfigured")),
+    LtvError: (500, "internal", N_("Internal error")),
 }
 _ARCHIVE: Mapping[type[BaseException], tuple[int, str, str]] = {
-    ObjectNotFoundError: (404, "not-found", "Not found"),
-    ObjectExistsError: (409, "conflict", "Already exists"),
-    ArchiveInputError: (400, "bad-request", "Bad request"),
-    StoreError: (503, "store-unavailable", "Object store unavailable"),
-    ArchiveError: (500, "internal", "Internal error"),
+    ObjectNotFoundError: (404, "not-found", N_("Not found")),
+    ObjectExistsError: (409, "conflict", N_("Already exists")),
+    ArchiveInputError: (400, "bad-request", N_("Bad request")),
+    StoreError: (503, "store-unavailable", N_("Object store unavailable")),
+    ArchiveError: (500, "internal", N_("Internal error")),
 }
 _HTTP_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
                405: "method-not-allowed", 406: "not-acceptable", 409: "conflict",
@@ -97,7 +105,7 @@ def _lookup(exc: BaseException, table: Mapping[type[BaseException], tuple[int, s
     for cls in type(exc).__mro__:
         if cls in table:
             return table[cls]
-    return 500, "internal", "Internal error"
+    return 500, "internal", N_("Internal error")
 
 
 def problem_response(status: int, slug: str, title: str, detail: str, *,
@@ -120,13 +128,78 @@ def _detail(exc: BaseException, fallback: str) -> str:
 
 #: The ``detail`` of 5xx answers by status: fixed texts, the real message goes to the log.
 _FIXED_DETAIL = {
-    502: "a remote service (time-stamp authority, OCSP responder, CRL or certificate "
-         "download) failed; the server log has the details under this problem's reference",
-    503: "the object store failed; the server log has the details under this problem's "
-         "reference",
+    502: N_("a remote service (time-stamp authority, OCSP responder, CRL or certificate "
+            "download) failed; the server log has the details under this problem's reference"),
+    503: N_("the object store failed; the server log has the details under this problem's "
+            "reference"),
 }
-_SERVER_FAILED = ("the server could not complete the request; the server log has the details "
-                  "under this problem's reference")
+_SERVER_FAILED = N_("the server could not complete the request; the server log has the "
+                    "details under this problem's reference")
+
+#: Titles of the plain HTTP errors (Starlette's, the middleware's) the catalogs translate.
+_HTTP_TITLES = (N_("Bad Request"), N_("Unauthorized"), N_("Forbidden"), N_("Not Found"),
+                N_("Method Not Allowed"), N_("Not Acceptable"), N_("Conflict"),
+                N_("Content Too Large"), N_("Request Entity Too Large"),
+                N_("Unsupported Media Type"), N_("Unprocessable Content"),
+                N_("Unprocessable Entity"), N_("Too Many Requests"),
+                N_("Service Unavailable"), N_("Gateway Timeout"), N_("Internal Server Error"),
+                N_("Invalid request"), N_("Request timed out"))
+
+#: Whole details the catalogs translate: fixed messages of the API's own refusals.
+_KNOWN_DETAILS = (
+    N_("this endpoint needs 'Authorization: Bearer KEY' (an API key from 'ltv tenant add "
+       "NAME')"),
+    N_("use 'Authorization: Bearer KEY'"), N_("unknown API key"),
+    N_("this API key was revoked"), N_("this API key has expired (it was rotated)"),
+    N_("no file uploaded"), N_("document is empty"),
+    N_("give either signer_chain or credential_id"),
+    N_("signature_value is required (this session is the phone's)"),
+    N_("the request does not match the API"), N_("Not Found"), N_("Method Not Allowed"),
+)
+
+
+_DETAILS_SENTENCE = N_("{title} (details: {detail})")
+_MISMATCH_WHERE = N_("the request does not match the API: {where}")
+
+
+def request_language(request: Request) -> str:
+    """``ja`` when the request's ``Accept-Language`` prefers Japanese, else ``en`` (the API
+    does not follow the server's own locale)."""
+    return parse_accept_language(request.headers.get("accept-language")) or "en"
+
+
+def localized_problem(headers: list[tuple[bytes, bytes]], title: str, detail: str
+                      ) -> tuple[str, str, str]:
+    """(title, detail, language) for an ASGI request's raw ``headers`` (the middleware's
+    refusals, answered before any route runs)."""
+    accept = next((v.decode("latin-1") for k, v in headers if k.lower() == b"accept-language"),
+                  None)
+    lang = parse_accept_language(accept) or "en"
+    if lang == "en":
+        return title, detail, lang
+    return translate(title, lang, "server"), localized_detail(detail, title, lang), lang
+
+
+def localized_detail(detail: str, title: str, lang: str) -> str:
+    """``detail`` in ``lang``: translated whole when the catalogs know it; else (a message
+    naming technical facts) kept, inside a sentence in ``lang``."""
+    if lang == "en":
+        return detail
+    whole = translate(detail, lang, "server")
+    if whole != detail:
+        return whole
+    return translate(_DETAILS_SENTENCE, lang, "server").format(
+        title=translate(title, lang, "server"), detail=detail)
+
+
+def _localize(request: Request, status: int, title: str, detail: str
+              ) -> tuple[str, str, dict[str, str]]:
+    """(title, detail, headers) in the request's language."""
+    lang = request_language(request)
+    headers = {"Content-Language": lang, "Vary": "Accept-Language"}
+    if lang == "en":
+        return title, detail, headers
+    return translate(title, lang, "server"), localized_detail(detail, title, lang), headers
 
 
 def _hidden(request: Request, exc: BaseException, status: int) -> tuple[str, dict[str, Any]]:
@@ -152,8 +225,9 @@ async def _ltv_error(request: Request, exc: Exception) -> JSONResponse:
     field = getattr(exc, "field", None)
     if isinstance(field, str):
         extra["field"] = field
+    title, detail, more = _localize(request, status, title, detail)
     return problem_response(status, slug, title, detail,
-                            instance=request.url.path, headers=headers, **extra)
+                            instance=request.url.path, headers={**headers, **more}, **extra)
 
 
 async def _archive_error(request: Request, exc: Exception) -> JSONResponse:
@@ -163,7 +237,9 @@ async def _archive_error(request: Request, exc: Exception) -> JSONResponse:
         detail, extra = _hidden(request, exc, status)
     else:
         detail = _detail(exc, title)
-    return problem_response(status, slug, title, detail, instance=request.url.path, **extra)
+    title, detail, headers = _localize(request, status, title, detail)
+    return problem_response(status, slug, title, detail, instance=request.url.path,
+                            headers=headers, **extra)
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -174,10 +250,14 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
             errors.append({"loc": [str(p) for p in err.get("loc", ())],
                            "msg": str(err.get("msg", ""))[:300]})
     where = ", ".join(".".join(e["loc"]) + ": " + e["msg"] for e in errors[:3])
-    return problem_response(422, "invalid-request", "Invalid request",
-                            f"the request does not match the API: {where}" if where
-                            else "the request does not match the API",
-                            instance=request.url.path, errors=errors)
+    lang = request_language(request)
+    detail = (translate(_MISMATCH_WHERE, lang, "server")
+              .format(where=where) if where
+              else translate("the request does not match the API", lang, "server"))
+    title, _detail_text, headers = _localize(request, 422, "Invalid request", "")
+    return problem_response(422, "invalid-request", title, detail,
+                            instance=request.url.path, headers=headers, errors=errors)
+
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -185,17 +265,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc, StarletteHTTPException) else None
     headers = getattr(exc, "headers", None) or {}
     title = _title(status)
-    return problem_response(status, _HTTP_SLUGS.get(status, f"http-{status}"), title,
-                            str(detail) if detail else title, instance=request.url.path,
-                            headers=headers)
+    shown_title, shown_detail, more = _localize(request, status, title,
+                                                str(detail) if detail else title)
+    return problem_response(status, _HTTP_SLUGS.get(status, f"http-{status}"), shown_title,
+                            shown_detail, instance=request.url.path,
+                            headers={**headers, **more})
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     reference = secrets.token_hex(8)
     _log.error("problem %s: unexpected error on %s %s", reference, request.method,
                request.url.path, exc_info=exc)
-    return problem_response(500, "internal", "Internal error", _SERVER_FAILED,
-                            instance=request.url.path, reference=reference)
+    title, detail, headers = _localize(request, 500, "Internal error", _SERVER_FAILED)
+    return problem_response(500, "internal", title, detail, instance=request.url.path,
+                            headers=headers, reference=reference)
 
 
 def _title(status: int) -> str:

@@ -6,6 +6,9 @@ for the requester (``/csc/v2/ltv/approvals/check``).
 
 The approval id is an unguessable capability (``ap_`` + 24 random bytes): the page needs no
 login, but it can only approve the hashes the requester named, with the user's own passkey.
+
+Both pages speak the language of ``Accept-Language`` (Japanese or English, catalog domain
+"server"); their scripts read the status words from the page (``data-*`` of ``<body>``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ltv.algorithms import DigestAlgorithm
 from ltv.errors import InputError
+from ltv.i18n import N_, translate
 from ltv.remote.binding import AuthorisationRequest
 from ltv.remote.passkeys import PasskeyError
 from ltv.server.csc_errors import CSC_ERRORS, csc_error, csc_error_for
@@ -35,25 +39,60 @@ _CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; "
 
 # The head both pages share (a str.format template: braces of the stylesheet doubled).
 _HEAD = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ltv — {title}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>ltv — {title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}}}
-code{{{{word-break:break-all}}}} button{{{{font-size:1.2em;padding:.5em 1.5em}}}}
-#status.ok{{{{color:#fff;background:#1a7f37;padding:.3em}}}}
-#status.refused{{{{color:#fff;background:#b42318;padding:.3em}}}}</style></head>
+<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}}
+code{{word-break:break-all}} button{{font-size:1.2em;padding:.5em 1.5em}}
+#status.ok{{color:#fff;background:#1a7f37;padding:.3em}}
+#status.refused{{color:#fff;background:#b42318;padding:.3em}}</style></head>
 """
 
-_PAGE = _HEAD.format(title="approve a signature") + """<body data-approval="{approval}">
-<h1>Approve a signature</h1>
-<p>Document: <strong id="document">{document}</strong></p>
-<p>Signer: <span id="signer">{signer}</span></p>
-<p>{algorithm} hash{plural}:</p><ul id="hashes">{hashes}</ul>
-<p>Approving makes your passkey sign exactly these hashes, once, within five minutes.</p>
-<button id="approve" type="button">Approve with passkey</button>
+_PAGE = _HEAD + """<body data-approval="{approval}" data-waiting="{waiting}"
+ data-approved="{approved}" data-refused="{refused}">
+<h1>{heading}</h1>
+<p>{document_label} <strong id="document">{document}</strong></p>
+<p>{signer_label} <span id="signer">{signer}</span></p>
+<p>{hashes_label}</p><ul id="hashes">{hashes}</ul>
+<p>{note}</p>
+<button id="approve" type="button">{button}</button>
 <p id="status" role="status"></p>
 <script src="/remote/approve.js"></script>
 </body></html>
 """
+
+# The pages' words (English here, Japanese from the "server" catalog)
+_APPROVE_TEXTS = {
+    "title": N_("approve a signature"), "heading": N_("Approve a signature"),
+    "document_label": N_("Document:"), "signer_label": N_("Signer:"),
+    "note": N_("Approving makes your passkey sign exactly these hashes, once, within five "
+               "minutes."),
+    "button": N_("Approve with passkey"), "waiting": N_("waiting for the passkey…"),
+    "approved": N_("approved"), "refused": N_("refused: "),
+}
+_HASH_ONE = N_("{algorithm} hash:")
+_HASH_MANY = N_("{algorithm} hashes:")
+_ENROL_TEXTS = {
+    "title": N_("create your signing passkey"), "heading": N_("Create your signing passkey"),
+    "user_label": N_("User:"),
+    "button": N_("Create passkey"), "waiting": N_("waiting for the authenticator…"),
+    "enrolled": N_("enrolled"), "refused": N_("refused: "),
+}
+_ENROL_NOTE = N_("Your signing key ({algorithm}) will be made inside the service's HSM; this "
+                 "passkey will be the only way to approve signatures with it.")
+
+
+def _words(request: Request, texts: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """(language, the texts in it, HTML-escaped) for this request's ``Accept-Language``."""
+    from ltv.server.problems import request_language
+
+    lang = request_language(request)
+    return lang, {key: html.escape(translate(text, lang, "server"))
+                  for key, text in texts.items()}
+
+
+def _page_headers(lang: str) -> dict[str, str]:
+    return {"Content-Security-Policy": _CSP, "Cache-Control": "no-store",
+            "Content-Language": lang, "Vary": "Accept-Language"}
 
 # base64url to and from bytes, for both pages' scripts
 _B64U = """const fromB64u = (s) => Uint8Array.from(
@@ -67,7 +106,8 @@ _SCRIPT = """'use strict';
 const approvalId = document.body.dataset.approval;
 """ + _B64U + """async function approve() {
   const status = document.getElementById('status');
-  status.textContent = 'waiting for the passkey…';
+  const words = document.body.dataset;
+  status.textContent = words.waiting;
   status.className = '';
   try {
     const got = await fetch(`/remote/approve/${approvalId}/options`, {method: 'POST'});
@@ -88,10 +128,10 @@ const approvalId = document.body.dataset.approval;
                                          type: cred.type, response}})});
     const answer = await sent.json();
     if (!sent.ok) throw new Error(answer.error_description);
-    status.textContent = 'approved';
+    status.textContent = words.approved;
     status.className = 'ok';
   } catch (e) {
-    status.textContent = 'refused: ' + (e && e.message ? e.message : e);
+    status.textContent = words.refused + (e && e.message ? e.message : e);
     status.className = 'refused';
   }
 }
@@ -99,13 +139,12 @@ document.getElementById('approve').addEventListener('click', approve);
 """
 
 
-_ENROL_TITLE = "create your signing passkey"
-_ENROL_PAGE = _HEAD.format(title=_ENROL_TITLE) + """<body data-enrolment="{enrolment}">
-<h1>Create your signing passkey</h1>
-<p>User: <strong id="user">{user}</strong></p>
-<p>Your signing key ({algorithm}) will be made inside the service's HSM; this passkey will be
-the only way to approve signatures with it.</p>
-<button id="enroll" type="button">Create passkey</button>
+_ENROL_PAGE = _HEAD + """<body data-enrolment="{enrolment}" data-waiting="{waiting}"
+ data-enrolled="{enrolled}" data-refused="{refused}">
+<h1>{heading}</h1>
+<p>{user_label} <strong id="user">{user}</strong></p>
+<p>{note}</p>
+<button id="enroll" type="button">{button}</button>
 <p id="status" role="status"></p>
 <p id="credential"></p>
 <script src="/remote/enroll.js"></script>
@@ -116,7 +155,8 @@ _ENROL_SCRIPT = """'use strict';
 const enrolmentId = document.body.dataset.enrolment;
 """ + _B64U + """async function enroll() {
   const status = document.getElementById('status');
-  status.textContent = 'waiting for the authenticator…';
+  const words = document.body.dataset;
+  status.textContent = words.waiting;
   status.className = '';
   try {
     const got = await fetch(`/remote/enroll/${enrolmentId}/options`, {method: 'POST'});
@@ -135,11 +175,11 @@ const enrolmentId = document.body.dataset.enrolment;
                    attestationObject: toB64u(cred.response.attestationObject)}}})});
     const answer = await sent.json();
     if (!sent.ok) throw new Error(answer.error_description);
-    status.textContent = 'enrolled';
+    status.textContent = words.enrolled;
     status.className = 'ok';
     document.getElementById('credential').textContent = answer.credentialID;
   } catch (e) {
-    status.textContent = 'refused: ' + (e && e.message ? e.message : e);
+    status.textContent = words.refused + (e && e.message ? e.message : e);
     status.className = 'refused';
   }
 }
@@ -181,11 +221,12 @@ async def enrol_page(request: Request, enrolment_id: str) -> Response:
     except StateError as exc:
         return HTMLResponse(f"<!doctype html><title>ltv</title><p>{html.escape(str(exc))}</p>",
                             status_code=404, headers={"Content-Security-Policy": _CSP})
-    text = _ENROL_PAGE.format(enrolment=html.escape(enrolment_id),
-                              user=html.escape(body["user"]),
-                              algorithm=html.escape(body["key_algorithm"]))
-    return HTMLResponse(text, headers={"Content-Security-Policy": _CSP,
-                                       "Cache-Control": "no-store"})
+    lang, words = _words(request, _ENROL_TEXTS)
+    note = html.escape(translate(_ENROL_NOTE, lang, "server").format(
+        algorithm=body["key_algorithm"]))
+    text = _ENROL_PAGE.format(lang=lang, enrolment=html.escape(enrolment_id),
+                              user=html.escape(body["user"]), note=note, **words)
+    return HTMLResponse(text, headers=_page_headers(lang))
 
 
 @router.post("/enroll/{enrolment_id}/options", summary="WebAuthn creation options")
@@ -232,12 +273,13 @@ async def page(request: Request, approval_id: str) -> Response:
                             status_code=404, headers={"Content-Security-Policy": _CSP})
     signer = x509.load_der_x509_certificate(credential.certificates[0]).subject.rfc4514_string()
     hashes = "".join(f"<li><code>{h}</code></li>" for h in body["hashes"])
-    text = _PAGE.format(approval=html.escape(approval_id), document=html.escape(
+    lang, words = _words(request, _APPROVE_TEXTS)
+    label = translate(_HASH_MANY if len(body["hashes"]) > 1 else _HASH_ONE, lang, "server")
+    text = _PAGE.format(lang=lang, approval=html.escape(approval_id), document=html.escape(
         body["document_name"]), signer=html.escape(signer),
-        algorithm=html.escape(body["hash_algorithm"].upper()),
-        plural="es" if len(body["hashes"]) > 1 else "", hashes=hashes)
-    return HTMLResponse(text, headers={"Content-Security-Policy": _CSP,
-                                       "Cache-Control": "no-store"})
+        hashes_label=html.escape(label.format(algorithm=body["hash_algorithm"].upper())),
+        hashes=hashes, **words)
+    return HTMLResponse(text, headers=_page_headers(lang))
 
 
 @router.post("/approve/{approval_id}/options", summary="WebAuthn options for this approval")
