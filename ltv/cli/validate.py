@@ -47,9 +47,7 @@ from ltv.validation import (
     ValidationReport,
     load_trust_anchors,
 )
-from ltv.validation import (
-    validate as validate_data,
-)
+from ltv.validation.process import validate_file
 from ltv.validation.safetext import printable
 
 # pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
@@ -259,6 +257,9 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...], signature_id: str | None = None) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+    from ltv.validation._speedups import defer_sign_package
+
+    defer_sign_package()  # start-up: validation needs none of pyHanko's signers
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose"))
     policy = _policy(trust, policy_file, refuse)
@@ -270,9 +271,9 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
     json_docs: list[dict[str, Any]] = []
     for file in files:
         try:
-            data = file.read_bytes()
             records, archived = _evidence_records(evidence_records)
-            report = validate_data(data, policy=policy, at=when, offline=offline,
+            # a large PDF is read through an mmap and a file stream, never whole
+            report = validate_file(file, policy=policy, at=when, offline=offline,
                                    fetchers=fetchers, detached_content=detached_bytes,
                                    evidence_records=records, extra_evidence=archived)
             if signature_id is not None:

@@ -7,16 +7,23 @@ than the whole certificate validation. :func:`install` replaces
 ``>`` with ``bytes.find`` and decodes in one call when the string holds only hex digits and
 PDF whitespace; anything else (comments, stray bytes, a truncated stream) goes to the original
 function from the same position, so errors and results are exactly pyHanko's.
+
+:func:`defer_sign_package` (for ``ltv validate``'s start-up) lets ``pyhanko.sign``'s
+submodules load without the package's ``__init__``, which imports every signer and with them
+aiohttp (~0.1-0.2 s): validation needs none of it. The ``__init__`` still runs, in full, the
+first time anyone reads a name it defines (``from pyhanko.sign import signers``).
 """
 
 from __future__ import annotations
 
 import binascii
+import importlib.util
 import os
+import sys
 import threading
 from typing import Any
 
-__all__ = ["install"]
+__all__ = ["defer_sign_package", "install"]
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _WHITESPACE = b"\x00\t\n\x0c\r "
@@ -58,3 +65,34 @@ def install() -> None:
 
         generic.read_hex_string_from_stream = read_hex_string_from_stream
         _installed = True
+
+
+def defer_sign_package() -> bool:
+    """Register ``pyhanko.sign`` whose ``__init__`` runs on first use of a name it defines (a
+    no-op once the package is imported; True when deferred here)."""
+    with _lock:
+        if "pyhanko.sign" in sys.modules:
+            return False
+        import pyhanko
+
+        spec = importlib.util.find_spec("pyhanko.sign")
+        if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+            return False
+        module = importlib.util.module_from_spec(spec)  # __path__ set: submodules import
+        loader = spec.loader
+        init_lock = threading.RLock()
+
+        def __getattr__(name: str) -> Any:
+            with init_lock:
+                if module.__dict__.pop("__getattr__", None) is not None:
+                    loader.exec_module(module)
+            try:
+                return module.__dict__[name]
+            except KeyError:
+                raise AttributeError(
+                    f"module 'pyhanko.sign' has no attribute {name!r}") from None
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        sys.modules["pyhanko.sign"] = module
+        pyhanko.sign = module  # type: ignore[attr-defined]
+        return True
