@@ -133,10 +133,18 @@ def test_poe_index_is_pyhankos(signed: dict[str, bytes], name: str) -> None:
 # -- streamed validation of a file ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("deferred", [False, True], ids=["payloads-read", "payloads-deferred"])
 @pytest.mark.parametrize("name", ["b-lta", "b-t", "two-signatures", "appended-object",
                                   "damaged-tail", "unsigned", "cades"])
 def test_streamed_file_gives_the_same_report(signed: dict[str, bytes], pki: SamplePki,
-                                             tmp_path: Path, name: str) -> None:
+                                             tmp_path: Path, name: str, deferred: bool,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read through a file stream (with every stream payload left in the file until used,
+    when ``deferred``: ltv.validation._speedups), the report is the one over the bytes."""
+    from ltv.validation import _speedups
+
+    if deferred:
+        monkeypatch.setattr(_speedups, "DEFERRED_STREAM_BYTES", 1)
     policy = ValidationPolicy.default(trust_anchors=[pki.root])
     path = tmp_path / f"{name}.bin"
     path.write_bytes(signed[name])

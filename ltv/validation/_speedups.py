@@ -30,6 +30,8 @@ _WHITESPACE = b"\x00\t\n\x0c\r "
 _CHUNK = 1 << 16
 _lock = threading.Lock()
 _installed = False
+#: A stream at least this long, read from a file, keeps its payload in the file until used.
+DEFERRED_STREAM_BYTES = 8 << 20
 
 
 def install() -> None:
@@ -64,7 +66,102 @@ def install() -> None:
             return original(stream)
 
         generic.read_hex_string_from_stream = read_hex_string_from_stream
+        _install_deferred_streams(generic)
         _installed = True
+
+
+class _Deferred:
+    """Where a stream's payload lies in the file pyHanko reads."""
+
+    __slots__ = ("length", "offset", "stream")
+
+    def __init__(self, stream: Any, offset: int, length: int) -> None:
+        self.stream, self.offset, self.length = stream, offset, length
+
+    def read(self) -> bytes:
+        back = self.stream.tell()
+        try:
+            self.stream.seek(self.offset, os.SEEK_SET)
+            data: bytes = self.stream.read(self.length)
+        finally:
+            self.stream.seek(back, os.SEEK_SET)
+        return data
+
+
+def _from_file(stream: Any) -> bool:
+    """Whether ``stream`` reads a file (the deferral never applies to bytes in memory)."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _install_deferred_streams(generic: Any) -> None:
+    from pyhanko.pdf_utils.misc import read_non_whitespace, skip_over_whitespace
+
+    original_payload = generic._maybe_read_stream_payload
+    original_read = generic.DictionaryObject.read_from_stream
+
+    class DeferredStreamObject(generic.StreamObject):  # type: ignore[misc]
+        """A stream object whose encoded payload stays in the file until asked for."""
+
+        @property
+        def _encoded_data(self) -> Any:
+            value = self.__dict__.get("_encoded_data")
+            return value.read() if isinstance(value, _Deferred) else value
+
+        @_encoded_data.setter
+        def _encoded_data(self, value: Any) -> None:
+            self.__dict__["_encoded_data"] = value
+
+    def maybe_read_stream_payload(stream: Any, data: Any, handler: Any) -> Any:
+        length = data.get(generic.pdf_name("/Length"))
+        if (type(length) is not generic.NumberObject or length < DEFERRED_STREAM_BYTES
+                or not _from_file(stream)):
+            return original_payload(stream, data, handler)
+        pos = stream.tell()
+        first = read_non_whitespace(stream, allow_eof=True)  # type: ignore[no-untyped-call]
+        if first == b"s" and stream.read(5) == b"tream":
+            skip_over_whitespace(stream, stop_after_eol=True)
+            start = stream.tell()
+            stream.seek(start + int(length), os.SEEK_SET)
+            end = read_non_whitespace(stream)  # type: ignore[no-untyped-call]
+            if end + stream.read(8) == b"endstream":
+                return _Deferred(stream, start, int(length))
+        stream.seek(pos, os.SEEK_SET)
+        return original_payload(stream, data, handler)
+
+    def read_from_stream(stream: Any, container_ref: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_read(stream, container_ref, *args, **kwargs)
+        if isinstance(result, generic.StreamObject) and isinstance(
+                result.__dict__.get("_encoded_data"), _Deferred):
+            if type(result) is generic.StreamObject:
+                result.__class__ = DeferredStreamObject
+            else:  # another stream class (XMP metadata): the payload, now
+                result._encoded_data = result.__dict__["_encoded_data"].read()
+        return result
+
+    from pyhanko.pdf_utils.reader import HistoricalResolver
+
+    original_subsume = HistoricalResolver._subsume_object
+
+    def subsume_object(self: Any, obj: Any) -> Any:
+        """A historical revision's copy of a deferred stream stays deferred (pyHanko's own
+        copy would read the payload); anything else is pyHanko's."""
+        marker = obj.__dict__.get("_encoded_data") if type(obj) is DeferredStreamObject else None
+        if not isinstance(marker, _Deferred):
+            return original_subsume(self, obj)  # type: ignore[no-untyped-call]
+        ref = obj.get_container_ref()
+        result = DeferredStreamObject({k: self._subsume_object(v) for k, v in obj.items()})
+        result.__dict__["_encoded_data"] = marker
+        result.container_ref = generic.Reference(idnum=ref.idnum, generation=ref.generation,
+                                                 pdf=self)
+        return result
+
+    generic._maybe_read_stream_payload = maybe_read_stream_payload
+    generic.DictionaryObject.read_from_stream = staticmethod(read_from_stream)
+    HistoricalResolver._subsume_object = subsume_object  # type: ignore[method-assign]
 
 
 def defer_sign_package() -> bool:

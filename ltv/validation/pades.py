@@ -124,6 +124,9 @@ def open_reader(stream: Any) -> Any:
     when it cannot read it (then :func:`extract` reads ``data`` itself and says why)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from ltv.validation._speedups import install
+
+    install()
     try:
         reader = PdfFileReader(stream, strict=False)
         reader.root  # noqa: B018  (a broken cross-reference fails here)
