@@ -224,3 +224,29 @@ def test_warm_process_keeps_each_verdict(signed: dict[str, bytes], pki: SamplePk
     assert all(s.subindication is not None for s in report.signatures)
     # and back: the first verdict again
     assert verdict(trusted, AT) == ("TOTAL-PASSED", None)
+
+
+def test_name_memo_answers_as_rfc5280_comparison() -> None:
+    from asn1crypto import x509 as asn1_x509
+
+    from ltv.validation import _speedups
+
+    _speedups.install()
+
+    def name(**values: str) -> asn1_x509.Name:
+        return asn1_x509.Name.build(values)
+
+    printable = asn1_x509.Name.build({"common_name": "Sample CA", "country_name": "JP"},
+                                     use_printable=True)
+    utf8 = asn1_x509.Name.build({"common_name": "Sample CA", "country_name": "JP"},
+                                use_printable=False)
+    spaced = name(common_name="  sample   ca ", country_name="JP")
+    other = name(common_name="Other CA", country_name="JP")
+    assert printable.dump() != utf8.dump()
+    for _ in range(2):  # cold, then from the memo
+        assert printable == utf8
+        assert printable == spaced  # caseIgnoreMatch, insignificant spaces (RFC 4518)
+        assert printable != other
+        assert (printable == "Sample CA") is False
+    _speedups._NAME_EQUAL.clear()
+    assert printable != other

@@ -32,6 +32,9 @@ _lock = threading.Lock()
 _installed = False
 #: A stream at least this long, read from a file, keeps its payload in the file until used.
 DEFERRED_STREAM_BYTES = 8 << 20
+#: Name pairs whose equality is remembered (the memo starts again when full).
+NAME_MEMO_ENTRIES = 4096
+_NAME_EQUAL: dict[tuple[bytes, bytes], bool] = {}
 
 
 def install() -> None:
@@ -67,7 +70,28 @@ def install() -> None:
 
         generic.read_hex_string_from_stream = read_hex_string_from_stream
         _install_deferred_streams(generic)
+        _install_name_memo()
         _installed = True
+
+
+def _install_name_memo() -> None:
+    from asn1crypto import x509 as asn1_x509
+
+    original = asn1_x509.Name.__eq__
+
+    def __eq__(self: Any, other: Any) -> bool:
+        if not isinstance(other, asn1_x509.Name):
+            return bool(original(self, other))
+        key = (self.dump(), other.dump())
+        known = _NAME_EQUAL.get(key)
+        if known is None:
+            known = bool(original(self, other))
+            if len(_NAME_EQUAL) >= NAME_MEMO_ENTRIES:
+                _NAME_EQUAL.clear()
+            _NAME_EQUAL[key] = known
+        return known
+
+    asn1_x509.Name.__eq__ = __eq__
 
 
 class _Deferred:
