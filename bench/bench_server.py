@@ -112,10 +112,14 @@ def main() -> None:
             pdf = signed.read_bytes()
             load_before = os.getloadavg()
             with _api(pki_dir, store, work / "api.log") as base:
-                offline_rate, offline_mean, offline_p50, offline_p99 = asyncio.run(
-                    _load(base, key, pdf, offline=True))
-                online_rate, online_mean, online_p50, online_p99 = asyncio.run(
-                    _load(base, key, pdf, offline=False))
+                try:
+                    offline_rate, offline_mean, offline_p50, offline_p99 = asyncio.run(
+                        _load(base, key, pdf, offline=True))
+                    online_rate, online_mean, online_p50, online_p99 = asyncio.run(
+                        _load(base, key, pdf, offline=False))
+                except httpx.HTTPError:
+                    print((work / "api.log").read_text()[-4000:], file=sys.stderr)
+                    raise
     record("server", {
         "file_mb": len(pdf) / (1 << 20),
         "workers": 2,

@@ -297,7 +297,8 @@ def _profile(base: Path, argv: list[str]) -> None:
 
     def top(key: int) -> list[dict[str, Any]]:
         rows = sorted(stats.stats.items(), key=lambda kv: kv[1][key], reverse=True)  # type: ignore[attr-defined]
-        return [{"function": f"{Path(file).name}:{line}({name})", "calls": calls,
+        return [{"function": f"{'/'.join(Path(file).parts[-2:])}:{line}({name})",
+                 "calls": calls,
                  "own_s": round(own, 4), "cumulative_s": round(cum, 4),
                  "cumulative_share": round(cum / total, 4)}
                 for (file, line, name), (_, calls, own, cum, _) in rows[:PROFILE_TOP]]
