@@ -250,3 +250,43 @@ def test_name_memo_answers_as_rfc5280_comparison() -> None:
         assert (printable == "Sample CA") is False
     _speedups._NAME_EQUAL.clear()
     assert printable != other
+
+
+def test_revocation_between_two_validations_in_one_process(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The same B-B file, validated online twice in one warm process: good, then revoked
+    (the parse caches hold the first OCSP response; the second validation fetches its own)."""
+    from conftest import PKI_EPOCH, free_port
+    from test_validation_matrix import SETTLED, T0, fetchers
+
+    from ltv.cli._services import build_services
+    from ltv.clock import OffsetClock
+    from ltv.revocation import RevocationReason
+
+    base = tmp_path_factory.mktemp("revoked-between")
+    pki = SamplePki.init(base / "pki", port=free_port(), at=PKI_EPOCH)
+    server = PkiServer(pki.directory, pki.port, at=T0).start()
+    try:
+        phone = Phone.enroll(base / "phone", pki, key="p256", at=T0)
+        data = sign(make_pdf("Lease"), phone, [phone.certificate, *phone.chain],
+                    SignatureFormat.PADES, SignatureLevel.B_B,
+                    services=build_services(pki=pki.directory, clock=OffsetClock(T0)))
+        policy = ValidationPolicy.default(trust_anchors=[pki.root])
+
+        def online(at: object) -> tuple[str, str | None]:
+            sig = validate(data, policy=policy, at=at, fetchers=fetchers()  # type: ignore[arg-type]
+                           ).signatures[0]
+            return sig.indication.token, sig.subindication.token if sig.subindication else None
+
+        assert online(T0 + SETTLED) == ("TOTAL-PASSED", None)
+        revoked_at = T0 + timedelta(days=1)
+        pki.revoke(phone.certificate, reason=RevocationReason.KEY_COMPROMISE, at=revoked_at)
+        later = revoked_at + timedelta(hours=1)
+        server.restart(at=later)
+        assert online(later + SETTLED) == ("INDETERMINATE", "REVOKED_NO_POE")
+        # and the first question again, answered from the material at hand (offline, the
+        # file holds none): not the cached pass
+        assert validate(data, policy=policy, at=T0 + SETTLED, offline=True
+                        ).signatures[0].indication.token == "INDETERMINATE"
+    finally:
+        server.stop()
