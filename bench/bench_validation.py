@@ -12,6 +12,11 @@ document time-stamp).
 * ours: ``ltv.validation.validate(..., offline=True)`` per file, in the same process: the
   parse caches of ``ltv.validation.certpath`` are shared across documents (that is the point).
 * latency: median wall time of one offline validation of a CAdES, PAdES and XAdES B-LTA.
+* whole process, as a user runs it: ``ltv validate --offline --trust root.pem --at T f1 ...
+  f100`` (one process, start-up included) against one Python process running pyHanko's
+  ``ades_lta_validation`` over the same ``CLI_COUNT`` files (imports included), wall and CPU
+  time; then the same ``ltv validate`` under cProfile, whose top entries go to
+  ``bench/results/validation_profile.json``.
 
 Run: ``python -m bench.bench_validation [COUNT]``.
 """
@@ -32,6 +37,44 @@ from bench.harness import record, served_pki
 
 COUNT = 1000
 WORKERS = 2
+CLI_COUNT = 100
+PROFILE_TOP = 30
+
+#: pyHanko's side of the whole-process figure: argv = root.pem, ISO time, files.
+_PYHANKO_LOOP = r"""
+import asyncio, logging, sys
+from datetime import datetime
+from io import BytesIO
+logging.disable(logging.WARNING)
+from asn1crypto import x509
+from asn1crypto import pem
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.policy_decl import (
+    PdfSignatureValidationSpec, RevinfoOnlineFetchingRule, RevocationInfoGatheringSpec,
+    SignatureValidationSpec)
+from pyhanko_certvalidator.authority import CertTrustAnchor
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy
+from pyhanko_certvalidator.registry import SimpleTrustManager
+raw = open(sys.argv[1], "rb").read()
+root = x509.Certificate.load(pem.unarmor(raw)[2] if pem.detect(raw) else raw)
+at = datetime.fromisoformat(sys.argv[2])
+spec = PdfSignatureValidationSpec(SignatureValidationSpec(
+    cert_validation_policy=CertValidationPolicySpec(
+        trust_manager=SimpleTrustManager.build(trust_roots=[CertTrustAnchor(root)]),
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO)),
+    revinfo_gathering_policy=RevocationInfoGatheringSpec(
+        online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+timing = ValidationTimingInfo(validation_time=at, best_signature_time=at,
+                              point_in_time_validation=True)
+for name in sys.argv[3:]:
+    with open(name, "rb") as f:
+        sig = PdfFileReader(BytesIO(f.read())).embedded_regular_signatures[0]
+    result = asyncio.run(ades_lta_validation(sig, spec, timing_info=timing))
+    print(result.ades_subindic.status.name, result.ades_subindic.name, name)
+"""
 
 
 def _pdf(text: str) -> bytes:
@@ -174,13 +217,19 @@ def main(count: int = COUNT) -> None:
                 samples.append(time.perf_counter() - started)
             assert verdict == "TOTAL-PASSED", (name, verdict)
             figures[f"latency_ms_{name}_b_lta_median"] = statistics.median(samples) * 1000
+        figures.update(_whole_process(base, files[:CLI_COUNT], at))
     record("validation", figures, notes=(
         f"{len(datas)} distinct PAdES B-LTA files (each signed separately by {WORKERS} worker "
         "processes, not copies) from one smartphone CA; offline validation at the time of the "
         "run. pyHanko ades_lta_validation runs first, without our PDF hex-string speed-up; ours "
         "shares parsed certificates/CRLs/OCSP responses across documents "
         "(ltv.validation.certpath.PARSED) and reads /Contents hex strings in one call "
-        "(ltv.validation._speedups). Latency: median of 15 offline validations."))
+        "(ltv.validation._speedups). Latency: median of 15 offline validations. Whole process: "
+        f"one `ltv validate --offline` of {CLI_COUNT} of these files against one Python "
+        "process running pyHanko's ades_lta_validation over them (imports included), each "
+        "run twice alternately, best of two (ltv's modules byte-compiled first, as an installed "
+        "package's are); CPU = user + system time of the process. The "
+        "machine is shared with other work: see loadavg."))
 
 
 def _sign_other_formats(base: Path, pki: Any, phone: Any) -> dict[str, bytes]:
@@ -199,6 +248,72 @@ def _sign_other_formats(base: Path, pki: Any, phone: Any) -> dict[str, bytes]:
         "xades": sign(xml, phone, chain, SignatureFormat.XADES, SignatureLevel.B_LTA,
                       services=services),
     }
+
+
+
+def _whole_process(base: Path, files: list[Path], at: Any) -> dict[str, Any]:
+    """``ltv validate f1 ... fN`` against pyHanko's loop, whole processes; then a profile."""
+    import os
+
+    from bench.bench_startup import compile_sources, run_timed
+    from bench.harness import LTV
+
+    compile_sources()  # as installed: no compiling ltv from source in each process
+
+    root = str(base / "pki" / "root.pem")
+    names = [str(f) for f in files]
+    ours_argv = [str(LTV), "validate", "--offline", "--trust", root, "--at", at.isoformat(),
+                 *names]
+    theirs_argv = [sys.executable, "-c", _PYHANKO_LOOP, root, at.isoformat(), *names]
+    figures: dict[str, Any] = {"cli_files": len(files), "loadavg_before": list(os.getloadavg())}
+    best: dict[str, tuple[float, float, int]] = {}
+    out = base / "out.txt"
+    for _ in range(2):
+        for name, argv in (("pyhanko", theirs_argv), ("ltv", ours_argv)):
+            wall, cpu, _, _code = run_timed(argv, stdout=out)
+            lines = out.read_text().splitlines()
+            passed = sum(ln.startswith("PASSED:" if name == "ltv" else "PASSED OK")
+                         for ln in lines)
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, cpu, passed)
+    for name, (wall, cpu, passed) in best.items():
+        figures[f"cli_{name}_wall_s"] = wall
+        figures[f"cli_{name}_cpu_s"] = cpu
+        figures[f"cli_{name}_passed"] = passed
+    figures["cli_ratio_wall_pyhanko_over_ltv"] = best["pyhanko"][0] / best["ltv"][0]
+    figures["cli_ratio_cpu_pyhanko_over_ltv"] = best["pyhanko"][1] / best["ltv"][1]
+    figures["loadavg_after"] = list(os.getloadavg())
+    _profile(base, ours_argv)
+    return figures
+
+
+def _profile(base: Path, argv: list[str]) -> None:
+    """cProfile of one ``ltv validate`` run: top entries by cumulative and by own time."""
+    import pstats
+    import subprocess
+
+    out = base / "ltv.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *argv],
+                   capture_output=True, check=False)
+    stats = pstats.Stats(str(out))
+    total = max(stats.total_tt, 1e-9)  # type: ignore[attr-defined]
+
+    def top(key: int) -> list[dict[str, Any]]:
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][key], reverse=True)  # type: ignore[attr-defined]
+        return [{"function": f"{'/'.join(Path(file).parts[-2:])}:{line}({name})",
+                 "calls": calls,
+                 "own_s": round(own, 4), "cumulative_s": round(cum, 4),
+                 "cumulative_share": round(cum / total, 4)}
+                for (file, line, name), (_, calls, own, cum, _) in rows[:PROFILE_TOP]]
+
+    record("validation_profile", {
+        "command": "ltv validate --offline --trust root.pem --at T <files>",
+        "files": len(argv) - 7,
+        "total_s": total,
+        "by_cumulative": top(3),
+        "by_own_time": top(2),
+    }, notes="cProfile of the whole-process ltv validate run of bench_validation (profiler "
+              "overhead included: shares, not absolute times, are what to read).")
 
 
 if __name__ == "__main__":

@@ -52,11 +52,48 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The first paragraph of each command's help, which ``ltv --help`` shortens as click does (a
+#: command missing here is imported for its help line; tests/test_cli_startup.py checks both).
+_SHORT_HELP: dict[str, str] = {
+    "pki": N_("Sample JPKI-like PKI: root, card CA, smartphone CA, TSA, OCSP responders."),
+    "phone": N_("Simulated smartphone: key made in its secure element, certificate from the "
+                "sample PKI."),
+    "tsa": N_("Run the RFC 3161 time-stamp authority."),
+    "sign": N_("Sign FILE and raise the signature to --level (B-B, B-T, B-LT, B-LTA)."),
+    "extend": N_("Raise an existing signature (ours or another tool's) to --level."),
+    "validate": N_("Validate signed FILEs (EN 319 102-1) and print one verdict line per "
+                   "signature."),
+    "archive": N_("Evidence packages with RFC 4998 evidence records, renewed before they "
+                  "weaken."),
+    "serve": N_("Run the HTTP API (OpenAPI at /openapi.json and /docs, web page at /)."),
+    "tenant": N_("Tenants of the HTTP API and their API keys."),
+    "audit": N_("The audit trail: every state change and refusal by policy, as JSON lines."),
+    "demo": N_("Play the sample story: PKI, phone, timestamps, signatures, revocation, "
+                "validation."),
+    "remote": N_("Remote signing: keys in the server's HSM, each signature approved by a "
+                 "passkey."),
+}
+
+
+def _present(name: str) -> bool:
+    """Whether the module of command ``name`` exists (found, not imported)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(_COMMANDS[name][0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def _error_types() -> tuple[type[BaseException], ...]:
+    # An error of a module never imported cannot have been raised: look, do not import (the
+    # archive package alone costs `ltv validate` ~50 ms at exit).
     types: list[type[BaseException]] = [LtvError, OSError]
     for module, name in (("tsa.errors", "TsaError"), ("archive.errors", "ArchiveError")):
-        with contextlib.suppress(ImportError, AttributeError):
-            types.append(getattr(importlib.import_module(module), name))
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            with contextlib.suppress(AttributeError):
+                types.append(getattr(loaded, name))
     return tuple(types)
 
 
@@ -105,7 +142,28 @@ def _configure_logging(verbose: bool) -> None:
 
 class _LtvGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name in _COMMANDS if self.get_command(ctx, name) is not None]
+        return [name for name in _COMMANDS if (_SHORT_HELP.get(name) is not None
+                and _present(name)) or self.get_command(ctx, name) is not None]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``ltv --help`` lists the commands from :data:`_SHORT_HELP` without importing their
+        modules, shortened exactly as click shortens a command's help."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            text = _SHORT_HELP.get(name)
+            if text is not None:
+                rows.append((name, click.Command(name, help=_(text)).get_short_help_str(limit)))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section(_("Commands")):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = _COMMANDS.get(cmd_name)

@@ -51,9 +51,7 @@ from ltv.validation import (
     ValidationReport,
     load_trust_anchors,
 )
-from ltv.validation import (
-    validate as validate_data,
-)
+from ltv.validation.process import validate_file
 from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
 
@@ -318,6 +316,10 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              evidence_records: tuple[Path, ...], signature_id: str | None = None,
              quiet: int = 0, pdf_out: Path | None = None,
              show_holder_details: bool = False) -> None:
+    """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
+    from ltv.validation._speedups import defer_sign_package
+
+    defer_sign_package()  # start-up: validation needs none of pyHanko's signers
     root = click.get_current_context().find_root()
     verbose = bool(root.obj and root.obj.get("verbose")) and quiet == 0
     policy = _policy(trust, policy_file, refuse)
@@ -388,10 +390,9 @@ def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verb
     """Validate one file, print its lines; its exit code."""
     say = quiet < 2
     try:
-        if data is None:
-            data = file.read_bytes()
         records, archived = _evidence_records(run.evidence_records)
-        report = validate_data(data, policy=run.policy, at=run.when, offline=run.offline,
+        # a large PDF is read through an mmap and a file stream, never whole
+        report = validate_file(file, policy=run.policy, at=run.when, offline=run.offline,
                                fetchers=run.fetchers, detached_content=run.detached,
                                evidence_records=records, extra_evidence=archived)
         if run.signature_id is not None:
@@ -482,7 +483,9 @@ def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, 
                                          .format(file=file)), err=True)
                 continue
             taken += 1
-            entries.append((file, file.relative_to(path).as_posix(), data))
+            # validated from the file later: a directory of large PDFs is never held at once
+            entries.append((file, file.relative_to(path).as_posix(), None))
+            del data
         if taken == 0:
             if quiet < 2:
                 click.echo(_one_line(_error(_("{dir}: no signed file in this directory")

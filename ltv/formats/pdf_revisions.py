@@ -18,6 +18,7 @@ Pure functions over the file's bytes (no PDF library, no I/O), for the validator
 
 from __future__ import annotations
 
+import mmap
 import re
 import zlib
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "TRAILING_WHITESPACE_LIMIT",
+    "Buffer",
     "UpdateAnalysis",
     "byte_range_problem",
     "contents_encoding_problem",
@@ -53,6 +55,16 @@ _ENTRY_RE = re.compile(rb"(\d{10})[ ](\d{5})[ ]([nf])[ ]?(?:\r\n|\r|\n)")
 _HEX_RE = re.compile(rb"<([0-9A-Fa-f]*)>")
 _MAX_DEPTH = 64
 _SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
+
+
+#: A whole file: its bytes, or a read-only mmap of it (``ltv validate`` of a large PDF), read
+#: here only by slices, ``find`` and regular expressions, so only the pages looked at load.
+Buffer = bytes | mmap.mmap
+
+
+def _at(data: Buffer, pos: int, token: bytes) -> bool:
+    """``data.startswith(token, pos)``, for an mmap too."""
+    return data[pos:pos + len(token)] == token
 
 
 class _Name(str):
@@ -85,7 +97,7 @@ class _Bad(Exception):
 # /ByteRange (ISO 32000-2 §12.8.1)
 
 
-def byte_range_problem(byte_range: Sequence[object], *, data: bytes,
+def byte_range_problem(byte_range: Sequence[object], *, data: Buffer,
                        contents: bytes) -> str | None:
     """Why ``byte_range`` does not cover all of its revision but ``/Contents`` (None if it does).
 
@@ -244,7 +256,7 @@ class UpdateAnalysis:
     problem: str | None = None
 
 
-def trailing_update_problem(data: bytes, *, signed_end: int, prev_startxref: int,
+def trailing_update_problem(data: Buffer, *, signed_end: int, prev_startxref: int,
                             revision: int) -> UpdateAnalysis:
     """Check every byte of ``data`` after ``signed_end`` (the end of signed ``revision``,
     counted from 1, whose ``startxref`` is ``prev_startxref``)."""
@@ -275,12 +287,12 @@ def _bytes_after(count: int, revision: int, why: str) -> str:
     return f"{count} bytes after revision {revision} that are no incremental update: {why}"
 
 
-def revision_ends(data: bytes) -> list[int]:
+def revision_ends(data: Buffer) -> list[int]:
     """Offsets just after each ``startxref N %%EOF`` (and its end of line), last first."""
     return sorted({m.end() for m in _STARTXREF_RE.finditer(data)}, reverse=True)
 
 
-def _update(data: bytes, start: int, prev_startxref: int) -> tuple[int, int]:
+def _update(data: Buffer, start: int, prev_startxref: int) -> tuple[int, int]:
     """One incremental update at ``start``: its end and its ``startxref`` value."""
     objects: dict[int, _Object] = {}
     table_at: int | None = None
@@ -294,17 +306,17 @@ def _update(data: bytes, start: int, prev_startxref: int) -> tuple[int, int]:
             raise _Bad(f"{what} with no cross-reference section, trailer, startxref and %%EOF"
                        if objects else "no cross-reference section, trailer, startxref and "
                        "%%EOF")
-        if data.startswith(b"startxref", pos):
+        if _at(data, pos, b"startxref"):
             break
         if trailer is not None:
             raise _Bad(f"something other than startxref follows the trailer (byte {pos})")
-        if data.startswith(b"xref", pos):
+        if _at(data, pos, b"xref"):
             table_at = pos
             pos, entries, trailer = _xref_table(data, pos + 4)
             continue
         header = _OBJ_RE.match(data, pos)
         if header is None:
-            if data.startswith(b"%%EOF", pos):
+            if _at(data, pos, b"%%EOF"):
                 raise _Bad(f"a %%EOF with no cross-reference section and trailer (byte {pos})")
             raise _Bad(f"text that is no PDF object at byte {pos}")
         obj = _indirect(data, header)
@@ -360,13 +372,13 @@ def _update(data: bytes, start: int, prev_startxref: int) -> tuple[int, int]:
     return tail.end(), startxref
 
 
-def _skip(data: bytes, pos: int, *, comments: bool) -> int:
+def _skip(data: Buffer, pos: int, *, comments: bool) -> int:
     match = (_WS_COMMENTS_RE if comments else _WS_RE).match(data, pos)
     assert match is not None
     return match.end()
 
 
-def _xref_table(data: bytes, pos: int) -> tuple[int, dict[int, tuple[int, int, int]],
+def _xref_table(data: Buffer, pos: int) -> tuple[int, dict[int, tuple[int, int, int]],
                                                 dict[str, object]]:
     entries: dict[int, tuple[int, int, int]] = {}
     eol = re.compile(rb"[ \t]*(?:\r\n|\r|\n)").match(data, pos)
@@ -389,7 +401,7 @@ def _xref_table(data: bytes, pos: int) -> tuple[int, dict[int, tuple[int, int, i
                 entries[number] = (1, int(entry.group(1)), int(entry.group(2)))
             pos = entry.end()
     pos = _skip(data, pos, comments=False)
-    if not data.startswith(b"trailer", pos):
+    if not _at(data, pos, b"trailer"):
         raise _Bad(f"a cross-reference table without a trailer (byte {pos})")
     pos = _skip(data, pos + 7, comments=True)
     trailer, pos = _value(data, pos, 0)
@@ -487,19 +499,19 @@ def _png_unpredict(data: bytes, columns: int) -> bytes:
     return bytes(out)
 
 
-def _indirect(data: bytes, header: re.Match[bytes]) -> _Object:
+def _indirect(data: Buffer, header: re.Match[bytes]) -> _Object:
     number, generation = int(header.group(1)), int(header.group(2))
     pos = _skip(data, header.end(), comments=True)
     value, pos = _value(data, pos, 0)
     pos = _skip(data, pos, comments=True)
     stream: bytes | None = None
-    if data.startswith(b"stream", pos):
+    if _at(data, pos, b"stream"):
         if not isinstance(value, dict):
             raise _Bad(f"object {number} {generation} has a stream without a dictionary")
         pos += 6
-        if data.startswith(b"\r\n", pos):
+        if _at(data, pos, b"\r\n"):
             pos += 2
-        elif data.startswith(b"\n", pos):
+        elif _at(data, pos, b"\n"):
             pos += 1
         else:
             raise _Bad(f"object {number} {generation}: no end of line after 'stream'")
@@ -508,17 +520,17 @@ def _indirect(data: bytes, header: re.Match[bytes]) -> _Object:
             raise _Bad(f"object {number} {generation}: its stream runs past the end of the file")
         stream = data[pos:pos + length]
         pos = _skip(data, pos + length, comments=False)
-        if not data.startswith(b"endstream", pos):
+        if not _at(data, pos, b"endstream"):
             raise _Bad(f"object {number} {generation}: its stream is not {length} bytes long "
                        "followed by endstream")
         pos = _skip(data, pos + 9, comments=False)
-    if not data.startswith(b"endobj", pos):
+    if not _at(data, pos, b"endobj"):
         raise _Bad(f"object {number} {generation} does not end with endobj (byte {pos})")
     return _Object(number=number, generation=generation, start=header.start(), end=pos + 6,
                    value=value, stream=stream)
 
 
-def _length(data: bytes, length: object, stream_start: int) -> int:
+def _length(data: Buffer, length: object, stream_start: int) -> int:
     """A stream's /Length: direct, or an indirect integer object of the file."""
     if isinstance(length, int) and not isinstance(length, bool):
         return length
@@ -535,17 +547,17 @@ def _length(data: bytes, length: object, stream_start: int) -> int:
     raise _Bad("a stream whose /Length cannot be read")
 
 
-def _value(data: bytes, pos: int, depth: int) -> tuple[object, int]:
+def _value(data: Buffer, pos: int, depth: int) -> tuple[object, int]:
     """One PDF object (ISO 32000-2 §7.3) at ``pos``: its value and the position after it."""
     if depth > _MAX_DEPTH:
         raise _Bad("objects nested too deeply")
     if pos >= len(data):
         raise _Bad("an object cut short by the end of the file")
     char = data[pos:pos + 1]
-    if data.startswith(b"<<", pos):
+    if _at(data, pos, b"<<"):
         out: dict[str, object] = {}
         pos = _skip(data, pos + 2, comments=True)
-        while not data.startswith(b">>", pos):
+        while not _at(data, pos, b">>"):
             key = _NAME_RE.match(data, pos)
             if key is None:
                 raise _Bad(f"a dictionary key that is no name (byte {pos})")
@@ -557,7 +569,7 @@ def _value(data: bytes, pos: int, depth: int) -> tuple[object, int]:
     if char == b"[":
         items: list[object] = []
         pos = _skip(data, pos + 1, comments=True)
-        while not data.startswith(b"]", pos):
+        while not _at(data, pos, b"]"):
             item, pos = _value(data, pos, depth + 1)
             items.append(item)
             pos = _skip(data, pos, comments=True)
@@ -586,7 +598,7 @@ def _value(data: bytes, pos: int, depth: int) -> tuple[object, int]:
     raise _Bad(f"text that is no PDF object at byte {pos}")
 
 
-def _literal(data: bytes, pos: int) -> tuple[bytes, int]:
+def _literal(data: Buffer, pos: int) -> tuple[bytes, int]:
     depth = 0
     start = pos
     while pos < len(data):

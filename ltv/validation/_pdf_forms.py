@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,7 +38,8 @@ SHA1_SUBFILTER = "/adbe.pkcs7.sha1"
 _PREV_ZERO = re.compile(rb"/Prev\s+0(?![0-9])")
 
 
-def reread_without_prev_zero(data: bytes, read: Callable[[bytes], Any]) -> Any | None:
+def reread_without_prev_zero(data: bytes | mmap.mmap, read: Callable[[bytes], Any]
+                             ) -> Any | None:
     """A reader for ``data`` whose last trailer's ``/Prev 0`` is ignored (see the module), or
     None when there is no such entry or the PDF still does not read."""
     import io
@@ -51,12 +53,13 @@ def reread_without_prev_zero(data: bytes, read: Callable[[bytes], Any]) -> Any |
     match = _PREV_ZERO.search(data, start)
     if match is None:
         return None
-    patched = data[:match.start()] + b" " * (match.end() - match.start()) + data[match.end():]
+    patched = bytes(data[:match.start()]) + b" " * (match.end() - match.start()) \
+        + bytes(data[match.end():])
     try:
         reader = read(patched)
     except MalformedError:
         return None
-    reader.stream = io.BytesIO(data)
+    reader.stream = io.BytesIO(bytes(data))
     return reader
 
 

@@ -7,22 +7,34 @@ than the whole certificate validation. :func:`install` replaces
 ``>`` with ``bytes.find`` and decodes in one call when the string holds only hex digits and
 PDF whitespace; anything else (comments, stray bytes, a truncated stream) goes to the original
 function from the same position, so errors and results are exactly pyHanko's.
+
+:func:`defer_sign_package` (for ``ltv validate``'s start-up) lets ``pyhanko.sign``'s
+submodules load without the package's ``__init__``, which imports every signer and with them
+aiohttp (~0.1-0.2 s): validation needs none of it. The ``__init__`` still runs, in full, the
+first time anyone reads a name it defines (``from pyhanko.sign import signers``).
 """
 
 from __future__ import annotations
 
 import binascii
+import importlib.util
 import os
+import sys
 import threading
 from typing import Any
 
-__all__ = ["install"]
+__all__ = ["defer_sign_package", "install"]
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _WHITESPACE = b"\x00\t\n\x0c\r "
 _CHUNK = 1 << 16
 _lock = threading.Lock()
 _installed = False
+#: A stream at least this long, read from a file, keeps its payload in the file until used.
+DEFERRED_STREAM_BYTES = 8 << 20
+#: Name pairs whose equality is remembered (the memo starts again when full).
+NAME_MEMO_ENTRIES = 4096
+_NAME_EQUAL: dict[tuple[bytes, bytes], bool] = {}
 
 
 def install() -> None:
@@ -57,4 +69,151 @@ def install() -> None:
             return original(stream)
 
         generic.read_hex_string_from_stream = read_hex_string_from_stream
+        _install_deferred_streams(generic)
+        _install_name_memo()
         _installed = True
+
+
+def _install_name_memo() -> None:
+    from asn1crypto import x509 as asn1_x509
+
+    original = asn1_x509.Name.__eq__
+
+    def __eq__(self: Any, other: Any) -> bool:
+        if not isinstance(other, asn1_x509.Name):
+            return bool(original(self, other))
+        key = (self.dump(), other.dump())
+        known = _NAME_EQUAL.get(key)
+        if known is None:
+            known = bool(original(self, other))
+            if len(_NAME_EQUAL) >= NAME_MEMO_ENTRIES:
+                _NAME_EQUAL.clear()
+            _NAME_EQUAL[key] = known
+        return known
+
+    asn1_x509.Name.__eq__ = __eq__
+
+
+class _Deferred:
+    """Where a stream's payload lies in the file pyHanko reads."""
+
+    __slots__ = ("length", "offset", "stream")
+
+    def __init__(self, stream: Any, offset: int, length: int) -> None:
+        self.stream, self.offset, self.length = stream, offset, length
+
+    def read(self) -> bytes:
+        back = self.stream.tell()
+        try:
+            self.stream.seek(self.offset, os.SEEK_SET)
+            data: bytes = self.stream.read(self.length)
+        finally:
+            self.stream.seek(back, os.SEEK_SET)
+        return data
+
+
+def _from_file(stream: Any) -> bool:
+    """Whether ``stream`` reads a file (the deferral never applies to bytes in memory)."""
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+def _install_deferred_streams(generic: Any) -> None:
+    from pyhanko.pdf_utils.misc import read_non_whitespace, skip_over_whitespace
+
+    original_payload = generic._maybe_read_stream_payload
+    original_read = generic.DictionaryObject.read_from_stream
+
+    class DeferredStreamObject(generic.StreamObject):  # type: ignore[misc]
+        """A stream object whose encoded payload stays in the file until asked for."""
+
+        @property
+        def _encoded_data(self) -> Any:
+            value = self.__dict__.get("_encoded_data")
+            return value.read() if isinstance(value, _Deferred) else value
+
+        @_encoded_data.setter
+        def _encoded_data(self, value: Any) -> None:
+            self.__dict__["_encoded_data"] = value
+
+    def maybe_read_stream_payload(stream: Any, data: Any, handler: Any) -> Any:
+        length = data.get(generic.pdf_name("/Length"))
+        if (type(length) is not generic.NumberObject or length < DEFERRED_STREAM_BYTES
+                or not _from_file(stream)):
+            return original_payload(stream, data, handler)
+        pos = stream.tell()
+        first = read_non_whitespace(stream, allow_eof=True)  # type: ignore[no-untyped-call]
+        if first == b"s" and stream.read(5) == b"tream":
+            skip_over_whitespace(stream, stop_after_eol=True)
+            start = stream.tell()
+            stream.seek(start + int(length), os.SEEK_SET)
+            end = read_non_whitespace(stream)  # type: ignore[no-untyped-call]
+            if end + stream.read(8) == b"endstream":
+                return _Deferred(stream, start, int(length))
+        stream.seek(pos, os.SEEK_SET)
+        return original_payload(stream, data, handler)
+
+    def read_from_stream(stream: Any, container_ref: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_read(stream, container_ref, *args, **kwargs)
+        if isinstance(result, generic.StreamObject) and isinstance(
+                result.__dict__.get("_encoded_data"), _Deferred):
+            if type(result) is generic.StreamObject:
+                result.__class__ = DeferredStreamObject
+            else:  # another stream class (XMP metadata): the payload, now
+                result._encoded_data = result.__dict__["_encoded_data"].read()
+        return result
+
+    from pyhanko.pdf_utils.reader import HistoricalResolver
+
+    original_subsume = HistoricalResolver._subsume_object
+
+    def subsume_object(self: Any, obj: Any) -> Any:
+        """A historical revision's copy of a deferred stream stays deferred (pyHanko's own
+        copy would read the payload); anything else is pyHanko's."""
+        marker = obj.__dict__.get("_encoded_data") if type(obj) is DeferredStreamObject else None
+        if not isinstance(marker, _Deferred):
+            return original_subsume(self, obj)  # type: ignore[no-untyped-call]
+        ref = obj.get_container_ref()
+        result = DeferredStreamObject({k: self._subsume_object(v) for k, v in obj.items()})
+        result.__dict__["_encoded_data"] = marker
+        result.container_ref = generic.Reference(idnum=ref.idnum, generation=ref.generation,
+                                                 pdf=self)
+        return result
+
+    generic._maybe_read_stream_payload = maybe_read_stream_payload
+    generic.DictionaryObject.read_from_stream = staticmethod(read_from_stream)
+    HistoricalResolver._subsume_object = subsume_object  # type: ignore[method-assign]
+
+
+def defer_sign_package() -> bool:
+    """Register ``pyhanko.sign`` whose ``__init__`` runs on first use of a name it defines (a
+    no-op once the package is imported; True when deferred here)."""
+    with _lock:
+        if "pyhanko.sign" in sys.modules:
+            return False
+        import pyhanko
+
+        spec = importlib.util.find_spec("pyhanko.sign")
+        if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+            return False
+        module = importlib.util.module_from_spec(spec)  # __path__ set: submodules import
+        loader = spec.loader
+        init_lock = threading.RLock()
+
+        def __getattr__(name: str) -> Any:
+            with init_lock:
+                if module.__dict__.pop("__getattr__", None) is not None:
+                    loader.exec_module(module)
+            try:
+                return module.__dict__[name]
+            except KeyError:
+                raise AttributeError(
+                    f"module 'pyhanko.sign' has no attribute {name!r}") from None
+
+        module.__getattr__ = __getattr__  # type: ignore[method-assign]
+        sys.modules["pyhanko.sign"] = module
+        pyhanko.sign = module  # type: ignore[attr-defined]
+        return True

@@ -25,12 +25,16 @@ index says its revision contains (earlier signatures' values and certificates, D
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC
 from typing import Any
 
 from asn1crypto import cms as asn1_cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -38,6 +42,7 @@ from ltv.errors import InputError, LtvError, MalformedError
 from ltv.evidence import EvidenceSet
 from ltv.formats import pdf_revisions
 from ltv.formats.pades import pdf_errors
+from ltv.formats.pdf_revisions import Buffer
 from ltv.signing import SignatureFormat, SignatureLevel
 from ltv.validation.cades import (
     certificates_problem,
@@ -70,7 +75,12 @@ def _content_info(signed_data: Any) -> bytes:
     return data
 
 
-def extract(data: bytes, *, detached_content: bytes | None = None) -> list[SignatureFacts]:
+def extract(data: Buffer, *, detached_content: bytes | None = None,
+            reader: Any = None) -> list[SignatureFacts]:
+    """Every signature of the PDF ``data`` (bytes, or a read-only mmap of the file).
+
+    ``reader``: pyHanko's reader over the whole of ``data`` from :func:`open_reader` (the
+    census already read the file with it; without one, ``data`` is read here)."""
     from ltv.validation._speedups import install
 
     install()
@@ -78,7 +88,7 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     if detached_content is not None:
         raise InputError("a PDF signature covers the PDF itself: --detached does not apply")
     with pdf_errors("cannot read the PDF"):
-        reader, readable = _open(data)
+        reader, readable = (reader, len(data)) if reader is not None else _open(data)
         if reader.encrypted:
             raise InputError("the PDF is encrypted; decrypt it first (e.g. qpdf --decrypt)")
         regular, doc_timestamps, broken, notes = _signature_fields(reader)
@@ -109,12 +119,42 @@ def extract(data: bytes, *, detached_content: bytes | None = None) -> list[Signa
     return [facts for _, facts in sorted(out, key=lambda pair: pair[0])]
 
 
-def _open(data: bytes) -> tuple[Any, int]:
+def open_reader(stream: Any) -> Any:
+    """pyHanko's reader over the whole PDF in ``stream`` (a binary file or BytesIO), or None
+    when it cannot read it (then :func:`extract` reads ``data`` itself and says why)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from ltv.validation._speedups import install
+
+    install()
+    try:
+        reader = PdfFileReader(stream, strict=False)
+        reader.root  # noqa: B018  (a broken cross-reference fails here)
+        return reader
+    except Exception:  # extract reads it again and reports why it cannot
+        return None
+
+
+def census(reader: Any) -> tuple[int | None, int | None]:
+    """(signatures, document time-stamps) of ``reader``'s PDF, counted without verifying
+    anything; (None, None) when it cannot say (as :func:`ltv.validation.limits.census_of_data`
+    for a PDF, over a reader that is then reused)."""
+    try:
+        if reader.encrypted:
+            return None, None
+        regular = len(list(reader.embedded_regular_signatures))
+        stamps = len(list(reader.embedded_timestamp_signatures))
+    except Exception:  # the census never decides: a broken file is extract's to report
+        return None, None
+    return regular, stamps
+
+
+def _open(data: Buffer) -> tuple[Any, int]:
     """pyHanko's reader over ``data``, or over its longest prefix ending with a complete
     revision when the tail is unreadable (the tail is then reported, never passed over)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
-    def read(prefix: bytes) -> Any:
+    def read(prefix: Buffer) -> Any:
         with pdf_errors("cannot read the PDF"):
             reader = PdfFileReader(io.BytesIO(prefix), strict=False)
             reader.root  # noqa: B018  (a broken cross-reference fails here)
@@ -236,7 +276,7 @@ def _label(sig: Any, index: int, count: int) -> str:
     return label if count > 1 or sig.field_name else "signature"
 
 
-def _bytes_after(facts: SignatureFacts, sig: Any, data: bytes, readable: int,
+def _bytes_after(facts: SignatureFacts, sig: Any, data: Buffer, readable: int,
                  reader: Any) -> SignatureFacts:
     """Every byte after the signed revision must be a well-formed incremental update (else
     the changes after signing are ``disallowed``, the bytes named), ISO 32000-2 §7.5.6."""
@@ -280,19 +320,90 @@ def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
 
 
 def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
-    """pdf revision of each document time-stamp → POE digests it covers (pyHanko's prima
-    facie index: same SHA-256 keys as :func:`poe_digest`)."""
-    from pyhanko.sign.validation.ades import (
-        _build_prima_facie_poe_index_from_pdf_timestamps,
-    )
+    """pdf revision of each document time-stamp → POE digests it covers (the same SHA-256
+    keys as :func:`poe_digest`).
 
-    sets = _build_prima_facie_poe_index_from_pdf_timestamps(
-        reader, include_content_ts=False, diff_policy=None)
-    return {item.pdf_revision: frozenset(p.digest for p in item.poes_implied) for item in sets}
+    pyHanko's prima facie POE index (``pyhanko.sign.validation.ades.
+    _build_prima_facie_poe_index_from_pdf_timestamps`` with ``include_content_ts=False`` and no
+    difference policy), step for step and with the same reads (and so the same errors), keeping
+    only the digests: importing that module costs ``ltv validate`` ~0.3 s of start-up (it pulls
+    in aiohttp). tests/test_validation_speed.py compares both on signed files."""
+    from asn1crypto.crl import CertificateList
+    from asn1crypto.ocsp import OCSPResponse
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+    from pyhanko.pdf_utils.reader import HistoricalResolver
+    from pyhanko.sign.general import (
+        MultivaluedAttributeError,
+        NonexistentAttributeError,
+        find_cms_attribute_iter,
+        find_unique_cms_attribute,
+    )
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.errors import NoDSSFoundError
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    def dss_digests(dss: Any) -> Iterator[bytes]:
+        for crl_obj in dss.crls:
+            raw = crl_obj.get_object().read_data(DecodePurpose.CRL)
+            CertificateList.load(raw)
+            yield poe_digest(raw)
+        for ocsp_obj in dss.ocsps:
+            raw = ocsp_obj.get_object().read_data(DecodePurpose.OCSP_RESPONSE)
+            OCSPResponse.load(raw)
+            yield poe_digest(raw)
+        for cert_obj in dss.certs.values():
+            raw = cert_obj.get_object().read_data(DecodePurpose.CERTIFICATE)
+            asn1_x509.Certificate.load(raw)
+            yield poe_digest(raw)
+
+    def cert_digests(signed_data: Any) -> Iterator[bytes]:
+        for choice in signed_data["certificates"]:
+            raw = choice.chosen.dump()
+            if choice.name in ("certificate", "v2_attr_cert"):
+                yield poe_digest(raw)
+
+    collected: set[bytes] = set()
+    for_next: set[bytes] = set()
+    out: dict[int, frozenset[bytes]] = {}
+    for sig in reader.embedded_signatures:
+        sig.compute_integrity_info(None, skip_diff=True)
+        history = HistoricalResolver(reader, revision=sig.signed_revision)
+        signed_data = sig.signed_data
+        is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
+        if is_doc_ts:
+            with contextlib.suppress(NoDSSFoundError):
+                collected.update(dss_digests(DocumentSecurityStore.read_dss(history)))
+            collected.update(for_next)
+            sig.compute_digest()
+            if sig.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION:
+                signed_data["encap_content_info"]["content"].parsed["gen_time"].native  # noqa: B018
+                sig.external_md_algorithm  # noqa: B018
+                sig.summarise_integrity_info()
+                out[sig.signed_revision] = frozenset(collected)
+                for_next = set()
+            for_next.update(cert_digests(signed_data))
+        for_next.update(cert_digests(signed_data))
+        signed_attrs = sig.signer_info["signed_attrs"]
+        if not is_doc_ts:
+            try:
+                archival = find_unique_cms_attribute(signed_attrs,
+                                                     "adobe_revocation_info_archival")
+                for_next.update(poe_digest(crl.dump()) for crl in archival["crl"])
+                for_next.update(poe_digest(ocsp.dump()) for ocsp in archival["ocsp"])
+            except (MultivaluedAttributeError, NonexistentAttributeError):
+                pass
+        for_next.add(poe_digest(sig.signer_info["signature"].native))
+        for ts_data in itertools.chain(
+                find_cms_attribute_iter(sig.signer_info["unsigned_attrs"],
+                                        "signature_time_stamp"),
+                find_cms_attribute_iter(signed_attrs, "content_time_stamp")):
+            for ts_signer_info in ts_data["content"]["signer_infos"]:
+                for_next.add(poe_digest(ts_signer_info["signature"].native))
+    return out
 
 
 def _doc_timestamp(ts: Any, poe_index: dict[int, frozenset[bytes]],
-                   data: bytes) -> TimestampFacts:
+                   data: Buffer) -> TimestampFacts:
     from pyhanko.sign.validation.status import SignatureCoverageLevel
 
     token = _content_info(ts.signed_data)

@@ -21,11 +21,14 @@ processes then run over that fixed evidence set. Time is always the explicit ``a
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
+import mmap
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -47,6 +50,7 @@ from ltv.errors import (
 )
 from ltv.ers import EvidenceRecord
 from ltv.evidence import EvidenceSet
+from ltv.formats.pdf_revisions import Buffer
 from ltv.jpki import KeyKind, key_kind_for_policies
 from ltv.revocation import (
     CertificateFetcher,
@@ -85,6 +89,7 @@ from ltv.validation.facts import (
     poe_digest,
 )
 from ltv.validation.limits import (
+    Census,
     Guard,
     Monotonic,
     census_of_data,
@@ -118,6 +123,7 @@ __all__ = [
     "validate",
     "validate_basic",
     "validate_facts",
+    "validate_file",
     "validate_lta",
     "validate_timestamp",
     "validate_with_time",
@@ -150,9 +156,16 @@ class RevocationFetchers:
 # Entry point
 
 
-def detect_format(data: bytes) -> SignatureFormat:
-    """PDF header → PAdES, XML → XAdES, else CMS → CAdES; anything else is malformed."""
-    fmt = SignatureFormat.sniff(data)
+def detect_format(data: Buffer) -> SignatureFormat:
+    """PDF header → PAdES, XML → XAdES, else CMS → CAdES; anything else is malformed.
+
+    Only the first bytes are looked at unless they may begin bare base64 (``MI``...), which
+    :meth:`SignatureFormat.sniff` decodes whole: its answer is the same, without copying a
+    large file."""
+    head = data[:_SNIFF_BYTES]
+    lead = head.lstrip()
+    whole = len(data) <= len(head) or not lead or lead.startswith(b"MI")
+    fmt = SignatureFormat.sniff(bytes(data) if whole else head)
     if fmt is not None:
         return fmt
     if not data:
@@ -160,18 +173,60 @@ def detect_format(data: bytes) -> SignatureFormat:
     raise MalformedError("not a signature: neither a PDF, an XML document nor CMS (DER or PEM)")
 
 
-def _extract(fmt: SignatureFormat, data: bytes, detached: bytes | None) -> list[SignatureFacts]:
+def _extract(fmt: SignatureFormat, data: Buffer, detached: bytes | None,
+             reader: Any = None) -> list[SignatureFacts]:
+    if fmt is SignatureFormat.PADES:
+        from ltv.validation import pades
+
+        return pades.extract(data, detached_content=detached, reader=reader)
+    assert isinstance(data, bytes)  # only a PDF is validated from an mmap (validate_file)
     if fmt is SignatureFormat.CADES:
         from ltv.validation import cades
 
         return cades.extract(data, detached_content=detached)
-    if fmt is SignatureFormat.PADES:
-        from ltv.validation import pades
-
-        return pades.extract(data, detached_content=detached)
     from ltv.validation import xades
 
     return xades.extract(data, detached_content=detached)
+
+
+_SNIFF_BYTES = 4096
+#: Files at least this large are validated from an mmap and a file stream by
+#: :func:`validate_file` (PAdES: only the pages the checks look at are read).
+STREAM_THRESHOLD = 16 << 20
+
+
+def validate_file(
+    path: str | os.PathLike[str],
+    *,
+    policy: ValidationPolicy,
+    at: datetime,
+    detached_content: bytes | None = None,
+    offline: bool = False,
+    fetchers: RevocationFetchers | None = None,
+    evidence_records: Sequence[TimestampFacts | EvidenceRecord] = (),
+    extra_evidence: EvidenceSet | None = None,
+    monotonic: Monotonic | None = None,
+    stream_threshold: int | None = None,
+) -> ValidationReport:
+    """:func:`validate` of the file at ``path``, the same report as over its bytes.
+
+    A PDF of ``stream_threshold`` bytes or more (default :data:`STREAM_THRESHOLD`) is not
+    read into memory: pyHanko reads it through a file stream (its ``/ByteRange`` digests in
+    chunks), the byte-level checks of :mod:`ltv.formats.pdf_revisions` read an mmap (the
+    ``/Contents`` gaps and what follows the signed revisions), the document's SHA-256 is
+    computed in chunks. Other files, and files with evidence records, are read whole."""
+    threshold = STREAM_THRESHOLD if stream_threshold is None else stream_threshold
+    options = {"policy": policy, "at": at, "detached_content": detached_content,
+               "offline": offline, "fetchers": fetchers, "evidence_records": evidence_records,
+               "extra_evidence": extra_evidence, "monotonic": monotonic}
+    with open(path, "rb") as stream:
+        size = os.fstat(stream.fileno()).st_size
+        if size < max(threshold, 1) or evidence_records:
+            return validate(stream.read(), **options)  # type: ignore[arg-type]
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            if detect_format(view) is not SignatureFormat.PADES:
+                return validate(view[:], **options)  # type: ignore[arg-type]
+            return _validate(view, stream, **options)  # type: ignore[arg-type]
 
 
 def validate(
@@ -199,6 +254,25 @@ def validate(
     the report's warnings (:mod:`ltv.validation.diagnostics`).
     Malformed input raises :class:`~ltv.errors.MalformedError`.
     """
+    return _validate(data, None, policy=policy, at=at, detached_content=detached_content,
+                     offline=offline, fetchers=fetchers, evidence_records=evidence_records,
+                     extra_evidence=extra_evidence, monotonic=monotonic)
+
+
+def _validate(
+    data: Buffer,
+    stream: BinaryIO | None,
+    *,
+    policy: ValidationPolicy,
+    at: datetime,
+    detached_content: bytes | None,
+    offline: bool,
+    fetchers: RevocationFetchers | None,
+    evidence_records: Sequence[TimestampFacts | EvidenceRecord],
+    extra_evidence: EvidenceSet | None,
+    monotonic: Monotonic | None,
+) -> ValidationReport:
+    """:func:`validate` over ``data`` (bytes, or an mmap of the file ``stream`` reads)."""
     if at.tzinfo is None or at.utcoffset() is None:
         raise InputError("the validation time needs a time zone")
     guard = Guard.start(policy, monotonic=monotonic)
@@ -206,14 +280,25 @@ def validate(
     if moved:
         guard.notes.append(moved)
     fmt = detect_format(data)
-    document_sha256 = hashlib.sha256(data).hexdigest()
+    document_sha256 = _sha256(data, stream)
     is_offline = offline or fetchers is None
     with library_log() as logged:
-        census = census_of_data(fmt, data, policy)  # before any expensive work
+        reader = None
+        if fmt is SignatureFormat.PADES:  # one pyHanko reader for the census and the facts
+            from ltv.validation import pades
+
+            reader = pades.open_reader(stream if stream is not None
+                                       else io.BytesIO(data))
+            signatures, stamps = pades.census(reader) if reader is not None else (None, None)
+            census = Census(signatures=signatures, timestamps=stamps)
+        else:
+            assert isinstance(data, bytes)
+            census = census_of_data(fmt, data, policy)  # before any expensive work
         report = guard.refusal(census, fmt=fmt, at=at, offline=is_offline,
                                document_sha256=document_sha256)
         if report is None:
-            facts = _facts(fmt, data, detached_content, evidence_records, extra_evidence)
+            facts = _facts(fmt, data, detached_content, evidence_records, extra_evidence,
+                           reader=reader)
             report = guard.refusal(census_of_facts(facts), fmt=fmt, at=at, offline=is_offline,
                                    document_sha256=document_sha256) or _validate_guarded(
                 facts, guard=guard, at=at, offline=offline, fetchers=fetchers,
@@ -232,11 +317,23 @@ _CERTVALIDATOR_ERRORS = (OCSPValidationError, CRLValidationError, PathError, Val
                          UnsupportedAlgorithm)
 
 
-def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
+def _sha256(data: Buffer, stream: BinaryIO | None) -> str:
+    """The document's SHA-256 (from ``stream`` in chunks when there is one)."""
+    if stream is None:
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def _facts(fmt: SignatureFormat, data: Buffer, detached_content: bytes | None,
            evidence_records: Sequence[TimestampFacts | EvidenceRecord],
-           extra_evidence: EvidenceSet | None) -> list[SignatureFacts]:
+           extra_evidence: EvidenceSet | None, *, reader: Any = None) -> list[SignatureFacts]:
     try:
-        facts = _extract(fmt, data, detached_content)
+        facts = _extract(fmt, data, detached_content, reader)
     except LtvError:
         raise
     except _RAW_ERRORS as exc:
@@ -259,7 +356,8 @@ def _facts(fmt: SignatureFormat, data: bytes, detached_content: bytes | None,
                 record_facts.append(record)
                 continue
             label = "evidence record" if len(evidence_records) == 1 else f"evidence record {n}"
-            record_facts.extend(evidence_record_facts(record, data_objects=[data],
+            whole = data if isinstance(data, bytes) else data[:]
+            record_facts.extend(evidence_record_facts(record, data_objects=[whole],
                                                       covers=inside, candidates=archived,
                                                       label=label))
         facts = [_with_records(f, record_facts) for f in facts]
