@@ -72,6 +72,8 @@ _SHORT_HELP: dict[str, str] = {
                 "validation."),
     "remote": N_("Remote signing: keys in the server's HSM, each signature approved by a "
                  "passkey."),
+    "completion": N_("Print the completion script of SHELL (bash, zsh or fish); e.g. "
+                     "eval \"$(ltv completion bash)\" in ~/.bashrc."),
 }
 
 
