@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,24 +32,9 @@ class Page(Cdp):
         super().__init__(ws)
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
-        self._next += 1
-        ident = self._next
-        self._ws.send(json.dumps({"id": ident, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"CDP {method}: no answer in {timeout}s")
-            message = json.loads(self._ws.recv(timeout=left))
-            if message.get("id") != ident:
-                if "method" in message:
-                    self.events.append(message)
-                continue
-            if "error" in message:
-                raise RuntimeError(f"CDP {method}: {message['error']}")
-            result: dict[str, Any] = message.get("result", {})
-            return result
+    def on_event(self, message: dict[str, Any]) -> None:
+        if "method" in message:
+            self.events.append(message)
 
     def goto(self, url: str, ready: str = "true", timeout: float = 60) -> None:
         self.send("Page.navigate", url=url)

@@ -56,11 +56,15 @@ class Cdp:
                 raise TimeoutError(f"CDP {method}: no answer in {timeout}s")
             message = json.loads(self._ws.recv(timeout=left))
             if message.get("id") != ident:
-                continue  # an event
+                self.on_event(message)
+                continue
             if "error" in message:
                 raise RuntimeError(f"CDP {method}: {message['error']}")
             result: dict[str, Any] = message.get("result", {})
             return result
+
+    def on_event(self, message: dict[str, Any]) -> None:
+        """An event (a message without our id) arrived; ignored here."""
 
     def evaluate(self, expression: str) -> Any:
         answer = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
