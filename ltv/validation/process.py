@@ -25,6 +25,7 @@ import io
 import itertools
 import mmap
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -432,11 +433,20 @@ def validate_facts(
     notes: list[str] = []
     if not offline and fetchers is not None:
         evidence = evidence.merge(gather_online(facts, evidence, policy, fetchers, notes))
-    reports = run_sync(_validate_all(facts, policy=policy, at=at, evidence=evidence))
+    # The decisions read parsed certificates, CRLs and OCSP responses that validations share
+    # (certpath.PARSED, the policy's trust anchors); asn1crypto decodes their parts lazily, on
+    # first access, and that is not thread-safe (a concurrent reader sees a half-filled field
+    # list). Decisions are pure CPU under the GIL, so taking them one at a time per process
+    # costs no throughput; gathering (network) and parsing the document stay concurrent.
+    with _DECISIONS:
+        reports = run_sync(_validate_all(facts, policy=policy, at=at, evidence=evidence))
     return ValidationReport(
         validation_time=at, policy=policy.describe(), offline=offline or fetchers is None,
         document_sha256=document_sha256, signatures=tuple(reports), warnings=tuple(notes),
     )
+
+
+_DECISIONS = threading.Lock()
 
 
 async def _validate_all(facts: Sequence[SignatureFacts], *, policy: ValidationPolicy,
