@@ -221,5 +221,14 @@ def test_no_tsa_answers_503(store: ObjectStore, keys: dict[str, str], signed_pdf
         assert_problem(local.post("/v1/archive", headers=auth(keys),
                                   files={"file": ("deal.pdf", signed_pdf)}),
                        503, "archive-unavailable")
+        # a route's own refusal speaks the request's language too (issue #14)
+        japanese = local.post("/v1/archive", headers={**auth(keys), "Accept-Language": "ja"},
+                              files={"file": ("deal.pdf", signed_pdf)})
+        body = assert_problem(japanese, 503, "archive-unavailable")
+        assert (body["title"], body["detail"]) == (
+            "アーカイブを利用できません",
+            "このサーバーには時刻認証局がありません（ltv serve --pki または --tsa）: "
+            "アーカイブできません")
+        assert japanese.headers["content-language"] == "ja"
         assert_problem(local.post("/v1/archive", headers=auth(keys),
                                   files={"file": ("junk", b"%PDF-1.7 junk")}), 422)

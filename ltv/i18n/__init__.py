@@ -51,7 +51,7 @@ DOMAINS: Mapping[str, tuple[str, ...]] = {
                "ltv/server/web*.py", "ltv/report_pdf.py"),
     "console": ("ltv/server/console*.py", "ltv/server/routes_console*.py"),
     "server": ("ltv/server/problems.py", "ltv/server/errors.py", "ltv/server/refusals.py",
-               "ltv/server/routes_approve.py"),
+               "ltv/server/routes_approve.py", "ltv/server/routes_archive.py"),
 }
 
 _LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar("ltv_lang", default=None)

@@ -202,6 +202,16 @@ def _localize(request: Request, status: int, title: str, detail: str
     return translate(title, lang, "server"), localized_detail(detail, title, lang), headers
 
 
+def localized_problem_response(request: Request, status: int, slug: str, title: str,
+                               detail: str, *, instance: str | None = None,
+                               **extra: Any) -> JSONResponse:
+    """:func:`problem_response` with ``title`` and ``detail`` in the request's language (a
+    route's own refusal, where no exception handler runs)."""
+    title, detail, headers = _localize(request, status, title, detail)
+    return problem_response(status, slug, title, detail, instance=instance, headers=headers,
+                            **extra)
+
+
 def _hidden(request: Request, exc: BaseException, status: int) -> tuple[str, dict[str, Any]]:
     """Log ``exc`` with a fresh reference; the fixed detail and the reference for the body."""
     reference = secrets.token_hex(8)

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from cryptography import x509
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from archive.audit import AuditEvent, Who, record
@@ -35,6 +35,7 @@ from archive.retention import RetentionPeriod, effective_retention
 from archive.store import ObjectStore
 from ltv.clock import Clock, format_time, parse_time
 from ltv.errors import InputError, LtvError, MalformedError
+from ltv.i18n import N_
 from ltv.server.deps import (
     get_clock,
     get_policy,
@@ -44,7 +45,7 @@ from ltv.server.deps import (
     get_tenant,
 )
 from ltv.server.errors import NotFoundError
-from ltv.server.problems import problem_response
+from ltv.server.problems import localized_problem_response
 from ltv.server.routes_signing import media_type_for
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import Tenant
@@ -129,6 +130,7 @@ def _package(store: ObjectStore, tenant: Tenant, package_id: str) -> Package:
     summary="Archive a signed file as an evidence package (RFC 4998 evidence record)",
 )
 def create_package(
+    request: Request,
     file: Annotated[UploadFile, File(description="The signed file (PDF, XML or CMS).")],
     tenant: Annotated[Tenant, Depends(get_tenant)],
     store: Annotated[ObjectStore, Depends(get_store)],
@@ -159,8 +161,9 @@ def create_package(
     try:
         effective_retention(retain, now=now, floor=floor)  # refused before any fetch or write
     except RetentionError as exc:
-        return problem_response(422, "retention-refused", "Retention refused", str(exc),
-                                instance="/v1/archive")
+        return localized_problem_response(request, 422, "retention-refused",
+                                          N_("Retention refused"), str(exc),
+                                          instance="/v1/archive")
     signed_name = _safe_name(file.filename, "signed")
     warnings: list[str] = []
     try:
@@ -176,9 +179,10 @@ def create_package(
         raise MalformedError(f"not a signed file: {exc}") from exc
     timestamps = services.timestamp_client
     if timestamps is None:  # checked after the input, so garbage still answers 4xx
-        return problem_response(503, "archive-unavailable", "Archive unavailable",
-                                "this server has no time-stamp authority (ltv serve --pki or "
-                                "--tsa): it cannot archive", instance="/v1/archive")
+        return localized_problem_response(
+            request, 503, "archive-unavailable", N_("Archive unavailable"),
+            N_("this server has no time-stamp authority (ltv serve --pki or --tsa): it cannot "
+               "archive"), instance="/v1/archive")
     media_type, _ = media_type_for(fmt, detached=detached_data is not None)
     item = replace(item, signed_media_type=media_type)
 
@@ -271,6 +275,7 @@ def get_package(
     summary="Prove a package offline (evidence record, then signature validation)",
 )
 def verify(
+    request: Request,
     package_id: str,
     tenant: Annotated[Tenant, Depends(get_tenant)],
     store: Annotated[ObjectStore, Depends(get_store)],
@@ -298,9 +303,10 @@ def verify(
         raise NotFoundError(f"no archive package {package_id}") from exc
     except (ArchiveInputError, InputError) as exc:
         # the stored record does not prove the package's bytes: a verdict, not a bad request
-        return problem_response(422, "evidence-record-invalid",
-                                "The evidence record does not prove the package",
-                                str(exc)[:2000], instance=f"/v1/archive/{package_id}/verification")
+        return localized_problem_response(
+            request, 422, "evidence-record-invalid",
+            N_("The evidence record does not prove the package"), str(exc)[:2000],
+            instance=f"/v1/archive/{package_id}/verification")
     report = result.report
     worst = max(report.signatures, key=lambda s: s.indication.severity, default=None)
     return JSONResponse({
