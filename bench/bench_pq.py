@@ -15,17 +15,12 @@ import hashlib
 import os
 import signal
 import tempfile
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
 from bench.bench_tsa import CLIENT_PROCESSES, _free_port, _http_rate, _start
+from bench.bench_tsa import _pki as _tsa_pki
 from bench.harness import rate, record
 from ltv.algorithms import DigestAlgorithm
 from ltv.clock import SystemClock
@@ -37,42 +32,8 @@ from tsa.serials import MemorySerialSource
 KINDS = ("rsa2048", "p256", "ml-dsa-65")
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
 def _pki(directory: Path) -> dict[str, tuple[Path, Path]]:
-    now = SystemClock().now()
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = (
-        x509.CertificateBuilder().subject_name(_name("bench root")).issuer_name(_name("bench root"))
-        .public_key(root_key.public_key()).serial_number(1)
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )
-    keys: dict[str, Any] = {
-        "rsa2048": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "p256": ec.generate_private_key(ec.SECP256R1()),
-        "ml-dsa-65": mldsa.MLDSA65PrivateKey.generate(),
-    }
-    out = {}
-    for serial, (kind, key) in enumerate(keys.items(), start=2):
-        cert = (
-            x509.CertificateBuilder().subject_name(_name(f"bench TSA {kind}"))
-            .issuer_name(root.subject).public_key(key.public_key()).serial_number(serial)
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
-                           critical=True)
-            .sign(root_key, hashes.SHA256())
-        )
-        key_path, cert_path = directory / f"{kind}-key.pem", directory / f"{kind}.pem"
-        key_path.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        out[kind] = (key_path, cert_path)
-    return out
+    return _tsa_pki(directory, KINDS)
 
 
 def _authority(files: dict[str, tuple[Path, Path]], kind: str) -> TimeStampAuthority:

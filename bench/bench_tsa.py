@@ -46,7 +46,20 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _pki(directory: Path) -> dict[str, tuple[Path, Path]]:
+def _key(kind: str) -> Any:
+    if kind == "rsa2048":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if kind == "p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    from cryptography.hazmat.primitives.asymmetric import mldsa
+
+    return {"ml-dsa-65": mldsa.MLDSA65PrivateKey, "ml-dsa-87": mldsa.MLDSA87PrivateKey}[
+        kind].generate()
+
+
+def _pki(directory: Path, kinds: tuple[str, ...] = ("rsa2048", "p256")
+         ) -> dict[str, tuple[Path, Path]]:
+    """A bench root (P-256) and one TSA key + certificate per kind, as PEM files."""
     now = SystemClock().now()
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (
@@ -58,10 +71,7 @@ def _pki(directory: Path) -> dict[str, tuple[Path, Path]]:
     )
     (directory / "root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))
     out = {}
-    keys: dict[str, Any] = {
-        "rsa2048": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "p256": ec.generate_private_key(ec.SECP256R1()),
-    }
+    keys = {kind: _key(kind) for kind in kinds}
     for serial, (kind, key) in enumerate(keys.items(), start=2):
         cert = (
             x509.CertificateBuilder().subject_name(_name(f"bench TSA {kind}"))

@@ -31,6 +31,7 @@ class Page(Cdp):
     def __init__(self, ws: Any) -> None:
         super().__init__(ws)
         self.events: list[dict[str, Any]] = []
+        self.log = Path()  # Chromium's own output (set by browser())
 
     def on_event(self, message: dict[str, Any]) -> None:
         if "method" in message:
@@ -96,6 +97,7 @@ def browser(tmp_path: Path, lang: str = "en", width: int = 1200, height: int = 9
         ws_url = _page_ws(_devtools_port(profile, chromium, log))
         with Page.open(ws_url) as page:
             assert isinstance(page, Page)
+            page.log = log
             page.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
                       deviceScaleFactor=1, mobile=mobile)
             for domain in ("Page", "Runtime", "Log", "Network"):

@@ -6,15 +6,19 @@ asserts, the requester collects the SAD once and signHash signs exactly that has
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from browser_helpers import Page, browser
 from conftest import free_port
 from cryptography.hazmat.primitives import serialization
 from csc_helpers import ORIGIN, assert_csc_error, b64, enroll, post
 from server_helpers import served
-from test_server_web import CHROMIUM, Cdp, _devtools_port, _page_ws, process
+from test_server_web import CHROMIUM
 
 from archive.memory import MemoryStore
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism, verify_signature
@@ -25,6 +29,19 @@ from ltv.server.settings import ServerSettings
 from ltv.server.tenants import add_tenant
 
 SHA256 = DigestAlgorithm.SHA256
+
+
+@contextlib.contextmanager
+def _browser_with_authenticator(tmp_path: Path) -> Iterator[tuple[Page, str]]:
+    """Headless Chromium with a DevTools virtual authenticator (ctap2, internal transport,
+    resident keys, user verification): the page and the authenticator's id."""
+    with browser(tmp_path, width=900, height=700) as page:
+        page.send("WebAuthn.enable")
+        authenticator = page.send("WebAuthn.addVirtualAuthenticator", options={
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+            "hasUserVerification": True, "isUserVerified": True,
+            "automaticPresenceSimulation": True})["authenticatorId"]
+        yield page, authenticator
 
 
 def test_approval_page_with_chromium_virtual_authenticator(pki, pki_server, keystore,
@@ -56,45 +73,28 @@ def test_approval_page_with_chromium_virtual_authenticator(pki, pki_server, keys
         assert_csc_error(post(base, "ltv/approvals/check",
                               {"approval_id": approval["approval_id"]}, client.token),
                          400, "authorization_pending", "not approved (yet)")
-        profile = tmp_path / "profile"
-        browser_log = tmp_path / "chromium.log"
-        browser = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                   "--disable-quic", "--no-first-run", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                   "--window-size=900,700", f"--user-data-dir={profile}",
-                   "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-                   "about:blank"]
-        with process(browser, browser_log) as chromium:
-            ws_url = _page_ws(_devtools_port(profile, chromium, browser_log))
-            with Cdp.open(ws_url) as cdp:
-                cdp.send("Page.enable")
-                cdp.send("Runtime.enable")
-                cdp.send("WebAuthn.enable")
-                authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", options={
-                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-                    "hasUserVerification": True, "isUserVerified": True,
-                    "automaticPresenceSimulation": True})["authenticatorId"]
-                cdp.send("WebAuthn.addCredential", authenticatorId=authenticator, credential={
-                    "credentialId": base64.b64encode(passkey.credential_id).decode(),
-                    "isResidentCredential": False, "rpId": "localhost",
-                    "privateKey": base64.b64encode(passkey.key.private_bytes(
-                        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                        serialization.NoEncryption())).decode(),
-                    "signCount": passkey.counter})
-                cdp.send("Page.navigate", url=f"{origin}{approval['approve_url']}")
-                cdp.wait_for("document.readyState === 'complete' && "
-                             "!!document.querySelector('#approve') && location.href")
-                assert cdp.evaluate("document.getElementById('document').textContent") \
-                    == "売買契約書.pdf"
-                assert digest.hex() in cdp.evaluate("document.getElementById('hashes')"
-                                                    ".textContent")
-                assert "CN=RS" in cdp.evaluate("document.getElementById('signer').textContent")
-                cdp.evaluate("document.getElementById('approve').click()")
-                status = cdp.wait_for(
-                    "(() => { const t = document.getElementById('status').textContent;"
-                    " return /approved|refused/.test(t) ? t : ''; })()", timeout=60)
-                assert status == "approved", (status, browser_log.read_text()[-2000:])
-                shot = cdp.send("Page.captureScreenshot", format="png")["data"]
+        with _browser_with_authenticator(tmp_path) as (cdp, authenticator):
+            cdp.send("WebAuthn.addCredential", authenticatorId=authenticator, credential={
+                "credentialId": base64.b64encode(passkey.credential_id).decode(),
+                "isResidentCredential": False, "rpId": "localhost",
+                "privateKey": base64.b64encode(passkey.key.private_bytes(
+                    serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption())).decode(),
+                "signCount": passkey.counter})
+            cdp.send("Page.navigate", url=f"{origin}{approval['approve_url']}")
+            cdp.wait_for("document.readyState === 'complete' && "
+                         "!!document.querySelector('#approve') && location.href")
+            assert cdp.evaluate("document.getElementById('document').textContent") \
+                == "売買契約書.pdf"
+            assert digest.hex() in cdp.evaluate("document.getElementById('hashes')"
+                                                ".textContent")
+            assert "CN=RS" in cdp.evaluate("document.getElementById('signer').textContent")
+            cdp.evaluate("document.getElementById('approve').click()")
+            status = cdp.wait_for(
+                "(() => { const t = document.getElementById('status').textContent;"
+                " return /approved|refused/.test(t) ? t : ''; })()", timeout=60)
+            assert status == "approved", (status, cdp.log.read_text()[-2000:])
+            shot = cdp.send("Page.captureScreenshot", format="png")["data"]
         (tmp_path / "approve-page.png").write_bytes(base64.b64decode(shot))
         assert (tmp_path / "approve-page.png").read_bytes().startswith(b"\x89PNG")
 
@@ -136,50 +136,33 @@ def test_registration_and_approval_both_in_the_browser(pki, pki_server, keystore
         client = CscClient(base)
         client.login("ren", api_key)
         enrolment = client.call("ltv/enroll/begin", {"key_algorithm": "rsa2048"})
-        profile = tmp_path / "profile"
-        browser_log = tmp_path / "chromium.log"
-        browser = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
-                   "--disable-quic", "--no-first-run", "--disable-background-networking",
-                   "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                   "--window-size=900,700", f"--user-data-dir={profile}",
-                   "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-                   "about:blank"]
-        with process(browser, browser_log) as chromium:
-            ws_url = _page_ws(_devtools_port(profile, chromium, browser_log))
-            with Cdp.open(ws_url) as cdp:
-                cdp.send("Page.enable")
-                cdp.send("Runtime.enable")
-                cdp.send("WebAuthn.enable")
-                authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", options={
-                    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-                    "hasUserVerification": True, "isUserVerified": True,
-                    "automaticPresenceSimulation": True})["authenticatorId"]
-                cdp.send("Page.navigate", url=f"{origin}{enrolment['enroll_url']}")
-                cdp.wait_for("document.readyState === 'complete' && "
-                             "!!document.querySelector('#enroll') && location.href")
-                assert cdp.evaluate("document.getElementById('user').textContent") == "ren"
-                cdp.evaluate("document.getElementById('enroll').click()")
-                status = cdp.wait_for(
-                    "(() => { const t = document.getElementById('status').textContent;"
-                    " return /enrolled|refused/.test(t) ? t : ''; })()", timeout=60)
-                assert status == "enrolled", (status, browser_log.read_text()[-2000:])
-                cid = cdp.evaluate("document.getElementById('credential').textContent")
-                assert client.call("credentials/list")["credentialIDs"] == [cid]
-                stored = cdp.send("WebAuthn.getCredentials",
-                                  authenticatorId=authenticator)["credentials"]
-                assert len(stored) == 1  # the passkey lives in the authenticator only
+        with _browser_with_authenticator(tmp_path) as (cdp, authenticator):
+            cdp.send("Page.navigate", url=f"{origin}{enrolment['enroll_url']}")
+            cdp.wait_for("document.readyState === 'complete' && "
+                         "!!document.querySelector('#enroll') && location.href")
+            assert cdp.evaluate("document.getElementById('user').textContent") == "ren"
+            cdp.evaluate("document.getElementById('enroll').click()")
+            status = cdp.wait_for(
+                "(() => { const t = document.getElementById('status').textContent;"
+                " return /enrolled|refused/.test(t) ? t : ''; })()", timeout=60)
+            assert status == "enrolled", (status, cdp.log.read_text()[-2000:])
+            cid = cdp.evaluate("document.getElementById('credential').textContent")
+            assert client.call("credentials/list")["credentialIDs"] == [cid]
+            stored = cdp.send("WebAuthn.getCredentials",
+                              authenticatorId=authenticator)["credentials"]
+            assert len(stored) == 1  # the passkey lives in the authenticator only
 
-                approval = client.call("ltv/approvals", {
-                    "credentialID": cid, "hashes": [b64(digest)],
-                    "document_name": "lease.pdf"})
-                cdp.send("Page.navigate", url=f"{origin}{approval['approve_url']}")
-                cdp.wait_for("document.readyState === 'complete' && "
-                             "!!document.querySelector('#approve') && location.href")
-                cdp.evaluate("document.getElementById('approve').click()")
-                status = cdp.wait_for(
-                    "(() => { const t = document.getElementById('status').textContent;"
-                    " return /approved|refused/.test(t) ? t : ''; })()", timeout=60)
-                assert status == "approved", (status, browser_log.read_text()[-2000:])
+            approval = client.call("ltv/approvals", {
+                "credentialID": cid, "hashes": [b64(digest)],
+                "document_name": "lease.pdf"})
+            cdp.send("Page.navigate", url=f"{origin}{approval['approve_url']}")
+            cdp.wait_for("document.readyState === 'complete' && "
+                         "!!document.querySelector('#approve') && location.href")
+            cdp.evaluate("document.getElementById('approve').click()")
+            status = cdp.wait_for(
+                "(() => { const t = document.getElementById('status').textContent;"
+                " return /approved|refused/.test(t) ? t : ''; })()", timeout=60)
+            assert status == "approved", (status, cdp.log.read_text()[-2000:])
         sad = client.call("ltv/approvals/check", {"approval_id": approval["approval_id"]})["SAD"]
         (value,) = client.sign_hashes(cid, sad, SHA256, SignatureMechanism.RSA_PKCS1V15,
                                       [digest])
