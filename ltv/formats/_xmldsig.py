@@ -25,7 +25,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from lxml import etree
@@ -49,6 +49,7 @@ __all__ = [
     "resolve_ids",
     "signature_method",
     "signature_uri",
+    "signed_info_of",
     "verify_signature_value",
 ]
 
@@ -292,6 +293,35 @@ def c14n_method_of(element: Any | None, default: C14nMethod) -> tuple[C14nMethod
         prefixes = [p for p in (inc.get("PrefixList") or "").split() if p]
         prefixes = ["#default" if p == "#default" else p for p in prefixes]
     return method, prefixes
+
+
+class SignedInfoOf(NamedTuple):
+    """A ``ds:Signature``'s ``ds:SignedInfo`` and what it names for the signature value."""
+
+    element: Any
+    c14n: C14nMethod
+    prefixes: list[str]
+    method: Any  # the ds:SignatureMethod element (its parameters, e.g. RSA-PSS)
+    mechanism: SignatureMechanism
+    digest_algorithm: DigestAlgorithm
+
+
+def signed_info_of(signature: Any, *, exactly_one: bool = False) -> SignedInfoOf:
+    """``ds:SignedInfo`` (the first child, as XML-DSig requires; with ``exactly_one`` also the
+    only one), its canonicalisation method and PrefixList, and its SignatureMethod."""
+    children = [c for c in signature if isinstance(c.tag, str)]
+    if not children or children[0].tag != f"{{{DS}}}SignedInfo":
+        raise MalformedError("ds:SignedInfo must be the first child of ds:Signature")
+    signed_info = children[0]
+    if exactly_one and len(signature.findall(f"{{{DS}}}SignedInfo")) != 1:
+        raise MalformedError("ds:Signature must hold exactly one ds:SignedInfo")
+    c14n, prefixes = c14n_method_of(signed_info.find(f"{{{DS}}}CanonicalizationMethod"),
+                                    C14nMethod.C14N_10)
+    sm = signed_info.find(f"{{{DS}}}SignatureMethod")
+    if sm is None:
+        raise MalformedError("ds:SignedInfo has no SignatureMethod")
+    mechanism, digest_alg = signature_method(sm)
+    return SignedInfoOf(signed_info, c14n, prefixes, sm, mechanism, digest_alg)
 
 
 def canonicalize(node: Any, method: C14nMethod, *, prefixes: list[str] | None = None,

@@ -22,13 +22,11 @@ from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import HashFailureError, MalformedError, SignatureValueError
 from ltv.formats._xmldsig import (
     DS,
-    C14nMethod,
     ProcessedReference,
-    c14n_method_of,
     canonicalize,
     process_reference,
     resolve_ids,
-    signature_method,
+    signed_info_of,
     verify_signature_value,
 )
 from ltv.xmlsafe import parse_xml
@@ -73,16 +71,7 @@ def verify_plain_xmldsig(data: bytes, *, signature_id: str | None = None,
                              "unique Ids; none can be named")
     signature: Any = signatures[0]
     ids = resolve_ids(tree)
-    children = [c for c in signature if isinstance(c.tag, str)]
-    if not children or children[0].tag != f"{{{DS}}}SignedInfo":
-        raise MalformedError("ds:SignedInfo must be the first child of ds:Signature")
-    signed_info = children[0]
-    c14n, prefixes = c14n_method_of(signed_info.find(f"{{{DS}}}CanonicalizationMethod"),
-                                    C14nMethod.C14N_10)
-    sm = signed_info.find(f"{{{DS}}}SignatureMethod")
-    if sm is None:
-        raise MalformedError("ds:SignedInfo has no SignatureMethod")
-    mechanism, digest_alg = signature_method(sm)
+    signed_info, c14n, prefixes, sm, mechanism, digest_alg = signed_info_of(signature)
     references: list[ProcessedReference] = []
     for reference in signed_info.findall(f"{{{DS}}}Reference"):
         ref = process_reference(reference, tree=tree, ids=ids, signature=signature,

@@ -40,7 +40,7 @@ from ltv.formats._xmldsig import (
     digest_from_uri,
     process_reference,
     resolve_ids,
-    signature_method,
+    signed_info_of,
     verify_signature_value,
 )
 from ltv.formats._xmldsig_transforms import Subtree, run_transforms
@@ -104,16 +104,7 @@ def verify_old_xades(signature_xml: bytes, *,
     if signed_props is None:
         raise MalformedError("the signature has no SignedProperties")
     ids = resolve_ids(tree)
-    children = [c for c in signature if isinstance(c.tag, str)]
-    if not children or children[0].tag != f"{{{DS}}}SignedInfo":
-        raise MalformedError("ds:SignedInfo must be the first child of ds:Signature")
-    signed_info = children[0]
-    c14n, prefixes = c14n_method_of(signed_info.find(f"{{{DS}}}CanonicalizationMethod"),
-                                    C14nMethod.C14N_10)
-    sm = signed_info.find(f"{{{DS}}}SignatureMethod")
-    if sm is None:
-        raise MalformedError("ds:SignedInfo has no SignatureMethod")
-    mechanism, digest_alg = signature_method(sm)
+    signed_info, c14n, prefixes, sm, mechanism, digest_alg = signed_info_of(signature)
 
     formats: dict[str, str] = {}
     sdop = signed_props.find(q("SignedDataObjectProperties"))

@@ -70,7 +70,7 @@ from ltv.formats._xmldsig import (
     digest_uri,
     process_reference,
     resolve_ids,
-    signature_method,
+    signed_info_of,
     verify_signature_value,
 )
 from ltv.signing import (
@@ -1046,18 +1046,8 @@ def _external_resolver(detached: Document | Mapping[str, Document] | None) -> An
 def _verify_core(tree: Any, signature: Any, *,
                  detached_content: Document | Mapping[str, Document] | None) -> _Core:
     ids = resolve_ids(tree)
-    children = [c for c in signature if isinstance(c.tag, str)]
-    if not children or children[0].tag != _q(DS, "SignedInfo"):
-        raise MalformedError("ds:SignedInfo must be the first child of ds:Signature")
-    signed_info = children[0]
-    if len(signature.findall(_q(DS, "SignedInfo"))) != 1:
-        raise MalformedError("ds:Signature must hold exactly one ds:SignedInfo")
-    c14n, prefixes = c14n_method_of(signed_info.find(_q(DS, "CanonicalizationMethod")),
-                                    C14nMethod.C14N_10)
-    sm = signed_info.find(_q(DS, "SignatureMethod"))
-    if sm is None:
-        raise MalformedError("ds:SignedInfo has no SignatureMethod")
-    mechanism, digest_alg = signature_method(sm)
+    signed_info, c14n, prefixes, sm, mechanism, digest_alg = signed_info_of(signature,
+                                                                           exactly_one=True)
 
     qp = _qualifying_properties(signature)
     signed_props = _signed_properties(signature)
