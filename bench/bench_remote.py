@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import LTV, free_port, record, served_pki
+from bench.harness import LTV, ltv_serving, record, served_pki
 from ltv.algorithms import DigestAlgorithm
 from ltv.online.csc import CscClient
 from samples.passkey import SoftPasskey
@@ -41,26 +41,10 @@ def _serve(work: Path, pki_dir: Path) -> Iterator[tuple[str, str]]:
     env = {**os.environ, **token.environment}
     key = subprocess.run([str(LTV), "tenant", "add", "bench", "--store", store], check=True,
                          capture_output=True, text=True, env=env).stdout.strip()
-    port = free_port()
-    with (work / "api.log").open("wb") as log:
-        server = subprocess.Popen(
-            [str(LTV), "serve", "--port", str(port), "--workers", "2", "--store", store,
-             "--pki", str(pki_dir), "--pkcs11-module", str(token.module), "--token-label",
-             token.label, "--pin-file", str(token.pin_file)], stdout=log, stderr=log, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"ltv serve did not come up: {(work / 'api.log').read_text()}")
-            time.sleep(0.1)
-        yield base, key
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with ltv_serving("--workers", "2", "--store", store, "--pki", str(pki_dir),
+                     "--pkcs11-module", str(token.module), "--token-label", token.label,
+                     "--pin-file", str(token.pin_file), log=work / "api.log", env=env) as server:
+        yield server.base, key
 
 
 def _enroll(base: str, key: str, user: str, algorithm: str, directory: Path

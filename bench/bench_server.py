@@ -25,8 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench_pades import write_pdf
-from bench.harness import free_port as _free_port
-from bench.harness import record
+from bench.harness import ltv_serving, record
 from bench.harness import served_pki as _served_pki
 
 LTV = Path(sys.executable).with_name("ltv")
@@ -36,29 +35,12 @@ IN_FLIGHT = 8
 
 @contextlib.contextmanager
 def _api(pki_dir: Path, store: Path, log: Path) -> Iterator[str]:
-    port = _free_port()
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(LTV), "serve", "--port", str(port), "--workers", "2", "--store",
-             store.as_uri(), "--pki", str(pki_dir),
-             # one tenant sends all of it: lift the per-key caps (defaults 4 in flight,
-             # 120 a minute) above the load
-             "--tenant-concurrency", str(2 * IN_FLIGHT), "--tenant-rate", "100000"],
-            stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"ltv serve did not come up: {log.read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    # one tenant sends all of it: lift the per-key caps (defaults 4 in flight, 120 a minute)
+    # above the load
+    with ltv_serving("--workers", "2", "--store", store.as_uri(), "--pki", str(pki_dir),
+                     "--tenant-concurrency", str(2 * IN_FLIGHT), "--tenant-rate", "100000",
+                     log=log) as server:
+        yield server.base
 
 
 async def _load(base: str, key: str, pdf: bytes, *, offline: bool

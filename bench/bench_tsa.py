@@ -53,8 +53,11 @@ def _key(kind: str) -> Any:
         return ec.generate_private_key(ec.SECP256R1())
     from cryptography.hazmat.primitives.asymmetric import mldsa
 
-    return {"ml-dsa-65": mldsa.MLDSA65PrivateKey, "ml-dsa-87": mldsa.MLDSA87PrivateKey}[
-        kind].generate()
+    if kind == "ml-dsa-65":
+        return mldsa.MLDSA65PrivateKey.generate()
+    if kind == "ml-dsa-87":
+        return mldsa.MLDSA87PrivateKey.generate()
+    raise ValueError(f"unknown TSA key kind {kind!r}")
 
 
 def _pki(directory: Path, kinds: tuple[str, ...] = ("rsa2048", "p256")
