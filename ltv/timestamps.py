@@ -416,17 +416,17 @@ def _check_sid(sid: Any, signer: x509.Certificate) -> None:
 
 def _check_eku(signer: x509.Certificate) -> None:
     """RFC 3161 §2.3: critical extended key usage, id-kp-timeStamping its only purpose."""
-    subject = signer.subject.rfc4514_string()
     try:
         eku = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
         raise TimestampError(
-            f"the TSA certificate {subject} has no extended key usage timeStamping"
+            f"the TSA certificate {signer.subject.rfc4514_string()} has no extended key usage "
+            "timeStamping"
         ) from None
     if not eku.critical or list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
         raise TimestampError(
-            f"the TSA certificate {subject} must have a critical extended key usage with "
-            "timeStamping as its only purpose (RFC 3161 §2.3)"
+            f"the TSA certificate {signer.subject.rfc4514_string()} must have a critical "
+            "extended key usage with timeStamping as its only purpose (RFC 3161 §2.3)"
         )
 
 
