@@ -1,19 +1,33 @@
-"""The PDF parsing speed-ups of the PAdES adapter (issue #15) read exactly what pyHanko reads.
+"""The speed-ups of the PAdES fact extraction (issue #15) change no fact and no verdict.
 
-:mod:`ltv.validation._speedups` replaces pyHanko's byte-at-a-time token readers (hex strings,
-names, tokens up to a delimiter); on every input, valid or not, the object read, the stream
-position after it and the error raised are pyHanko's own.
+* :mod:`ltv.validation._speedups` replaces pyHanko's byte-at-a-time token readers (hex
+  strings, names, tokens up to a delimiter); on every input, valid or not, the object read,
+  the stream position after it and the error raised are pyHanko's own;
+* the /Contents walk is remembered (a pure function of the bytes);
+* the facts :func:`ltv.validation.pades.extract` reads over the census's reader (whose
+  signature objects it reuses) are the facts it reads alone;
+* a warm process gives every file its own report, whatever was validated before it: a good
+  file, its forged variants, in any order.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from io import BytesIO
 from typing import Any
 
 import pytest
+from conftest import PkiServer
 from pyhanko.pdf_utils import generic, misc
+from test_pades import make_pdf
+from test_validation_cades import SIGNED_AT, _services
 
-from ltv.validation import _speedups
+from ltv.signing import SignatureFormat, SignatureLevel, sign
+from ltv.validation import ValidationPolicy, _speedups, pades, validate
+from ltv.validation.report_json import to_json
+from samples.phone import Phone
+from samples.pki import SamplePki
 
 _speedups.install()
 
@@ -85,3 +99,148 @@ def test_tokens_and_positions_as_pyhanko(data: bytes) -> None:
             ours.seek(0)
             assert (misc._read_until_class(chars, ours, maxchars=maxchars), ours.tell()) == (
                 original(chars, theirs, maxchars=maxchars), theirs.tell())
+
+
+# -- the /Contents walk ---------------------------------------------------------------------------
+
+
+def _tlv(rng: Any, depth: int) -> bytes:
+    """A random BER value: high tags, long, non-minimal and indefinite lengths, nesting."""
+    tag = rng.choice([0x02, 0x04, 0x06, 0x30, 0x31, 0xA0, 0xA3, 0x1F, 0x3F])
+    head = bytes([tag]) + (bytes([0x81, 0x05]) if tag & 0x1F == 0x1F else b"")
+    constructed = bool(tag & 0x20) and depth < 70
+    body = (b"".join(_tlv(rng, depth + 1) for _ in range(rng.randrange(0, 4)))
+            if constructed else bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300))))
+    form = rng.randrange(6)
+    if constructed and form == 0:
+        return head + b"\x80" + body + b"\x00\x00"
+    if form == 1:
+        return head + b"\x82" + len(body).to_bytes(2, "big") + body  # maybe non-minimal
+    if form == 2:
+        return head + b"\x84" + len(body).to_bytes(4, "big") + body
+    if len(body) < 0x80:
+        return head + bytes([len(body)]) + body
+    size = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+    return head + bytes([0x80 | len(size)]) + size + body
+
+
+def _walk_outcome(walk: Any, data: bytes, depth: int, ber: bool) -> object:
+    breaches: list[str] | None = [] if ber else None
+    try:
+        return "end", walk(data, 0, len(data), depth, breaches), breaches
+    except Exception as exc:
+        return "bad", str(exc), breaches
+
+
+def test_contents_walk_memo_answers_as_the_walk() -> None:
+    """The memo of the /Contents walk gives the walk's end, breaches and error, on random BER
+    values, deep nests and every kind of damage (seeded: the same cases each run), asked once
+    or twice, and so do the two checks built on it."""
+    import random
+
+    from ltv.formats import pdf_revisions
+
+    rng = random.Random(15)
+    cases = [b"", b"\x30", b"\x30\x80", b"\x30\x80\x00", b"\x04\x80\x00\x00",
+             b"\x30\x85" + b"\x01" * 8, b"\x30\x80" * 80 + b"\x00\x00" * 80,
+             b"\x30\x02\x30\x00", b"\x1f\x81"]
+    for _ in range(400):
+        value = _tlv(rng, 0)
+        cases.append(value)
+        damaged = bytearray(value)
+        for _ in range(rng.randrange(1, 4)):
+            if damaged:
+                damaged[rng.randrange(len(damaged))] = rng.choice([0x00, 0x80, 0x30, 0xFF, 0x1F])
+        cases.append(bytes(damaged))
+        cases.append(value[:rng.randrange(len(value) + 1)])
+        cases.append(value + bytes(rng.randrange(3)) + value[:rng.randrange(len(value) + 1)])
+    outcomes = set()
+    for data in cases:
+        fresh = _walk_outcome(pdf_revisions._der_walk, data, 0, True)
+        outcomes.add(fresh[0])
+        for _ in range(2):
+            walked = pdf_revisions._walk(data)
+            assert (("bad", walked, None) if isinstance(walked, str) else
+                    ("end", walked[0], list(walked[1]))) == (
+                fresh if fresh[0] == "end" else ("bad", fresh[1], None))
+            problems = (pdf_revisions.contents_problem(data),
+                        pdf_revisions.contents_encoding_problem(data))
+        pdf_revisions._walk_remembered.cache_clear()
+        assert problems == (pdf_revisions.contents_problem(data),
+                            pdf_revisions.contents_encoding_problem(data))
+    assert outcomes == {"end", "bad"}
+
+
+# -- facts and verdicts in a warm process ---------------------------------------------------------
+
+AT = SIGNED_AT + timedelta(minutes=5)
+
+
+@pytest.fixture(scope="module")
+def signed(pki: SamplePki, pki_server: PkiServer, phone_rsa: Phone) -> dict[str, bytes]:
+    chain = [phone_rsa.certificate, *phone_rsa.chain]
+    services = _services(pki, SIGNED_AT)
+    lta = sign(make_pdf("Lease contract"), phone_rsa, chain, SignatureFormat.PADES,
+               SignatureLevel.B_LTA, services=services)
+    twice = sign(lta, phone_rsa, chain, SignatureFormat.PADES, SignatureLevel.B_LTA,
+                 services=services)
+    from asn1crypto import cms
+
+    gap = lta.index(b"/Contents <") + len(b"/Contents <")
+    der = bytes.fromhex(lta[gap:lta.index(b">", gap)].decode())
+    value = cms.ContentInfo.load(der)["content"]["signer_infos"][0][
+        "signature"].contents
+    value_at = gap + 2 * (der.index(value) + len(value) // 2)  # the signer's signature value
+    return {
+        "b-lta": lta,
+        "two-signatures": twice,
+        "content-changed": lta.replace(b"Lease contract", b"Lease cantract", 1),
+        "signature-value-changed": lta[:value_at] + (
+            b"00" if lta[value_at:value_at + 2] != b"00" else b"11") + lta[value_at + 2:],
+        "appended-object": lta + b"99 0 obj\n(PAID)\nendobj\n",
+        "damaged-tail": lta + b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R\n",
+        "later-signature-removed": twice[:len(lta)],
+    }
+
+
+def test_facts_over_the_census_reader_are_the_facts_alone(signed: dict[str, bytes]) -> None:
+    """The census's pyHanko signature objects are reused by the field listing (no second CMS
+    parse); the facts are those of an extraction that reads the file on its own."""
+    for name, data in signed.items():
+        reader = pades.open_reader(BytesIO(data))
+        if reader is None:  # the damaged tail: extract reads the complete revisions itself
+            assert name == "damaged-tail"
+            continue
+        assert pades.census(reader) != (None, None)
+        counted = list(reader._embedded_signatures)
+        with_census = pades.extract(data, reader=reader)
+        assert [sig for sig in reader._embedded_signatures if sig in counted] == counted, name
+        assert with_census == pades.extract(data), name
+
+
+def test_warm_process_gives_each_file_its_own_report(signed: dict[str, bytes],
+                                                     pki: SamplePki) -> None:
+    """Every file's report is the same whether it is validated first, after the good file or
+    after its forged variants (parse caches, memos and reused objects included)."""
+    from ltv.formats import pdf_revisions
+
+    policy = ValidationPolicy.default(trust_anchors=[pki.root])
+
+    def report(name: str) -> tuple[str, str]:
+        done = validate(signed[name], policy=policy, at=AT, offline=True)
+        return done.indication.token, json.dumps(to_json(done), sort_keys=True)
+
+    names = list(signed)
+    forward = {name: report(name) for name in names}
+    pdf_revisions._walk_remembered.cache_clear()
+    backward = {name: report(name) for name in reversed(names)}
+    interleaved = {}
+    for name in names:
+        report("b-lta")
+        interleaved[name] = report(name)
+    assert forward == backward == interleaved
+    assert {name: token for name, (token, _) in forward.items()} == {
+        "b-lta": "TOTAL-PASSED", "two-signatures": "TOTAL-PASSED",
+        "content-changed": "TOTAL-FAILED", "signature-value-changed": "TOTAL-FAILED",
+        "appended-object": "INDETERMINATE", "damaged-tail": "INDETERMINATE",
+        "later-signature-removed": "TOTAL-PASSED"}

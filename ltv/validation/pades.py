@@ -204,6 +204,7 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     stamps: list[Any] = []
     broken: list[tuple[int, SignatureFacts]] = []
     notes: list[str] = []
+    counted = list(reader._embedded_signatures or ())  # the census's, if it ran
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         label = str(fq_name)
         embedded = None
@@ -223,7 +224,8 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
             else:
                 problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
             if problem is None:
-                embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
+                embedded = (_counted(counted, sig_field, fq_name)
+                            or EmbeddedPdfSignature(reader, sig_field, fq_name))
         except (LtvError, RecursionError):
             raise
         except Exception as exc:  # pyHanko raises raw exceptions on hostile signatures
@@ -241,6 +243,23 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     reader._embedded_signatures = sorted([*regular, *stamps],
                                          key=lambda sig: sig.signed_revision)
     return regular, stamps, broken, notes
+
+
+def _counted(counted: list[Any], sig_field: Any, fq_name: Any) -> Any:
+    """The census's pyHanko signature object for this field (:func:`census` made it with the
+    same reader, field and name, and nothing has used it since), or None: the object this
+    adapter would make, without parsing the CMS structure a second time."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    field: Any = sig_field
+    if isinstance(field, IndirectObject):  # as EmbeddedPdfSignature resolves it
+        field = field.get_object()  # type: ignore[no-untyped-call]
+    for sig in counted:
+        if (sig.sig_field is field and sig.fq_name == fq_name and not sig._integrity_checked
+                and not sig.external_digests and sig.coverage is None
+                and sig.diff_result is None):
+            return sig
+    return None
 
 
 def _revision_of(reader: Any, sig_field: Any) -> int:
