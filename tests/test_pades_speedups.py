@@ -101,6 +101,51 @@ def test_tokens_and_positions_as_pyhanko(data: bytes) -> None:
                 original(chars, theirs, maxchars=maxchars), theirs.tell())
 
 
+def _copy(obj: Any, resolver: Any) -> object:
+    """An object a historical revision gives, as comparable values: :func:`_describe` with
+    each container reference (object number, generation, whether it names ``resolver``)."""
+    ref = getattr(obj, "container_ref", None)
+    where = None if ref is None else (getattr(ref, "idnum", None), getattr(ref, "generation", None),
+                                      getattr(ref, "pdf", None) is resolver)
+    if isinstance(obj, dict):
+        inner: object = [(k, _copy(v, resolver)) for k, v in obj.items()]
+    elif isinstance(obj, list):
+        inner = [_copy(v, resolver) for v in obj]
+    else:
+        inner = _describe(obj)
+    data = obj.encoded_data if isinstance(obj, generic.StreamObject) else None
+    return type(obj).__name__, where, inner, data
+
+
+def test_historical_copies_are_pyhankos(signed: dict[str, bytes],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every object of every revision, as a historical resolver copies it, is pyHanko's copy:
+    same types, values, container references, stream data."""
+    from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+
+    def every_copy(data: bytes) -> list[object]:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        out: list[object] = []
+        for revision in range(reader.xrefs.total_revisions):
+            resolver = HistoricalResolver(reader, revision)
+            for number in range(1, int(reader.trailer["/Size"])):
+                try:
+                    obj = resolver.get_object(generic.Reference(number, 0, resolver))
+                except Exception as exc:
+                    out.append((revision, number, type(exc).__name__, str(exc)))
+                    continue
+                out.append((revision, number, _copy(obj, resolver)))
+        return out
+
+    for name in ("b-lta", "two-signatures"):
+        fast = every_copy(signed[name])
+        with monkeypatch.context() as patch:
+            patch.setattr(HistoricalResolver, "_subsume_object",
+                          _speedups.ORIGINALS["_subsume_object"])
+            assert every_copy(signed[name]) == fast, name
+        assert len(fast) > 50
+
+
 # -- the /Contents walk ---------------------------------------------------------------------------
 
 

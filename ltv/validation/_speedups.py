@@ -225,12 +225,38 @@ def _install_deferred_streams(generic: Any) -> None:
 
     from pyhanko.pdf_utils.reader import HistoricalResolver
 
-    original_subsume = HistoricalResolver._subsume_object
+    original_subsume = ORIGINALS["_subsume_object"] = HistoricalResolver._subsume_object
+    leaves = frozenset({generic.NumberObject, generic.FloatObject, generic.BooleanObject,
+                        generic.NameObject, generic.NullObject, generic.TextStringObject,
+                        generic.ByteStringObject})
+    reference = generic.Reference
+    dictionary, array = generic.DictionaryObject, generic.ArrayObject
 
     def subsume_object(self: Any, obj: Any) -> Any:
-        """A historical revision's copy of a deferred stream stays deferred (pyHanko's own
-        copy would read the payload); anything else is pyHanko's."""
-        marker = obj.__dict__.get("_encoded_data") if type(obj) is DeferredStreamObject else None
+        """pyHanko's copy of ``obj`` for a historical revision, step for step (the container
+        reference first, then the children), without its chain of isinstance checks for the
+        plain types: numbers, names, strings (shared, as pyHanko shares them), dictionaries
+        and arrays. A deferred stream's copy stays deferred (pyHanko's own copy would read
+        the payload); anything else (streams, indirect objects, encrypted objects) is
+        pyHanko's."""
+        kind = type(obj)
+        if kind in leaves:
+            ref = obj.get_container_ref()  # pyHanko's error when there is none
+            ref.idnum, ref.generation  # noqa: B018  (what pyHanko reads of it)
+            return obj
+        if kind is dictionary:
+            ref = obj.get_container_ref()
+            container_ref = reference(idnum=ref.idnum, generation=ref.generation, pdf=self)
+            result = dictionary({k: subsume_object(self, v) for k, v in obj.items()})
+            result.container_ref = container_ref
+            return result
+        if kind is array:
+            ref = obj.get_container_ref()
+            container_ref = reference(idnum=ref.idnum, generation=ref.generation, pdf=self)
+            result = array(subsume_object(self, v) for v in obj)
+            result.container_ref = container_ref
+            return result
+        marker = obj.__dict__.get("_encoded_data") if kind is DeferredStreamObject else None
         if not isinstance(marker, _Deferred):
             return original_subsume(self, obj)  # type: ignore[no-untyped-call]
         ref = obj.get_container_ref()
