@@ -146,6 +146,36 @@ def test_historical_copies_are_pyhankos(signed: dict[str, bytes],
         assert len(fast) > 50
 
 
+_FILE = bytes(range(256)) * 40  # 10 KiB
+_RANGES: list[list[Any]] = [
+    [0, 100, 200, 300], [0, 10240], [0, 0], [0, 5000, 6000, 9000], [9000, 5000],
+    [20000, 10], [0, -5], [0, 100, 200], [-1, 10], [], [generic.NumberObject(3),
+                                                      generic.NumberObject(4000)],
+    [0, generic.FloatObject("10.0")], [True, 7], [0, 4096, 4096, 4096, 8192, 4096],
+]
+
+
+@pytest.mark.parametrize("algorithm", ["sha256", "sha1", "sha512", "md2"])
+def test_byte_range_digest_is_pyhankos(algorithm: str) -> None:
+    """Digest, length, the stream's position after it and every error are pyHanko's, for
+    ranges inside, across and beyond the file, empty, negative, odd and non-integer."""
+    from pyhanko.sign.validation import pdf_embedded
+
+    def outcome(digest: Any, ranges: list[Any]) -> object:
+        stream = BytesIO(_FILE)
+        stream.seek(17)
+        try:
+            result = digest(stream, ranges, algorithm)
+        except Exception as exc:
+            return type(exc).__name__, str(exc), stream.tell()
+        return result, stream.tell()
+
+    assert pdf_embedded.byte_range_digest is not _speedups.ORIGINALS["byte_range_digest"]
+    for ranges in _RANGES:
+        assert outcome(pdf_embedded.byte_range_digest, ranges) == outcome(
+            _speedups.ORIGINALS["byte_range_digest"], ranges), ranges
+
+
 # -- the /Contents walk ---------------------------------------------------------------------------
 
 
