@@ -4,6 +4,9 @@
   strings, names, tokens up to a delimiter); on every input, valid or not, the object read,
   the stream position after it and the error raised are pyHanko's own;
 * the /Contents walk is remembered (a pure function of the bytes);
+* the POE index reuses the current revision's DSS for a document time-stamp in the last
+  revision only when pyHanko's read of that revision would be the same
+  (:mod:`ltv.validation._pdf_reuse`), and its index is the one read without reuse;
 * the facts :func:`ltv.validation.pades.extract` reads over the census's reader (whose
   signature objects it reuses) are the facts it reads alone;
 * a warm process gives every file its own report, whatever was validated before it: a good
@@ -319,3 +322,55 @@ def test_warm_process_gives_each_file_its_own_report(signed: dict[str, bytes],
         "content-changed": "TOTAL-FAILED", "signature-value-changed": "TOTAL-FAILED",
         "appended-object": "INDETERMINATE", "damaged-tail": "INDETERMINATE",
         "later-signature-removed": "TOTAL-PASSED"}
+
+
+def _compressed_dss_update(data: bytes) -> bytes:
+    """``data`` with an incremental update storing its first DSS certificate Flate-encoded."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(BytesIO(data))
+    certs = writer.root["/DSS"]["/Certs"]
+    stream = generic.StreamObject(stream_data=certs[0].data)
+    stream.compress()
+    certs[0] = writer.add_object(stream)
+    writer.update_container(certs)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_dss_is_reused_only_when_the_same(signed: dict[str, bytes],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The POE index with the current DSS is the index without it; the DSS is read once for
+    a document time-stamp in the last revision, again for any other revision, and again
+    when a DSS stream is compressed (its decoding limits would apply)."""
+    from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    from ltv.validation._pdf_reuse import same_dss
+
+    compressed = _compressed_dss_update(signed["b-lta"])
+    reads: list[object] = []
+    real = DocumentSecurityStore.read_dss.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: Any, handler: Any) -> Any:
+        reads.append(type(handler).__name__)
+        return real(cls, handler)
+
+    monkeypatch.setattr(DocumentSecurityStore, "read_dss", classmethod(spy))
+    expected_reads = {"b-lta": ["PdfFileReader"],
+                      "two-signatures": ["PdfFileReader", "HistoricalResolver"],
+                      "compressed": ["PdfFileReader", "HistoricalResolver"]}
+    for name, data in [("b-lta", signed["b-lta"]), ("two-signatures", signed["two-signatures"]),
+                       ("compressed", compressed)]:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        pades._signature_fields(reader)
+        reads.clear()
+        _, _, current = pades._dss(reader)
+        with_current = pades._poe_index(reader, current)
+        assert reads == expected_reads[name], name
+        assert with_current == pades._poe_index(PdfFileReader(BytesIO(data), strict=False))
+        assert with_current, name
+        last = reader.xrefs.total_revisions - 1
+        assert [same_dss(reader, HistoricalResolver(reader, revision))
+                for revision in range(last + 1)] == [False] * last + [name != "compressed"]

@@ -97,8 +97,8 @@ def extract(data: Buffer, *, detached_content: bytes | None = None,
                                  f"cannot read the PDF: it is damaged after byte {readable}")
         count = len(regular) + len(broken)
         if regular:
-            evidence, dss_revision = _dss(reader)
-            poe_index = _poe_index(reader)
+            evidence, dss_revision, current_dss = _dss(reader)
+            poe_index = _poe_index(reader, current_dss)
         else:
             evidence, dss_revision, poe_index = EvidenceSet(), None, {}
         doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index, data))
@@ -319,7 +319,9 @@ def _bytes_after(facts: SignatureFacts, sig: Any, data: Buffer, readable: int,
     return replace(facts, pdf_changes_after_signing="disallowed", pdf_changes_detail=detail)
 
 
-def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
+def _dss(reader: Any) -> tuple[EvidenceSet, int | None, Any]:
+    """The DSS of the current revision: its evidence, the revision that last changed it, and
+    pyHanko's DocumentSecurityStore (None when there is no DSS) for :func:`_poe_index`."""
     from pyhanko.pdf_utils.decode_limits import DecodePurpose
     from pyhanko.sign.validation.dss import DocumentSecurityStore
     from pyhanko.sign.validation.errors import NoDSSFoundError
@@ -327,7 +329,7 @@ def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return EvidenceSet(), None
+        return EvidenceSet(), None, None
     certs = [_crypto(c) for c in dss.load_certs()]
     crls = [c.get_object().read_data(DecodePurpose.CRL) for c in dss.crls]
     ocsps = [o.get_object().read_data(DecodePurpose.OCSP_RESPONSE) for o in dss.ocsps]
@@ -335,12 +337,19 @@ def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
         revision = int(reader.xrefs.get_last_change(reader.root.raw_get("/DSS").reference))
     except (KeyError, AttributeError):
         revision = None
-    return EvidenceSet.of(certificates=certs, crls=crls, ocsp_responses=ocsps), revision
+    return EvidenceSet.of(certificates=certs, crls=crls, ocsp_responses=ocsps), revision, dss
 
 
-def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
+_UNREAD = object()
+
+
+def _poe_index(reader: Any, current_dss: Any = _UNREAD) -> dict[int, frozenset[bytes]]:
     """pdf revision of each document time-stamp → POE digests it covers (the same SHA-256
     keys as :func:`poe_digest`).
+
+    ``current_dss``: what :func:`_dss` read of the current revision's DSS (None: there is
+    none), used for a document time-stamp's revision instead of reading that revision's DSS
+    again when :func:`ltv.validation._pdf_reuse.same_dss` shows the read would be the same.
 
     pyHanko's prima facie POE index (``pyhanko.sign.validation.ades.
     _build_prima_facie_poe_index_from_pdf_timestamps`` with ``include_content_ts=False`` and no
@@ -360,6 +369,8 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
     from pyhanko.sign.validation.dss import DocumentSecurityStore
     from pyhanko.sign.validation.errors import NoDSSFoundError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    from ltv.validation._pdf_reuse import same_dss
 
     def dss_digests(dss: Any) -> Iterator[bytes]:
         for crl_obj in dss.crls:
@@ -390,8 +401,12 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
         signed_data = sig.signed_data
         is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
         if is_doc_ts:
-            with contextlib.suppress(NoDSSFoundError):
-                collected.update(dss_digests(DocumentSecurityStore.read_dss(history)))
+            if current_dss is not _UNREAD and same_dss(reader, history):
+                if current_dss is not None:
+                    collected.update(dss_digests(current_dss))
+            else:
+                with contextlib.suppress(NoDSSFoundError):
+                    collected.update(dss_digests(DocumentSecurityStore.read_dss(history)))
             collected.update(for_next)
             sig.compute_digest()
             if sig.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION:
