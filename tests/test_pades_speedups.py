@@ -149,6 +149,30 @@ def test_historical_copies_are_pyhankos(signed: dict[str, bytes],
         assert len(fast) > 50
 
 
+def test_xref_history_is_pyhankos(signed: dict[str, bytes]) -> None:
+    """The remembered last-change and introducing revisions of every object number (and of
+    numbers no revision has) are pyHanko's answers, asked once or twice."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    def answer(method: Any, xrefs: Any, ref: Any) -> object:
+        try:
+            return method(xrefs, ref)
+        except KeyError as exc:
+            return "KeyError", str(exc)
+
+    for name in ("b-lta", "two-signatures", "appended-object"):
+        xrefs = PdfFileReader(BytesIO(signed[name]), strict=False).xrefs
+        size = int(xrefs.reader.trailer["/Size"])
+        for method in ("get_last_change", "get_introducing_revision"):
+            original = _speedups.ORIGINALS[f"XRefCache.{method}"]
+            for _ in range(2):
+                for number in range(size + 3):
+                    for generation in (0, 1, 65535):
+                        ref = generic.Reference(number, generation)
+                        assert answer(getattr(type(xrefs), method), xrefs, ref) == answer(
+                            original, xrefs, ref), (name, method, number, generation)
+
+
 _FILE = bytes(range(256)) * 40  # 10 KiB
 _RANGES: list[list[Any]] = [
     [0, 100, 200, 300], [0, 10240], [0, 0], [0, 5000, 6000, 9000], [9000, 5000],

@@ -83,6 +83,7 @@ def install() -> None:
         _install_token_readers(generic)
         _install_deferred_streams(generic)
         _install_byte_range_digest()
+        _install_xref_memo()
         _install_name_memo()
         _installed = True
 
@@ -171,6 +172,48 @@ def _install_byte_range_digest() -> None:
         return total, md.finalize()
 
     pdf_embedded.byte_range_digest = byte_range_digest  # type: ignore[attr-defined]
+
+
+def _install_xref_memo() -> None:
+    """Remember, per cross-reference cache, the revision that last changed and the one that
+    introduced each object (``XRefCache.get_last_change`` / ``get_introducing_revision``).
+
+    Both are pure functions of the object number and generation over cross-reference
+    sections that never change once the reader has read them; pyHanko recomputes them (a
+    loop over every revision raising KeyError) on every historical lookup and dependency scan
+    of the difference analysis. A number with no such revision raises pyHanko's KeyError
+    every time."""
+    from pyhanko.pdf_utils.xref import XRefCache
+
+    for name in ("get_last_change", "get_introducing_revision"):
+        original = ORIGINALS[f"XRefCache.{name}"] = getattr(XRefCache, name)
+        setattr(XRefCache, name, _remembered(original, f"_ltv_memo_{name}"))
+
+
+_MISSING = object()
+
+
+def _remembered(original: Any, attribute: str) -> Any:
+    def lookup(self: Any, ref: Any) -> Any:
+        memo = self.__dict__.get(attribute)
+        if memo is None:
+            memo = self.__dict__[attribute] = {}
+        key = (ref.idnum, ref.generation)
+        known = memo.get(key, _MISSING)
+        if known is _MISSING:
+            try:
+                known = original(self, ref)
+            except KeyError:
+                known = _ABSENT
+            memo[key] = known
+        if known is _ABSENT:
+            raise KeyError(ref)
+        return known
+
+    return lookup
+
+
+_ABSENT = object()
 
 
 def _install_name_memo() -> None:
