@@ -92,6 +92,13 @@ def test_objects_read_as_pyhanko_reads_them(data: bytes, monkeypatch: pytest.Mon
     assert fast == slow
 
 
+def test_content_reading_modes_as_pyhanko() -> None:
+    for mode in generic.ContentOpReading:
+        assert bool(mode) is _speedups.ORIGINALS["ContentOpReading.__bool__"](mode)
+        assert mode.nest() is _speedups.ORIGINALS["ContentOpReading.nest"](mode)
+    assert [bool(mode) for mode in generic.ContentOpReading] == [False, True, True]
+
+
 @pytest.mark.parametrize("data", [b"abc def", b"abc", b"", b" x", b"a" * 100 + b"\n",
                                   b"ab(cd", b"%PDF-1.7\n"])
 def test_tokens_and_positions_as_pyhanko(data: bytes) -> None:

@@ -132,6 +132,23 @@ def _install_token_readers(generic: Any) -> None:
     misc._read_until_class = _read_until_class
     generic._decode_name = _decode_name
 
+    # read_object asks ``if in_content_stream`` of an enum whose __bool__ compares with !=
+    # through the enum machinery, for every object read; enum members are singletons, so
+    # identity is the same test
+    reading = generic.ContentOpReading
+    no, in_object = reading.NO, reading.IN_OBJECT
+    ORIGINALS["ContentOpReading.__bool__"] = reading.__bool__
+    ORIGINALS["ContentOpReading.nest"] = reading.nest
+
+    def __bool__(self: Any) -> bool:
+        return self is not no
+
+    def nest(self: Any) -> Any:
+        return no if self is no else in_object
+
+    reading.__bool__ = __bool__
+    reading.nest = nest
+
 
 def _install_byte_range_digest() -> None:
     """A signature's /ByteRange digest over a file in memory: each range hashed in one call
