@@ -309,7 +309,21 @@ def signed(pki: SamplePki, pki_server: PkiServer, phone_rsa: Phone) -> dict[str,
         "appended-object": lta + b"99 0 obj\n(PAID)\nendobj\n",
         "damaged-tail": lta + b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R\n",
         "later-signature-removed": twice[:len(lta)],
+        "field-listed-twice": _field_listed_twice(lta),
     }
+
+
+def _field_listed_twice(data: bytes) -> bytes:
+    """``data`` with an update listing its first signature field twice in /AcroForm."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(BytesIO(data))
+    fields = writer.root["/AcroForm"]["/Fields"]
+    fields.append(fields.raw_get(0))
+    writer.update_container(fields)
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def test_facts_over_the_census_reader_are_the_facts_alone(signed: dict[str, bytes]) -> None:
@@ -352,7 +366,7 @@ def test_warm_process_gives_each_file_its_own_report(signed: dict[str, bytes],
         "b-lta": "TOTAL-PASSED", "two-signatures": "TOTAL-PASSED",
         "content-changed": "TOTAL-FAILED", "signature-value-changed": "TOTAL-FAILED",
         "appended-object": "INDETERMINATE", "damaged-tail": "INDETERMINATE",
-        "later-signature-removed": "TOTAL-PASSED"}
+        "later-signature-removed": "TOTAL-PASSED", "field-listed-twice": "INDETERMINATE"}
 
 
 def _compressed_dss_update(data: bytes) -> bytes:

@@ -248,7 +248,8 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
 def _counted(counted: list[Any], sig_field: Any, fq_name: Any) -> Any:
     """The census's pyHanko signature object for this field (:func:`census` made it with the
     same reader, field and name, and nothing has used it since), or None: the object this
-    adapter would make, without parsing the CMS structure a second time."""
+    adapter would make, without parsing the CMS structure a second time. Each is taken once
+    (a field listed twice gets two objects, as before)."""
     from pyhanko.pdf_utils.generic import IndirectObject
 
     field: Any = sig_field
@@ -258,6 +259,7 @@ def _counted(counted: list[Any], sig_field: Any, fq_name: Any) -> Any:
         if (sig.sig_field is field and sig.fq_name == fq_name and not sig._integrity_checked
                 and not sig.external_digests and sig.coverage is None
                 and sig.diff_result is None):
+            counted.remove(sig)
             return sig
     return None
 
