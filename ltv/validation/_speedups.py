@@ -1,4 +1,4 @@
-"""Faster, behaviour-identical token readers for pyHanko's PDF parser (installed once).
+"""Faster, behaviour-identical parts of pyHanko's PDF reading (installed once).
 
 pyHanko 0.38 reads a hex string ``<...>`` one byte at a time through ``read_non_whitespace``;
 a signature's ``/Contents`` (tens of kilobytes of hex) then costs ~10 ms per signature, more
@@ -8,7 +8,12 @@ than the whole certificate validation. :func:`install` replaces
 PDF whitespace; anything else (comments, stray bytes, a truncated stream) goes to the original
 function from the same position, so errors and results are exactly pyHanko's. Names and
 other tokens are read the same way (:func:`_install_token_readers`): a chunk searched at once
-instead of a Python call per byte. pyHanko's own functions stay in :data:`ORIGINALS`.
+instead of a Python call per byte. Also installed, each the same results and errors as
+pyHanko's (tests/test_pades_speedups.py compares them): historical revisions copy plain
+objects without a chain of isinstance checks; a /ByteRange over a file in memory is hashed in
+one call per range; each cross-reference cache remembers every object's last-change and
+introducing revision; the content-reading mode is tested by identity; large stream payloads
+read from a file stay there until used. pyHanko's own functions stay in :data:`ORIGINALS`.
 
 :func:`defer_sign_package` (for ``ltv validate``'s start-up) lets ``pyhanko.sign``'s
 submodules load without the package's ``__init__``, which imports every signer and with them

@@ -21,6 +21,10 @@ the decisions stay with the engine. Two traps (TESTING.md) are handled here:
 Document time-stamps after a signature are POE sources (EN 319 102-1 §5.6.2.3, the chain of
 document time-stamps read as an evidence record): each covers what pyHanko's prima facie POE
 index says its revision contains (earlier signatures' values and certificates, DSS content).
+
+Each thing is read once per document (issue #15): the census's signature objects serve the
+field listing, the current DSS serves the POE index of a document time-stamp in the last
+revision when reading that revision would read the same (:mod:`ltv.validation._pdf_reuse`).
 """
 
 from __future__ import annotations
