@@ -51,6 +51,10 @@ _TOKENS = [
     b"<3082zz>", b"<abc>", b"<>", b"< 30 82 >", b"<30%0a>", b"<3082", b"<" + b"0f" * 40000 + b">",
     b"[1 2 0 R /X (s) <ff> true null]", b"[/A#20B/C]", b"true ", b"false", b"null",
     b"12 0 obj", b"-3.5 ", b"<< /Key1 /V1 /Key1 /V2 >>", b"<< /A >>", b"<< 1 2 >>",
+    b"2 0 R", b"2 0 R ", b"0 0 R ", b"2 0R ", b"2  0 \x0bR ", b"2 0 %c\nR ", b"2\x0b0 R ",
+    b"2 0\x00R ", b"2\x000 R ", b"12 65535 R]", b"2 0 ", b"2 0", b"2 x R ", b"02 00 R ",
+    b"[2 0 R 3 0 R]", b"<< /P 4 0 R /Q 5 1 R >>", b"1" * 70 + b" 0 R ", b"2 0\nR ",
+    b"2 0 \x0c\rR ", b"2 0 \n", b"2 0 Rx",
 ]
 
 
@@ -88,6 +92,8 @@ def test_objects_read_as_pyhanko_reads_them(data: bytes, monkeypatch: pytest.Mon
         patch.setattr(generic, "_decode_name", _speedups.ORIGINALS["_decode_name"])
         patch.setattr(generic, "read_hex_string_from_stream",
                       _speedups.ORIGINALS["read_hex_string_from_stream"])
+        patch.setattr(generic.IndirectObject, "read_from_stream",
+                      staticmethod(_speedups.ORIGINALS["IndirectObject.read_from_stream"]))
         slow = _outcome(data)
     assert fast == slow
 

@@ -36,6 +36,10 @@ __all__ = ["defer_sign_package", "install"]
 #: Bytes a name holds unescaped (ISO 32000-2 §7.3.5: printable ASCII, no delimiter, no #).
 _PLAIN_NAME = re.compile(rb"[^\x00-\x20\x7f-\xff#()<>\[\]{}/%]*")
 _TOKEN_CHUNK = 64
+#: An indirect reference as IndirectObject.read_from_stream reads it: numbers between bytes
+#: that bytes.isspace() calls white space, then PDF white space (no comment) before R.
+_REFERENCE = re.compile(rb"[ \t\n\r\x0b\x0c]*([0-9]+)[ \t\n\r\x0b\x0c]+([0-9]+)"
+                        rb"[ \t\n\r\x0b\x0c][ \t\n\r\x0c\x00]*R")
 _WHITESPACE = b"\x00\t\n\x0c\r "
 _CHUNK = 1 << 16
 _lock = threading.Lock()
@@ -136,6 +140,24 @@ def _install_token_readers(generic: Any) -> None:
 
     misc._read_until_class = _read_until_class
     generic._decode_name = _decode_name
+
+    indirect = generic.IndirectObject
+    original_reference = ORIGINALS["IndirectObject.read_from_stream"] = indirect.read_from_stream
+
+    def read_reference(stream: Any, container_ref: Any) -> Any:
+        """``N G R`` as pyHanko's byte loop reads it (ASCII white space around the numbers,
+        PDF white space before R); comments, other bytes, object number 0 or a truncated
+        stream: pyHanko's, from the same position."""
+        start = stream.tell()
+        found = _REFERENCE.match(stream.read(_TOKEN_CHUNK))
+        if found is not None and int(found.group(1)) > 0:
+            stream.seek(start + found.end(), os.SEEK_SET)
+            return indirect(int(found.group(1)), int(found.group(2)),
+                            container_ref.get_pdf_handler())
+        stream.seek(start, os.SEEK_SET)
+        return original_reference(stream, container_ref)
+
+    indirect.read_from_stream = staticmethod(read_reference)
 
     # read_object asks ``if in_content_stream`` of an enum whose __bool__ compares with !=
     # through the enum machinery, for every object read; enum members are singletons, so
