@@ -18,6 +18,7 @@ Pure functions over the file's bytes (no PDF library, no I/O), for the validator
 
 from __future__ import annotations
 
+import functools
 import mmap
 import re
 import zlib
@@ -55,6 +56,8 @@ _ENTRY_RE = re.compile(rb"(\d{10})[ ](\d{5})[ ]([nf])[ ]?(?:\r\n|\r|\n)")
 _HEX_RE = re.compile(rb"<([0-9A-Fa-f]*)>")
 _MAX_DEPTH = 64
 _SIGNED_DATA_OID = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
+_WALK_MEMO = 8  # /Contents walks remembered (each signature's is asked for twice)...
+_WALK_MEMO_BYTES = 256 << 10  # ...for a /Contents up to this size
 
 
 #: A whole file: its bytes, or a read-only mmap of it (``ltv validate`` of a large PDF), read
@@ -142,10 +145,10 @@ def contents_problem(contents: bytes) -> str | None:
     which the validator makes a constraint failure, not a format failure."""
     if not contents or contents[0] != 0x30:
         return "the signature's /Contents is not a DER CMS structure"
-    try:
-        end = _der_walk(contents, 0, len(contents), 0, ber=[])
-    except _Bad as exc:
-        return f"the signature's /Contents {exc}"
+    walked = _walk(contents)
+    if isinstance(walked, str):
+        return f"the signature's /Contents {walked}"
+    end = walked[0]
     rest = contents[end:]
     if rest.strip(b"\x00"):
         extra = len(rest.rstrip(b"\x00"))
@@ -167,15 +170,37 @@ def contents_problem(contents: bytes) -> str | None:
 def contents_encoding_problem(contents: bytes) -> str | None:
     """For a ``contents`` :func:`contents_problem` accepts: the reason it is not DER, or None
     (ISO 32000-1 §12.8.3.3: the /Contents of a PKCS#7 signature is DER-encoded)."""
-    ber: list[str] = []
-    try:
-        _der_walk(contents, 0, len(contents), 0, ber=ber)
-    except _Bad:
+    walked = _walk(contents)
+    if isinstance(walked, str):
         return None  # contents_problem reports it
+    ber = walked[1]
     if not ber:
         return None
     return ("the signature's /Contents is encoded in BER, not DER as ISO 32000-1 §12.8.3.3 "
             f"requires ({ber[0]})")
+
+
+def _walk(contents: bytes) -> tuple[int, tuple[str, ...]] | str:
+    """The BER walk of ``contents`` from its start: (end, BER breaches), or why it fails.
+
+    :func:`contents_problem` (the field listing) and :func:`contents_encoding_problem` (the
+    signature's facts) ask it for each /Contents: a memo of this pure function of the bytes
+    answers the second time (only for /Contents of ordinary size, so that it never holds much
+    memory)."""
+    return _walk_remembered(contents) if len(contents) <= _WALK_MEMO_BYTES else (
+        _walk_now(contents))
+
+
+def _walk_now(contents: bytes) -> tuple[int, tuple[str, ...]] | str:
+    ber: list[str] = []
+    try:
+        end = _der_walk(contents, 0, len(contents), 0, ber=ber)
+    except _Bad as exc:
+        return str(exc)
+    return end, tuple(ber)
+
+
+_walk_remembered = functools.lru_cache(maxsize=_WALK_MEMO)(_walk_now)
 
 
 def _der_walk(data: bytes, pos: int, limit: int, depth: int,

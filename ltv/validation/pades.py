@@ -21,6 +21,10 @@ the decisions stay with the engine. Two traps (TESTING.md) are handled here:
 Document time-stamps after a signature are POE sources (EN 319 102-1 §5.6.2.3, the chain of
 document time-stamps read as an evidence record): each covers what pyHanko's prima facie POE
 index says its revision contains (earlier signatures' values and certificates, DSS content).
+
+Each thing is read once per document (issue #15): the census's signature objects serve the
+field listing, the current DSS serves the POE index of a document time-stamp in the last
+revision when reading that revision would read the same (:mod:`ltv.validation._pdf_reuse`).
 """
 
 from __future__ import annotations
@@ -97,8 +101,8 @@ def extract(data: Buffer, *, detached_content: bytes | None = None,
                                  f"cannot read the PDF: it is damaged after byte {readable}")
         count = len(regular) + len(broken)
         if regular:
-            evidence, dss_revision = _dss(reader)
-            poe_index = _poe_index(reader)
+            evidence, dss_revision, current_dss = _dss(reader)
+            poe_index = _poe_index(reader, current_dss)
         else:
             evidence, dss_revision, poe_index = EvidenceSet(), None, {}
         doc_ts_facts = [(ts.signed_revision, _doc_timestamp(ts, poe_index, data))
@@ -204,6 +208,7 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     stamps: list[Any] = []
     broken: list[tuple[int, SignatureFacts]] = []
     notes: list[str] = []
+    counted = list(reader._embedded_signatures or ())  # the census's, if it ran
     for fq_name, sig_obj, sig_field in enumerate_sig_fields(reader, filled_status=True):
         label = str(fq_name)
         embedded = None
@@ -223,7 +228,8 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
             else:
                 problem = pdf_revisions.contents_problem(bytes(extract_contents(obj)))
             if problem is None:
-                embedded = EmbeddedPdfSignature(reader, sig_field, fq_name)
+                embedded = (_counted(counted, sig_field, fq_name)
+                            or EmbeddedPdfSignature(reader, sig_field, fq_name))
         except (LtvError, RecursionError):
             raise
         except Exception as exc:  # pyHanko raises raw exceptions on hostile signatures
@@ -241,6 +247,25 @@ def _signature_fields(reader: Any) -> tuple[list[Any], list[Any],
     reader._embedded_signatures = sorted([*regular, *stamps],
                                          key=lambda sig: sig.signed_revision)
     return regular, stamps, broken, notes
+
+
+def _counted(counted: list[Any], sig_field: Any, fq_name: Any) -> Any:
+    """The census's pyHanko signature object for this field (:func:`census` made it with the
+    same reader, field and name, and nothing has used it since), or None: the object this
+    adapter would make, without parsing the CMS structure a second time. Each is taken once
+    (a field listed twice gets two objects, as before)."""
+    from pyhanko.pdf_utils.generic import IndirectObject
+
+    field: Any = sig_field
+    if isinstance(field, IndirectObject):  # as EmbeddedPdfSignature resolves it
+        field = field.get_object()  # type: ignore[no-untyped-call]
+    for sig in counted:
+        if (sig.sig_field is field and sig.fq_name == fq_name and not sig._integrity_checked
+                and not sig.external_digests and sig.coverage is None
+                and sig.diff_result is None):
+            counted.remove(sig)
+            return sig
+    return None
 
 
 def _revision_of(reader: Any, sig_field: Any) -> int:
@@ -300,7 +325,9 @@ def _bytes_after(facts: SignatureFacts, sig: Any, data: Buffer, readable: int,
     return replace(facts, pdf_changes_after_signing="disallowed", pdf_changes_detail=detail)
 
 
-def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
+def _dss(reader: Any) -> tuple[EvidenceSet, int | None, Any]:
+    """The DSS of the current revision: its evidence, the revision that last changed it, and
+    pyHanko's DocumentSecurityStore (None when there is no DSS) for :func:`_poe_index`."""
     from pyhanko.pdf_utils.decode_limits import DecodePurpose
     from pyhanko.sign.validation.dss import DocumentSecurityStore
     from pyhanko.sign.validation.errors import NoDSSFoundError
@@ -308,7 +335,7 @@ def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
     try:
         dss = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return EvidenceSet(), None
+        return EvidenceSet(), None, None
     certs = [_crypto(c) for c in dss.load_certs()]
     crls = [c.get_object().read_data(DecodePurpose.CRL) for c in dss.crls]
     ocsps = [o.get_object().read_data(DecodePurpose.OCSP_RESPONSE) for o in dss.ocsps]
@@ -316,12 +343,19 @@ def _dss(reader: Any) -> tuple[EvidenceSet, int | None]:
         revision = int(reader.xrefs.get_last_change(reader.root.raw_get("/DSS").reference))
     except (KeyError, AttributeError):
         revision = None
-    return EvidenceSet.of(certificates=certs, crls=crls, ocsp_responses=ocsps), revision
+    return EvidenceSet.of(certificates=certs, crls=crls, ocsp_responses=ocsps), revision, dss
 
 
-def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
+_UNREAD = object()
+
+
+def _poe_index(reader: Any, current_dss: Any = _UNREAD) -> dict[int, frozenset[bytes]]:
     """pdf revision of each document time-stamp → POE digests it covers (the same SHA-256
     keys as :func:`poe_digest`).
+
+    ``current_dss``: what :func:`_dss` read of the current revision's DSS (None: there is
+    none), used for a document time-stamp's revision instead of reading that revision's DSS
+    again when :func:`ltv.validation._pdf_reuse.same_dss` shows the read would be the same.
 
     pyHanko's prima facie POE index (``pyhanko.sign.validation.ades.
     _build_prima_facie_poe_index_from_pdf_timestamps`` with ``include_content_ts=False`` and no
@@ -341,6 +375,8 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
     from pyhanko.sign.validation.dss import DocumentSecurityStore
     from pyhanko.sign.validation.errors import NoDSSFoundError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    from ltv.validation._pdf_reuse import same_dss
 
     def dss_digests(dss: Any) -> Iterator[bytes]:
         for crl_obj in dss.crls:
@@ -371,8 +407,12 @@ def _poe_index(reader: Any) -> dict[int, frozenset[bytes]]:
         signed_data = sig.signed_data
         is_doc_ts = sig.sig_object_type == "/DocTimeStamp"
         if is_doc_ts:
-            with contextlib.suppress(NoDSSFoundError):
-                collected.update(dss_digests(DocumentSecurityStore.read_dss(history)))
+            if current_dss is not _UNREAD and same_dss(reader, history):
+                if current_dss is not None:
+                    collected.update(dss_digests(current_dss))
+            else:
+                with contextlib.suppress(NoDSSFoundError):
+                    collected.update(dss_digests(DocumentSecurityStore.read_dss(history)))
             collected.update(for_next)
             sig.compute_digest()
             if sig.evaluate_signature_coverage() >= SignatureCoverageLevel.ENTIRE_REVISION:
