@@ -14,9 +14,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ltv.clock import Clock, parse_time
 from ltv.errors import InputError, LtvError, MalformedError
+from ltv.server.cpu_gate import OFFLINE
 from ltv.server.deps import (
     get_clock,
     get_fetchers,
@@ -28,7 +30,13 @@ from ltv.server.deps import (
 from ltv.server.routes_signing import media_type_for
 from ltv.server.tenants import Tenant
 from ltv.signing import SignatureFormat, SignatureLevel, SigningServices, extend
-from ltv.validation import RevocationFetchers, ValidationPolicy, detect_format, validate
+from ltv.validation import (
+    RevocationFetchers,
+    ValidationPolicy,
+    ValidationReport,
+    detect_format,
+    validate,
+)
 
 __all__ = ["router"]
 
@@ -67,7 +75,7 @@ _PARSER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, A
     response_class=Response,
     summary="Validate a signed file (EN 319 102-1)",
 )
-def create_validation(
+async def create_validation(
     file: Annotated[UploadFile, File(description="The signed file (PDF, XML or CMS).")],
     tenant: Annotated[Tenant | None, Depends(get_optional_tenant)],
     policy: Annotated[ValidationPolicy, Depends(get_policy)],
@@ -84,10 +92,27 @@ def create_validation(
 ) -> Response:
     """Validate every signature in `file` at `at`; the report says why, per signature.
     The HTML report is in the language of `Accept-Language` (Japanese or English)."""
-    data = _require(file)
-    when: datetime = parse_time(at) if at else clock.now()
-    report = validate(data, policy=policy, at=when, detached_content=_read(detached, "detached"),
-                      offline=offline, fetchers=None if offline else fetchers)
+
+    def work() -> Response:  # in a worker thread: reading the upload, validating, the report
+        data = _require(file)
+        when: datetime = parse_time(at) if at else clock.now()
+        report = validate(data, policy=policy, at=when,
+                          detached_content=_read(detached, "detached"),
+                          offline=offline, fetchers=None if offline else fetchers)
+        return _answer(report, accept, accept_language, title=file.filename)
+
+    if not offline:  # may wait on the network: never holds the gate
+        return await run_in_threadpool(work)
+    async with OFFLINE.held():  # pure CPU: one at a time per process (ltv.server.cpu_gate)
+        answer = await run_in_threadpool(work)
+        if OFFLINE.crowded:  # others wait here: the client's next request may find an idler
+            answer.headers["Connection"] = "close"  # worker (ltv.server.cpu_gate)
+        return answer
+
+
+def _answer(report: ValidationReport, accept: str | None, accept_language: str | None, *,
+            title: str | None) -> Response:
+    """The report as JSON, or XML or HTML by ``Accept``, with ``X-Ltv-Indication``."""
     headers = {"X-Ltv-Indication": report.indication.token}
     wanted = (accept or "").lower()
     if "text/html" in wanted:
@@ -95,9 +120,9 @@ def create_validation(
         from ltv.validation.report_html import to_html
         from ltv.validation.report_options import ReportOptions
 
-        title = (file.filename or "validation report")[:200]
         lang = negotiate(None, accept_language, environ={})
-        return HTMLResponse(to_html(report, title=title, options=ReportOptions(lang=lang)),
+        return HTMLResponse(to_html(report, title=(title or "validation report")[:200],
+                                    options=ReportOptions(lang=lang)),
                             headers={**headers, "Content-Language": lang})
     if "application/xml" in wanted or "text/xml" in wanted:
         from ltv.validation.report_xml import to_xml
