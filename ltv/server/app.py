@@ -64,6 +64,7 @@ def create_app(
     from ltv.server.hardening import SecurityHeaders, SessionPurger, metrics_access
     from ltv.server.routes_console import api as console_api  # the archive console: data,
     from ltv.server.routes_console import pages as console_pages  # and pages at /console
+    from ltv.server.routes_raw import install_raw_validation
 
     if policy is None:
         policy = ValidationPolicy.default(trust_anchors=load_trust_anchors(list(settings.trust)))
@@ -76,6 +77,7 @@ def create_app(
     install_problem_handlers(app)
     app.include_router(routes_signing.router)
     app.include_router(routes_files.router)
+    install_raw_validation(app)  # POST /v1/validations with the file as the body
     app.include_router(routes_archive.router)
     app.include_router(web.router)
     app.include_router(console_api)

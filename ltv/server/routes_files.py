@@ -9,6 +9,7 @@ or the HTML page with ``Accept: text/html``. Every variant carries the overall i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -38,11 +39,35 @@ from ltv.validation import (
     validate,
 )
 
-__all__ = ["router"]
+__all__ = ["AT_MAX", "RAW_TYPES", "router", "validation_answer"]
 
 router = APIRouter(tags=["validation"])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+#: Media types of a request body that is the signed file itself (:mod:`ltv.server.routes_raw`).
+RAW_TYPES = frozenset({"application/pdf", "application/xml", "text/xml",
+                       "application/pkcs7-mime", "application/pkcs7-signature",
+                       "application/cms", "application/octet-stream"})
+AT_MAX = 64  # characters of ``at``
+
+
+def _raw_openapi() -> dict[str, Any]:
+    """The raw body and its query parameters, for the form route's OpenAPI operation."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {"content": {media: binary for media in sorted(RAW_TYPES)}},
+        "parameters": [
+            {"name": "at", "in": "query", "required": False,
+             "description": "With a raw body: validation time, ISO 8601 with zone "
+                            "(default: now).",
+             "schema": {"type": "string", "maxLength": AT_MAX}},
+            {"name": "offline", "in": "query", "required": False,
+             "description": "With a raw body: fetch nothing.",
+             "schema": {"type": "boolean", "default": False}},
+        ],
+    }
+
+
 
 
 def _read(upload: UploadFile | None, what: str) -> bytes | None:
@@ -74,6 +99,7 @@ _PARSER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, A
                401: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
     response_class=Response,
     summary="Validate a signed file (EN 319 102-1)",
+    openapi_extra=_raw_openapi(),
 )
 async def create_validation(
     file: Annotated[UploadFile, File(description="The signed file (PDF, XML or CMS).")],
@@ -84,26 +110,42 @@ async def create_validation(
     detached: Annotated[UploadFile | None, File(
         description="The signed data of a detached signature.")] = None,
     at: Annotated[str | None, Form(
-        description="Validation time, ISO 8601 with zone (default: now).", max_length=64)]
+        description="Validation time, ISO 8601 with zone (default: now).", max_length=AT_MAX)]
         = None,
     offline: Annotated[bool, Form(description="Fetch nothing.")] = False,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Validate every signature in `file` at `at`; the report says why, per signature.
-    The HTML report is in the language of `Accept-Language` (Japanese or English)."""
+    The HTML report is in the language of `Accept-Language` (Japanese or English).
+
+    The signed file may also be the whole request body (`Content-Type: application/pdf`,
+    `application/xml`, `application/pkcs7-mime`, ...), with `at` and `offline` in the query
+    string: no multipart encoding on either side (an attached signature only)."""
+
+    return await validation_answer(
+        lambda: _require(file), lambda: _read(detached, "detached"), policy=policy,
+        fetchers=fetchers, clock=clock, at=at, offline=offline, accept=accept,
+        accept_language=accept_language, title=file.filename)
+
+
+async def validation_answer(signed: Callable[[], bytes], detached: Callable[[], bytes | None],
+                            *, policy: ValidationPolicy, fetchers: RevocationFetchers | None,
+                            clock: Clock, at: str | None, offline: bool, accept: str | None,
+                            accept_language: str | None, title: str | None) -> Response:
+    """Validate (in a worker thread) ``signed()`` (with ``detached()``) and answer the report;
+    offline validations one at a time per process (:mod:`ltv.server.cpu_gate`)."""
 
     def work() -> Response:  # in a worker thread: reading the upload, validating, the report
-        data = _require(file)
+        data = signed()
         when: datetime = parse_time(at) if at else clock.now()
-        report = validate(data, policy=policy, at=when,
-                          detached_content=_read(detached, "detached"),
+        report = validate(data, policy=policy, at=when, detached_content=detached(),
                           offline=offline, fetchers=None if offline else fetchers)
-        return _answer(report, accept, accept_language, title=file.filename)
+        return _answer(report, accept, accept_language, title=title)
 
     if not offline:  # may wait on the network: never holds the gate
         return await run_in_threadpool(work)
-    async with OFFLINE.held():  # pure CPU: one at a time per process (ltv.server.cpu_gate)
+    async with OFFLINE.held():  # pure CPU: one at a time per process
         answer = await run_in_threadpool(work)
         if OFFLINE.crowded:  # others wait here: the client's next request may find an idler
             answer.headers["Connection"] = "close"  # worker (ltv.server.cpu_gate)
