@@ -242,3 +242,13 @@ def test_pool_keeps_the_order_and_replaces_dead_workers() -> None:
     assert done.stdout.strip() == str([
         0, 1, 4, "the worker process was killed by SIGKILL", 16,
         "the worker process ended with exit code 7", 36, 49, 64])
+
+
+def test_unwritable_report_names_its_path_not_a_temporary_file(pki: SamplePki, mix: list[Path],
+                                                               tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "report.json"
+    done = _ltv(pki, mix[0], "--json", target)
+    assert done.returncode == 4
+    assert done.stderr == (f"ltv: error: {mix[0]}: cannot write the report: "
+                           f"No such file or directory: {target}\n")
+    assert not target.parent.exists()

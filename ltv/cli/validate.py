@@ -267,7 +267,10 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
     if many:
         target = out / f"{name}{suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, text.encode("utf-8"))
+    try:
+        write_atomic(target, text.encode("utf-8"))
+    except OSError as exc:  # named by the report's path, not its temporary file's
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
 
 
 @click.command("validate",
