@@ -24,7 +24,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -37,7 +37,6 @@ from ltv.cli._common import (
 )
 from ltv.cli._fetch import cli_egress, fetch_options
 from ltv.cli._i18n import date_options, date_settings, show_time
-from ltv.cli._pool import Lost, OrderedPool, can_fork, default_jobs
 from ltv.cli._progress import Progress
 from ltv.clock import SystemClock
 from ltv.errors import ConfigurationError, InputError, LtvError
@@ -58,6 +57,9 @@ from ltv.validation import (
 from ltv.validation.process import validate_file
 from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
+
+if TYPE_CHECKING:
+    from ltv.cli._pool import Lost
 
 # pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
 # its reason are in the report, and stderr keeps to the diagnostics (no traceback ever).
@@ -384,6 +386,12 @@ def _outcomes(work: Callable[[int], _Outcome], files: list[Path], jobs: int | No
     progress bar (a terminal only) redraws without a thread, so forking stays sound and a
     worker lost to a crash can be replaced."""
     count = len(files)
+    if count < 2:  # one file never pays for a pool, nor imports one
+        for index in range(count):
+            yield work(index)
+        return
+    from ltv.cli._pool import Lost, OrderedPool, can_fork, default_jobs
+
     jobs = default_jobs(count) if jobs is None else min(jobs, count)
     with Progress(plain=False, enabled=quiet == 0 and count > 1, transient=True,
                   threadless=True) as progress:
