@@ -1,5 +1,5 @@
 """``POST /v1/validations`` with the signed file as the body (``Content-Type: application/pdf``
-and the like): the same report and errors as the multipart form; and the per-process gate of
+and the like): the same report and errors as the multipart form; and the per-process lane of
 offline validations (one at a time, first come first served, ``Connection: close`` to the
 client of a crowded worker)."""
 
@@ -22,7 +22,7 @@ from archive.memory import MemoryStore
 from ltv.cli._services import build_services
 from ltv.clock import OffsetClock, format_time
 from ltv.server.app import create_app
-from ltv.server.cpu_gate import CpuGate
+from ltv.server.cpu_gate import CpuLane
 from ltv.server.settings import ServerSettings
 from ltv.server.tenants import add_tenant
 from ltv.signing import SignatureFormat, SignatureLevel, sign
@@ -119,47 +119,48 @@ def test_raw_route_in_the_openapi_document(api: Api) -> None:
                                                                                  "offline"}
 
 
-def test_gate_one_at_a_time_first_come_first_served() -> None:
-    gate = CpuGate(1)
+def test_lane_one_at_a_time_first_come_first_served() -> None:
+    lane = CpuLane()
     order: list[str] = []
-    crowded: dict[str, bool] = {}
+    release = {name: threading.Event() for name in "abcd"}
 
-    async def job(name: str, release: asyncio.Event) -> None:
-        async with gate.held():
-            order.append(f"{name}+")
-            await release.wait()
-            crowded[name] = gate.crowded
-            order.append(f"{name}-")
+    def job(name: str) -> str:
+        order.append(f"{name}+")
+        assert release[name].wait(60)
+        order.append(f"{name}-")
+        return name
 
-    async def main() -> None:
-        events = {name: asyncio.Event() for name in "abcd"}
-        tasks = {}
-        for name in "abcd":
-            tasks[name] = asyncio.create_task(job(name, events[name]))
-            await asyncio.sleep(0)  # each reaches the gate in this order
-        tasks["c"].cancel()  # a waiter that leaves (its client went away) never runs
-        for name in "dba":  # released in another order: the gate still goes a, b, d
-            events[name].set()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    async def main() -> list[Any]:
+        tasks = [asyncio.create_task(lane.run(lambda n=name: job(n)))  # type: ignore[misc]
+                 for name in "abcd"]
+        await asyncio.sleep(0)  # each is queued, in this order
+        tasks[2].cancel()  # c's client went away while it waited: it never runs
+        await asyncio.sleep(0)
+        for name in "dba":  # released in another order: the lane still goes a, b, d
+            release[name].set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(main())
+    results = asyncio.run(main())
     assert order == ["a+", "a-", "b+", "b-", "d+", "d-"]
-    assert crowded == {"a": True, "b": True, "d": False}
-    assert not gate.crowded
+    assert results[0] == ("a", 2)  # b and d were still queued when a ended
+    assert results[1] == ("b", 1)
+    assert isinstance(results[2], asyncio.CancelledError)
+    assert results[3] == ("d", 0)
+    assert lane.queued == 0
 
 
 def test_crowded_worker_asks_the_client_to_reconnect(pki: SamplePki, pades: bytes,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    gate = CpuGate(1)
-    monkeypatch.setattr(routes_files, "OFFLINE", gate)
+    lane = CpuLane()
+    monkeypatch.setattr(routes_files, "OFFLINE", lane)
     real = routes_files.validate
     running = threading.Event()
 
     def validate(data: bytes, **kwargs: Any) -> Any:
-        if not running.is_set():  # the first one holds the gate until the second waits
+        if not running.is_set():  # the first one holds the lane until the second waits
             running.set()
             deadline = time.monotonic() + 60
-            while not gate.crowded:
+            while lane.queued < 2:
                 assert time.monotonic() < deadline, "the second request never came"
                 time.sleep(0.005)
         return real(data, **kwargs)

@@ -1,63 +1,72 @@
-"""One pure-CPU job at a time per worker process: the gate in front of offline validations.
+"""One pure-CPU job at a time per worker process: the lane of offline validations.
 
 An offline validation (``offline=true``) fetches nothing: it is CPU under the GIL from its first
 byte to its last. Several of them in threads of one process do not run side by side, they take
 turns every switch interval, evicting each other's working set from the caches, and the event
 loop thread (receiving the next uploads) has to win the GIL against all of them at each
 wake-up. Measured with ``ltv serve --workers 1`` and 8 uploads of a 1 MiB PAdES B-LTA in
-flight: 37 ms of server CPU per request with the validations in parallel threads, 29 ms one at
-a time, the same CPU as one request alone.
+flight: 37 ms of server CPU per request with the validations in parallel threads, 29-31 ms one
+at a time.
 
-So the route waits (on the event loop, FIFO, cancellable: a request that times out or whose
-client leaves while waiting never starts) for :data:`OFFLINE` before handing its validation to
-a worker thread. A validation that may fetch (online) is not gated: it may spend seconds
-waiting on the network, and others must run meanwhile. Requests scale across cores with
-``--workers``, one process per core.
+So offline validations go to :data:`OFFLINE`, one thread per process that takes them first come
+first served from its queue: when one ends the next starts at once in the same thread (no round
+trip through the event loop, which on a busy machine costs a scheduler wake-up or two), and a
+queued one whose request is cancelled (timed out, client gone) is dropped without running. A
+validation that may fetch (online) does not queue here: it may spend seconds waiting on the
+network, and others must run meanwhile. Requests scale across cores with ``--workers``, one
+process per core.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import threading
-import weakref
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-__all__ = ["OFFLINE", "CpuGate"]
+__all__ = ["OFFLINE", "CpuLane"]
+
+T = TypeVar("T")
 
 
-class CpuGate:
-    """At most ``limit`` holders at a time in this process, first come first served.
+class CpuLane:
+    """Runs jobs one after the other in one thread of this process, in submission order."""
 
-    One :class:`asyncio.Semaphore` per event loop (an app may be served by more than one
-    loop, e.g. under a test client); the loops of a process are few and kept weakly."""
-
-    def __init__(self, limit: int = 1) -> None:
-        self.limit = limit
+    def __init__(self, name: str = "ltv-cpu") -> None:
+        self.name = name
         self._lock = threading.Lock()
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary())
-        self._queued = 0  # holders and waiters, all loops
+        self._executor: ThreadPoolExecutor | None = None
+        self._queued = 0  # submitted and not yet answered, all event loops
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:  # the thread starts with the first job, in the worker
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix=self.name)
+            return self._executor
+
+    async def run(self, job: Callable[[], T]) -> tuple[T, int]:
+        """``job()`` in the lane's thread (in a copy of the caller's context, as the thread
+        pool would); its result and how many other jobs were queued or running when it ended."""
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        with self._lock:
+            self._queued += 1
+        try:
+            result = await loop.run_in_executor(self._pool(), context.run, job)
+            with self._lock:
+                others = self._queued - 1
+            return result, others
+        finally:
+            with self._lock:
+                self._queued -= 1
 
     @property
-    def crowded(self) -> bool:
-        """Whether another job holds the gate or waits for it (asked by a holder)."""
-        return self._queued > 1
-
-    @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            gate = self._gates.get(loop)
-            if gate is None:
-                gate = self._gates[loop] = asyncio.Semaphore(self.limit)
-        self._queued += 1
-        try:
-            async with gate:
-                yield
-        finally:
-            self._queued -= 1
+    def queued(self) -> int:
+        """Jobs submitted and not yet answered."""
+        return self._queued
 
 
 #: Offline validations of this process.
-OFFLINE = CpuGate(1)
+OFFLINE = CpuLane("ltv-offline")

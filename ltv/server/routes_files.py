@@ -134,7 +134,8 @@ async def validation_answer(signed: Callable[[], bytes], detached: Callable[[], 
                             clock: Clock, at: str | None, offline: bool, accept: str | None,
                             accept_language: str | None, title: str | None) -> Response:
     """Validate (in a worker thread) ``signed()`` (with ``detached()``) and answer the report;
-    offline validations one at a time per process (:mod:`ltv.server.cpu_gate`)."""
+    offline validations one at a time per process, in its offline lane
+    (:mod:`ltv.server.cpu_gate`)."""
 
     def work() -> Response:  # in a worker thread: reading the upload, validating, the report
         data = signed()
@@ -143,13 +144,12 @@ async def validation_answer(signed: Callable[[], bytes], detached: Callable[[], 
                           offline=offline, fetchers=None if offline else fetchers)
         return _answer(report, accept, accept_language, title=title)
 
-    if not offline:  # may wait on the network: never holds the gate
+    if not offline:  # may wait on the network: the thread pool, never the lane
         return await run_in_threadpool(work)
-    async with OFFLINE.held():  # pure CPU: one at a time per process
-        answer = await run_in_threadpool(work)
-        if OFFLINE.crowded:  # others wait here: the client's next request may find an idler
-            answer.headers["Connection"] = "close"  # worker (ltv.server.cpu_gate)
-        return answer
+    answer, others = await OFFLINE.run(work)  # pure CPU: one at a time per process
+    if others:  # others queue here: the client's next request may find an idler worker
+        answer.headers["Connection"] = "close"  # (ltv.server.cpu_gate)
+    return answer
 
 
 def _answer(report: ValidationReport, accept: str | None, accept_language: str | None, *,
