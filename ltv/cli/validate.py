@@ -321,6 +321,7 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
               help=N_("-q: only the verdict lines and error lines (no progress, notes or "
                       "skipped-file warnings); -qq: nothing at all, only the exit code."))
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, envvar="LTV_JOBS",
+              metavar="N",
               help=N_("Files validated at once, each in a worker process (default: one per CPU "
                       "with two files or more; 1: one after the other). The output is the same "
                       "either way, in the order of the FILEs."))
