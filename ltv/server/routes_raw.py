@@ -76,14 +76,15 @@ def _offline(value: str | None) -> bool:
 
 async def raw_validation(request: Request) -> Any:
     state: AppState = request.app.state.ltv
-    # the same checks, in the same order, as the form route's dependencies
+    # as the form route: the body first (capped by the BodyLimit middleware: 413), so that a
+    # refusal reaches a client still sending instead of a reset connection; then the key
+    body = await request.body()
     await run_in_threadpool(get_optional_tenant, state.store, state.settings, state.clock,
                             request.headers.get("authorization"))
     at = request.query_params.get("at")
     if at is not None and len(at) > AT_MAX:
         raise InputError(f"at is at most {AT_MAX} characters")
     offline = _offline(request.query_params.get("offline"))
-    body = await request.body()  # capped by the BodyLimit middleware (413)
 
     def signed() -> bytes:
         if not body:
