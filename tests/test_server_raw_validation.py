@@ -182,7 +182,7 @@ def test_crowded_worker_asks_the_client_to_reconnect(pki: SamplePki, pades: byte
     assert answers["first"].status_code == answers["second"].status_code == 200
     assert answers["first"].headers.get("connection") == "close"
     assert answers["second"].headers.get("connection") != "close"
-    # online validations may wait on the network: never gated, never told to reconnect
+    # an online validation alone: not queued in the lane, and nothing to balance
     online = _raw((client, headers), pades)
     assert online.status_code == 200
     assert online.headers.get("connection") != "close"

@@ -20,13 +20,14 @@ process per core.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["OFFLINE", "CpuLane"]
+__all__ = ["OFFLINE", "VALIDATIONS", "CpuLane", "Occupancy"]
 
 T = TypeVar("T")
 
@@ -68,5 +69,28 @@ class CpuLane:
         return self._queued
 
 
+class Occupancy:
+    """How many requests of a kind this process is answering (all event loops)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    @contextlib.contextmanager
+    def entered(self) -> Iterator[Callable[[], int]]:
+        """Count one in for the block; yields a function: how many others are in now."""
+        with self._lock:
+            self._count += 1
+        try:
+            yield lambda: self._count - 1
+        finally:
+            with self._lock:
+                self._count -= 1
+
+
 #: Offline validations of this process.
 OFFLINE = CpuLane("ltv-offline")
+#: Validations (offline and online) this process is answering: a client whose answer finds
+#: others here is asked to reconnect (``Connection: close``), so that keep-alive does not pin
+#: its next request to a busy worker while another worker idles.
+VALIDATIONS = Occupancy()

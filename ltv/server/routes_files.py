@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ltv.clock import Clock, parse_time
 from ltv.errors import InputError, LtvError, MalformedError
-from ltv.server.cpu_gate import OFFLINE
+from ltv.server.cpu_gate import OFFLINE, VALIDATIONS
 from ltv.server.deps import (
     get_clock,
     get_fetchers,
@@ -144,12 +144,14 @@ async def validation_answer(signed: Callable[[], bytes], detached: Callable[[], 
                           offline=offline, fetchers=None if offline else fetchers)
         return _answer(report, accept, accept_language, title=title)
 
-    if not offline:  # may wait on the network: the thread pool, never the lane
-        return await run_in_threadpool(work)
-    answer, others = await OFFLINE.run(work)  # pure CPU: one at a time per process
-    if others:  # others queue here: the client's next request may find an idler worker
-        answer.headers["Connection"] = "close"  # (ltv.server.cpu_gate)
-    return answer
+    with VALIDATIONS.entered() as others:
+        if offline:  # pure CPU: one at a time per process
+            answer, _queued = await OFFLINE.run(work)
+        else:  # may wait on the network: the thread pool, never the lane
+            answer = await run_in_threadpool(work)
+        if others():  # this worker is busy: the client's next request may find an idler one
+            answer.headers["Connection"] = "close"  # (ltv.server.cpu_gate)
+        return answer
 
 
 def _answer(report: ValidationReport, accept: str | None, accept_language: str | None, *,
