@@ -152,9 +152,9 @@ def test_error_lines_in_japanese(tmp_path: Path) -> None:
     assert get.returncode == 4
     assert get.stderr == ("ltv: エラー: -o OUT と --package DIR の一方または両方を指定してください"
                           "\n")
-    usage = ltv_cli("validate", "--bogus", env=JA)
+    usage = ltv_cli("validate", "--bogus-flag", env=JA)  # (--bogus: "did you mean --jobs?")
     assert usage.returncode == 2
-    assert usage.stderr.splitlines()[-1] == "エラー: オプション '--bogus' はありません。"
+    assert usage.stderr.splitlines()[-1] == "エラー: オプション '--bogus-flag' はありません。"
     assert usage.stderr.startswith("使い方: ltv validate [OPTIONS] FILES...")
     unknown = ltv_cli("--lang", "fr", "validate", "x")
     assert unknown.returncode == 2

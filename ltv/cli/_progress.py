@@ -26,8 +26,9 @@ class Progress:
     """``progress(stage, done, total)``; a context manager around the work."""
 
     def __init__(self, *, plain: bool = True, enabled: bool = True,
-                 transient: bool = False) -> None:
+                 transient: bool = False, threadless: bool = False) -> None:
         self._transient = transient
+        self._threadless = threadless  # redraw on each call, no refresh thread (forks stay safe)
         self._plain = plain
         self._enabled = enabled
         self._bar: Any = None
@@ -39,7 +40,8 @@ class Progress:
             from rich.console import Console
             from rich.progress import Progress as RichProgress
 
-            self._bar = RichProgress(console=Console(stderr=True), transient=self._transient)
+            self._bar = RichProgress(console=Console(stderr=True), transient=self._transient,
+                                     auto_refresh=not self._threadless)
             self._bar.start()
         return self
 
@@ -56,7 +58,7 @@ class Progress:
             task = self._tasks.get(stage)
             if task is None:
                 task = self._tasks[stage] = self._bar.add_task(stage, total=total)
-            self._bar.update(task, completed=done)
+            self._bar.update(task, completed=done, refresh=self._threadless)
             return
         if not self._plain:
             return

@@ -14,14 +14,17 @@ report's warnings (library messages among them) on stderr, and tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -54,6 +57,9 @@ from ltv.validation import (
 from ltv.validation.process import validate_file
 from ltv.validation.report_options import ReportOptions
 from ltv.validation.safetext import printable
+
+if TYPE_CHECKING:
+    from ltv.cli._pool import Lost
 
 # pyhanko-certvalidator logs each failed CRL-issuer path with its traceback: the verdict and
 # its reason are in the report, and stderr keeps to the diagnostics (no traceback ever).
@@ -255,11 +261,18 @@ def _oid_list(path: Path, key: str, value: object) -> frozenset[str]:
 
 
 def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
+    """Write a report whole or not at all (a temporary file renamed: Ctrl-C or a full disk
+    never leaves half a report)."""
+    from ltv.files import write_atomic
+
     target = out
     if many:
         target = out / f"{name}{suffix}"
         target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        write_atomic(target, text.encode("utf-8"))
+    except OSError as exc:  # named by the report's path, not its temporary file's
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
 
 
 @click.command("validate",
@@ -307,6 +320,11 @@ def _write(out: Path, name: str, suffix: str, text: str, many: bool) -> None:
 @click.option("-q", "--quiet", count=True,
               help=N_("-q: only the verdict lines and error lines (no progress, notes or "
                       "skipped-file warnings); -qq: nothing at all, only the exit code."))
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, envvar="LTV_JOBS",
+              metavar="N",
+              help=N_("Files validated at once, each in a worker process (default: one per CPU "
+                      "with two files or more; 1: one after the other). The output is the same "
+                      "either way, in the order of the FILEs."))
 @date_options
 @fetch_options
 def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None,
@@ -315,7 +333,7 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
              policy_file: Path | None, refuse: tuple[str, ...],
              evidence_records: tuple[Path, ...], signature_id: str | None = None,
              quiet: int = 0, pdf_out: Path | None = None,
-             show_holder_details: bool = False) -> None:
+             show_holder_details: bool = False, jobs: int | None = None) -> None:
     """Validate signed FILEs (EN 319 102-1) and print one verdict line per signature."""
     from ltv.validation._speedups import defer_sign_package
 
@@ -328,25 +346,89 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
     fetchers = None if offline else _fetchers()
     entries, worst = _expand(files, quiet)
     many = len(entries) > 1 or any(f.is_dir() for f in files)
+    run = _Run(policy, when, offline, fetchers, detached_bytes, evidence_records, signature_id)
+    outputs = _Outputs(json_out, xml_out, html_out, pdf_out, _options(show_holder_details))
+
+    def work(index: int) -> _Outcome:
+        file, name, _data = entries[index]
+        return _validate_one(file, name, many=many, verbose=verbose, quiet=quiet,
+                             output_format=output_format, run=run, outputs=outputs)
+
     json_docs: list[dict[str, Any]] = []
-    with Progress(plain=False, enabled=quiet == 0 and len(entries) > 1,
-                  transient=True) as progress:
-        for done, (file, name, data) in enumerate(entries):
-            progress(_("validating"), done, len(entries))
-            outcome = _validate_one(file, name, data, many=many, verbose=verbose,
-                                    quiet=quiet, output_format=output_format,
-                                    run=_Run(policy, when, offline, fetchers, detached_bytes,
-                                             evidence_records, signature_id),
-                                    outputs=_Outputs(json_out, xml_out, html_out, pdf_out,
-                                                     _options(show_holder_details)),
-                                    json_docs=json_docs)
-            worst = max(worst, outcome, key=_RANK.__getitem__)
-        progress(_("validating"), len(entries), len(entries))
+    # closing: an exception here (Ctrl-C, a closed stdout) ends the workers before it goes on
+    with contextlib.closing(_outcomes(work, [f for f, _n, _d in entries], jobs, quiet)) as outs:
+        for outcome in outs:
+            for to_stderr, text in outcome.lines:
+                click.echo(text, err=to_stderr)
+            if outcome.json_doc is not None:
+                json_docs.append(outcome.json_doc)
+            worst = max(worst, outcome.code, key=_RANK.__getitem__)
     if output_format == "json" and quiet < 2:
         payload: Any = json_docs if many else (json_docs[0] if json_docs else None)
         if payload is not None:
             click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
     sys.exit(worst)
+
+
+#: A first file up to this size is validated here before the workers are forked (it warms this
+#: process); a larger one goes to a worker like the rest, so big files run side by side.
+WARM_UP_BYTES = 4 << 20
+
+
+def _outcomes(work: Callable[[int], _Outcome], files: list[Path], jobs: int | None,
+              quiet: int) -> Generator[_Outcome, None, None]:
+    """Each file's outcome in input order: in this process (``--jobs 1``, one file, or no
+    sound fork), else from a pool of forked workers (:mod:`ltv.cli._pool`).
+
+    Children print nothing: their lines are printed here, in input order, so the output is the
+    sequential run's. A small first file is validated here first: that warms this process
+    (the lazily imported parts of the validation stack, about 0.2 s), and the children forked
+    after it inherit all of it with the run's policy instead of each paying it again. The
+    progress bar (a terminal only) redraws without a thread, so forking stays sound and a
+    worker lost to a crash can be replaced."""
+    count = len(files)
+    if count < 2:  # one file never pays for a pool, nor imports one
+        for index in range(count):
+            yield work(index)
+        return
+    from ltv.cli._pool import Lost, OrderedPool, can_fork, default_jobs
+
+    jobs = default_jobs(count) if jobs is None else min(jobs, count)
+    with Progress(plain=False, enabled=quiet == 0 and count > 1, transient=True,
+                  threadless=True) as progress:
+        progress(_("validating"), 0, count)
+        start = 0
+        if jobs > 1 and _small(files[0]):
+            start = 1
+            yield work(0)
+            progress(_("validating"), 1, count)
+        workers = min(jobs, count - start)
+        if workers < 2 or not can_fork():
+            for index in range(start, count):
+                yield work(index)
+                progress(_("validating"), index + 1, count)
+            return
+        with OrderedPool(lambda i: work(start + i), count - start, workers) as pool:
+            for index, result in enumerate(pool, start=start):
+                yield _lost(files[index], result, quiet) if isinstance(result, Lost) \
+                    else result
+                progress(_("validating"), index + 1, count)
+
+
+def _small(file: Path) -> bool:
+    try:
+        return file.stat().st_size <= WARM_UP_BYTES
+    except OSError:  # its error line comes from validating it
+        return True
+
+
+def _lost(file: Path, lost: Lost, quiet: int) -> _Outcome:
+    """The outcome of a file whose worker process died: one error line, exit code 4."""
+    lines: list[tuple[bool, str]] = []
+    if quiet < 2:
+        lines.append((True, _one_line(_error(_("{file}: cannot validate ({problem})").format(
+            file=file, problem=lost.why)))))
+    return _Outcome(EXIT_BAD_INPUT, lines, None)
 
 
 def _options(show_holder_details: bool) -> ReportOptions:
@@ -383,11 +465,62 @@ class _Run:
         self.signature_id = signature_id
 
 
-def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verbose: bool,
-                  quiet: int, output_format: str, run: _Run,
-                  outputs: _Outputs,
-                  json_docs: list[dict[str, Any]]) -> int:
-    """Validate one file, print its lines; its exit code."""
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One file's result: its exit code, its lines in order (``(to_stderr, text)``) and its
+    JSON report (``--format json``); a plain value, so a worker process can send it back."""
+
+    code: int
+    lines: list[tuple[bool, str]]
+    json_doc: dict[str, Any] | None
+
+
+def _validate_one(file: Path, name: str, *, many: bool, verbose: bool, quiet: int,
+                  output_format: str, run: _Run, outputs: _Outputs) -> _Outcome:
+    """Validate one file and write its reports; what to print, and its exit code."""
+    lines: list[tuple[bool, str]] = []
+    with _logged_into(lines):
+        return _validate_into(lines, file, name, many=many, verbose=verbose, quiet=quiet,
+                              output_format=output_format, run=run, outputs=outputs)
+
+
+class _Lines:
+    """A text stream for a logging handler: each record becomes one stderr entry of ``lines``."""
+
+    def __init__(self, lines: list[tuple[bool, str]]) -> None:
+        self.lines = lines
+
+    def write(self, text: str) -> int:
+        if text.endswith("\n"):
+            self.lines.append((True, text[:-1]))
+        elif text:
+            self.lines.append((True, text))  # pragma: no cover - StreamHandler ends each record
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _logged_into(lines: list[tuple[bool, str]]) -> Iterator[None]:
+    """While one file is validated, what the command's stderr log handler would print goes
+    into its ``lines`` instead, in order: printed with the file's other lines, so a worker
+    process's log records come out where the sequential run prints them."""
+    from ltv.cli import _HANDLER_NAME
+
+    handlers = [h for h in logging.getLogger().handlers
+                if isinstance(h, logging.StreamHandler) and h.get_name() == _HANDLER_NAME]
+    streams = [h.setStream(_Lines(lines)) for h in handlers]
+    try:
+        yield
+    finally:
+        for handler, stream in zip(handlers, streams, strict=True):
+            handler.setStream(stream)
+
+
+def _validate_into(lines: list[tuple[bool, str]], file: Path, name: str, *, many: bool,
+                   verbose: bool, quiet: int, output_format: str, run: _Run,
+                   outputs: _Outputs) -> _Outcome:
     say = quiet < 2
     try:
         records, archived = _evidence_records(run.evidence_records)
@@ -400,38 +533,37 @@ def _validate_one(file: Path, name: str, data: bytes | None, *, many: bool, verb
     except (LtvError, OSError) as exc:
         message = (f"{exc.strerror or exc}" if isinstance(exc, OSError) else str(exc))
         if say:
-            _diagnostic(_error(f"{file}: {message}"), verbose)
-        return EXIT_BAD_INPUT
+            _diagnostic(lines, _error(f"{file}: {message}"), verbose)
+        return _Outcome(EXIT_BAD_INPUT, lines, None)
     except Exception as exc:  # a bug or a library's raw error: one line, never a traceback
         if say:
-            _diagnostic(_error(_("{file}: cannot validate ({problem})").format(
+            _diagnostic(lines, _error(_("{file}: cannot validate ({problem})").format(
                 file=file, problem=f"{type(exc).__name__}: {exc}"))
                 + ("" if verbose else _("; -v shows the traceback")), verbose)
-        return EXIT_BAD_INPUT
+        return _Outcome(EXIT_BAD_INPUT, lines, None)
     code = _exit_code(report)
     multi_sig = len(report.signatures) > 1
     if output_format == "text" and say:
-        for sig in report.signatures:
-            click.echo(_line(str(file), sig, multi_sig))
+        lines.extend((False, _line(str(file), sig, multi_sig)) for sig in report.signatures)
     if verbose:
-        _details(str(file), report, multi_sig)
+        _details(lines, str(file), report, multi_sig)
     try:
         _render(report, name, outputs, many)
     except (OSError, LtvError) as exc:
         problem = f"{exc.strerror or exc}: {exc.filename}" if isinstance(exc, OSError) \
             else str(exc)
         if say:
-            _diagnostic(_error(_("{file}: cannot write the report: {problem}").format(
+            _diagnostic(lines, _error(_("{file}: cannot write the report: {problem}").format(
                 file=file, problem=problem)), verbose)
         code = max(code, EXIT_BAD_INPUT, key=_RANK.__getitem__)
+    json_doc = None
     if output_format == "json":
         from ltv.validation.report_json import to_json
 
-        doc = to_json(report, outputs.options)
+        json_doc = to_json(report, outputs.options)
         if many:
-            doc["file"] = str(file)
-        json_docs.append(doc)
-    return code
+            json_doc["file"] = str(file)
+    return _Outcome(code, lines, json_doc)
 
 
 def _error(message: str) -> str:
@@ -494,26 +626,27 @@ def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, 
     return entries, worst
 
 
-def _diagnostic(line: str, verbose: bool) -> None:
-    """One line on stderr; with ``-v`` the traceback of the exception being handled first."""
+def _diagnostic(lines: list[tuple[bool, str]], line: str, verbose: bool) -> None:
+    """One line for stderr; with ``-v`` the traceback of the exception being handled first."""
     if verbose:
-        traceback.print_exc()
-    click.echo(_one_line(line), err=True)
+        lines.append((True, traceback.format_exc().rstrip("\n")))
+    lines.append((True, _one_line(line)))
 
 
-def _details(name: str, report: ValidationReport, many: bool) -> None:
+def _details(lines: list[tuple[bool, str]], name: str, report: ValidationReport,
+             many: bool) -> None:
     """``-v``: what each signature's report says beyond its verdict line, one line each."""
     for note in report.warnings:
-        click.echo(_one_line(_("ltv: note: {name}: {note}").format(name=name, note=note)),
-                   err=True)
+        lines.append((True, _one_line(_("ltv: note: {name}: {note}").format(
+            name=name, note=note))))
     for sig in report.signatures:
         label = f"{name}#{sig.id}" if many else name
         for error in sig.errors:
-            click.echo(_one_line(_("ltv: detail: {label}: error: {error}").format(
-                label=label, error=error)), err=True)
+            lines.append((True, _one_line(_("ltv: detail: {label}: error: {error}").format(
+                label=label, error=error))))
         for warning in sig.warnings:
-            click.echo(_one_line(_("ltv: detail: {label}: warning: {warning}").format(
-                label=label, warning=warning)), err=True)
+            lines.append((True, _one_line(_("ltv: detail: {label}: warning: {warning}").format(
+                label=label, warning=warning))))
 
 
 def _select(report: ValidationReport, signature_id: str) -> ValidationReport:

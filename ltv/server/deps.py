@@ -1,5 +1,9 @@
 """The API's ports as FastAPI dependencies (swap them in tests with ``app.dependency_overrides``
-or by passing other ports to :func:`ltv.server.app.create_app`)."""
+or by passing other ports to :func:`ltv.server.app.create_app`).
+
+The accessors of the app's state are ``async def``: FastAPI runs a plain ``def`` dependency in
+the thread pool, a hop (and a GIL hand-off under load) per dependency per request for reading
+an attribute; the ones that read the store (a file or S3) stay ``def``, off the event loop."""
 
 from __future__ import annotations
 
@@ -39,31 +43,31 @@ def _state(request: Request) -> AppState:
     return state
 
 
-def get_settings(request: Request) -> ServerSettings:
+async def get_settings(request: Request) -> ServerSettings:
     return _state(request).settings
 
 
-def get_store(request: Request) -> ObjectStore:
+async def get_store(request: Request) -> ObjectStore:
     return _state(request).store
 
 
-def get_services(request: Request) -> SigningServices:
+async def get_services(request: Request) -> SigningServices:
     return _state(request).services
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return _state(request).clock
 
 
-def get_policy(request: Request) -> ValidationPolicy:
+async def get_policy(request: Request) -> ValidationPolicy:
     return _state(request).policy
 
 
-def get_fetchers(request: Request) -> RevocationFetchers | None:
+async def get_fetchers(request: Request) -> RevocationFetchers | None:
     return _state(request).fetchers
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     return _state(request).metrics
 
 

@@ -9,14 +9,17 @@ or the HTML page with ``Accept: text/html``. Every variant carries the overall i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ltv.clock import Clock, parse_time
 from ltv.errors import InputError, LtvError, MalformedError
+from ltv.server.cpu_gate import OFFLINE, VALIDATIONS
 from ltv.server.deps import (
     get_clock,
     get_fetchers,
@@ -28,13 +31,43 @@ from ltv.server.deps import (
 from ltv.server.routes_signing import media_type_for
 from ltv.server.tenants import Tenant
 from ltv.signing import SignatureFormat, SignatureLevel, SigningServices, extend
-from ltv.validation import RevocationFetchers, ValidationPolicy, detect_format, validate
+from ltv.validation import (
+    RevocationFetchers,
+    ValidationPolicy,
+    ValidationReport,
+    detect_format,
+    validate,
+)
 
-__all__ = ["router"]
+__all__ = ["AT_MAX", "RAW_TYPES", "router", "validation_answer"]
 
 router = APIRouter(tags=["validation"])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+#: Media types of a request body that is the signed file itself (:mod:`ltv.server.routes_raw`).
+RAW_TYPES = frozenset({"application/pdf", "application/xml", "text/xml",
+                       "application/pkcs7-mime", "application/pkcs7-signature",
+                       "application/cms", "application/octet-stream"})
+AT_MAX = 64  # characters of ``at``
+
+
+def _raw_openapi() -> dict[str, Any]:
+    """The raw body and its query parameters, for the form route's OpenAPI operation."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {"content": {media: binary for media in sorted(RAW_TYPES)}},
+        "parameters": [
+            {"name": "at", "in": "query", "required": False,
+             "description": "With a raw body: validation time, ISO 8601 with zone "
+                            "(default: now).",
+             "schema": {"type": "string", "maxLength": AT_MAX}},
+            {"name": "offline", "in": "query", "required": False,
+             "description": "With a raw body: fetch nothing.",
+             "schema": {"type": "boolean", "default": False}},
+        ],
+    }
+
+
 
 
 def _read(upload: UploadFile | None, what: str) -> bytes | None:
@@ -66,8 +99,9 @@ _PARSER_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, A
                401: _PROBLEM, 413: _PROBLEM, 422: _PROBLEM},
     response_class=Response,
     summary="Validate a signed file (EN 319 102-1)",
+    openapi_extra=_raw_openapi(),
 )
-def create_validation(
+async def create_validation(
     file: Annotated[UploadFile, File(description="The signed file (PDF, XML or CMS).")],
     tenant: Annotated[Tenant | None, Depends(get_optional_tenant)],
     policy: Annotated[ValidationPolicy, Depends(get_policy)],
@@ -76,18 +110,53 @@ def create_validation(
     detached: Annotated[UploadFile | None, File(
         description="The signed data of a detached signature.")] = None,
     at: Annotated[str | None, Form(
-        description="Validation time, ISO 8601 with zone (default: now).", max_length=64)]
+        description="Validation time, ISO 8601 with zone (default: now).", max_length=AT_MAX)]
         = None,
     offline: Annotated[bool, Form(description="Fetch nothing.")] = False,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Validate every signature in `file` at `at`; the report says why, per signature.
-    The HTML report is in the language of `Accept-Language` (Japanese or English)."""
-    data = _require(file)
-    when: datetime = parse_time(at) if at else clock.now()
-    report = validate(data, policy=policy, at=when, detached_content=_read(detached, "detached"),
-                      offline=offline, fetchers=None if offline else fetchers)
+    The HTML report is in the language of `Accept-Language` (Japanese or English).
+
+    The signed file may also be the whole request body (`Content-Type: application/pdf`,
+    `application/xml`, `application/pkcs7-mime`, ...), with `at` and `offline` in the query
+    string: no multipart encoding on either side (an attached signature only)."""
+
+    return await validation_answer(
+        lambda: _require(file), lambda: _read(detached, "detached"), policy=policy,
+        fetchers=fetchers, clock=clock, at=at, offline=offline, accept=accept,
+        accept_language=accept_language, title=file.filename)
+
+
+async def validation_answer(signed: Callable[[], bytes], detached: Callable[[], bytes | None],
+                            *, policy: ValidationPolicy, fetchers: RevocationFetchers | None,
+                            clock: Clock, at: str | None, offline: bool, accept: str | None,
+                            accept_language: str | None, title: str | None) -> Response:
+    """Validate (in a worker thread) ``signed()`` (with ``detached()``) and answer the report;
+    offline validations one at a time per process, in its offline lane
+    (:mod:`ltv.server.cpu_gate`)."""
+
+    def work() -> Response:  # in a worker thread: reading the upload, validating, the report
+        data = signed()
+        when: datetime = parse_time(at) if at else clock.now()
+        report = validate(data, policy=policy, at=when, detached_content=detached(),
+                          offline=offline, fetchers=None if offline else fetchers)
+        return _answer(report, accept, accept_language, title=title)
+
+    with VALIDATIONS.entered() as others:
+        if offline:  # pure CPU: one at a time per process
+            answer, _queued = await OFFLINE.run(work)
+        else:  # may wait on the network: the thread pool, never the lane
+            answer = await run_in_threadpool(work)
+        if others():  # this worker is busy: the client's next request may find an idler one
+            answer.headers["Connection"] = "close"  # (ltv.server.cpu_gate)
+        return answer
+
+
+def _answer(report: ValidationReport, accept: str | None, accept_language: str | None, *,
+            title: str | None) -> Response:
+    """The report as JSON, or XML or HTML by ``Accept``, with ``X-Ltv-Indication``."""
     headers = {"X-Ltv-Indication": report.indication.token}
     wanted = (accept or "").lower()
     if "text/html" in wanted:
@@ -95,9 +164,9 @@ def create_validation(
         from ltv.validation.report_html import to_html
         from ltv.validation.report_options import ReportOptions
 
-        title = (file.filename or "validation report")[:200]
         lang = negotiate(None, accept_language, environ={})
-        return HTMLResponse(to_html(report, title=title, options=ReportOptions(lang=lang)),
+        return HTMLResponse(to_html(report, title=(title or "validation report")[:200],
+                                    options=ReportOptions(lang=lang)),
                             headers={**headers, "Content-Language": lang})
     if "application/xml" in wanted or "text/xml" in wanted:
         from ltv.validation.report_xml import to_xml
