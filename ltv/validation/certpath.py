@@ -28,7 +28,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko_certvalidator.authority import CertTrustAnchor, TrustAnchor
 from pyhanko_certvalidator.context import (
@@ -72,9 +71,16 @@ from pyhanko_certvalidator.registry import (
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
 from pyhanko_certvalidator.validate import async_validate_path
 
+from ltv._certder import certificate_der
 from ltv._lru import ByteBudgetLru
 from ltv.evidence import EvidenceSet
 from ltv.validation._certvalidator_errors import UNEXPECTED, describe
+from ltv.validation._certvalidator_memo import (
+    MemoSignatureValidator,
+    der_of,
+    install_ocsp_provenance_memo,
+    remember_der,
+)
 from ltv.validation.crypto_constraints import key_constraint, key_facts, public_key_info_facts
 from ltv.validation.facts import poe_digest
 from ltv.validation.model import SubIndication
@@ -106,7 +112,8 @@ _V = TypeVar("_V")
 
 
 def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
+    """The certificate's DER (memoized per object: :mod:`ltv._certder`)."""
+    return certificate_der(cert)
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -114,7 +121,13 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 
 def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
+    """The :mod:`cryptography` twin of a parsed certificate (one per shared certificate, so
+    :func:`der` finds its DER memoized)."""
+    known: x509.Certificate | None = cert.__dict__.get("_ltv_crypto")
+    if known is None:
+        known = x509.load_der_x509_certificate(der_of(cert))
+        cert.__dict__["_ltv_crypto"] = known
+    return known
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +193,13 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
     def __init__(self, policy: ValidationPolicy) -> None:
         self._policy = policy
 
+    def fingerprint(self) -> tuple[object, ...]:
+        """Every policy value this class's decisions read (the memo key of checks that depend
+        on the algorithm policy, :mod:`ltv.validation._certvalidator_memo`)."""
+        p = self._policy
+        return (tuple(sorted(p.digest_sunset.items())), p.min_rsa_bits, p.rsa_sunset,
+                p.min_ec_bits, tuple(sorted(p.key_sunset.items())))
+
     def digest_algorithm_allowed(self, algo: algos.DigestAlgorithm,
                                  moment: datetime | None) -> AlgorithmUsageConstraint:
         name = str(algo["algorithm"].native)
@@ -214,6 +234,17 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
                     moment: datetime | None) -> AlgorithmUsageConstraint:
         """Short keys and key sunsets (RSA-2048/P-256, NIST IR 8547; ML-DSA has none)."""
         return key_constraint(self._policy, algorithm, bits, moment)
+
+
+def _algorithm_fingerprint(policy: object) -> tuple[object, ...] | None:
+    """Our own algorithm policy's complete content; None for any other (even a subclass)."""
+    if type(policy) is SunsetAlgorithmPolicy:
+        return policy.fingerprint()
+    return None
+
+
+install_ocsp_provenance_memo(_algorithm_fingerprint)
+_SIGNATURES = MemoSignatureValidator()
 
 
 def key_description(public_key: object) -> tuple[str, int]:
@@ -387,8 +418,45 @@ class _ParseCache:
 PARSED = _ParseCache()
 
 
+class _SharedName(asn1_x509.Name):  # type: ignore[misc]
+    """The subject or issuer name of a certificate in :data:`PARSED`, whose ``hashable``
+    (the RFC 5280 §7.1 comparison form pyhanko-certvalidator keys its registries, trust
+    managers and issuer searches on, about 10 µs each time) is computed once.
+
+    Only names of shared parsed certificates get this class (:func:`_share`, before the
+    certificate is published in the cache), and those are never mutated; a copy of one (asn1crypto
+    copies through ``_new_instance``) starts without the remembered value and computes its own.
+    """
+
+    @property
+    def hashable(self) -> str:
+        known: str | None = self.__dict__.get("_ltv_hashable")
+        if known is None:
+            known = str(self.chosen.hashable)
+            self.__dict__["_ltv_hashable"] = known
+        return known
+
+
+def _share(cert: asn1_x509.Certificate, data: bytes | None = None) -> asn1_x509.Certificate:
+    """Prepare a certificate for :data:`PARSED` (it is never mutated once there): its subject
+    and issuer names remember their ``hashable``, the certificate its DER. Done now, while the
+    certificate is still private to this thread (asn1crypto's lazy parsing is not
+    thread-safe)."""
+    remember_der(cert, data if data is not None else bytes(cert.dump()))
+    tbs = cert["tbs_certificate"]
+    for name in (tbs["subject"], tbs["issuer"]):
+        if type(name) is asn1_x509.Name:
+            name.__class__ = _SharedName
+            _ = name.hashable
+    return cert
+
+
+def _parse_cert(data: bytes) -> asn1_x509.Certificate:
+    return _share(asn1_x509.Certificate.load(data), data)
+
+
 def _load_asn1_cert(data: bytes) -> asn1_x509.Certificate:
-    return PARSED.get("cert", data, asn1_x509.Certificate.load)
+    return PARSED.get("cert", data, _parse_cert)
 
 
 def _load_crl(data: bytes) -> CRLContainer:
@@ -404,7 +472,7 @@ def _load_ocsp(data: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.
     def parse(raw: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.Certificate, ...]]:
         parsed = asn1_ocsp.OCSPResponse.load(raw)
         containers = tuple(OCSPContainer.load_multi(parsed))
-        certs = tuple(parsed.basic_ocsp_response["certs"] or ())
+        certs = tuple(_share(c) for c in parsed.basic_ocsp_response["certs"] or ())
         return containers, certs
 
     return PARSED.get("ocsp", data, parse)
@@ -454,6 +522,7 @@ class CertificateChecker:
             ),
             time_tolerance=policy.clock_tolerance,
             algorithm_usage_policy=self._algorithms,
+            signature_validator=_SIGNATURES,
         )
         # Past validation and its time-slide (§5.6.2.1-2) judge freshness at the control time:
         # information issued at t is usable up to t + revocation_freshness (§5.2.5.4 2).
@@ -466,6 +535,7 @@ class CertificateChecker:
             ),
             time_tolerance=policy.clock_tolerance,
             algorithm_usage_policy=self._algorithms,
+            signature_validator=_SIGNATURES,
         )
 
     @property
