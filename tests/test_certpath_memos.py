@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from asn1crypto import algos, keys
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from conftest import PKI_EPOCH
 from cryptography import x509
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ltv import _certder
+from ltv import _certder, revocation
 from ltv.errors import RevocationError
 from ltv.evidence import EvidenceSet
 from ltv.revocation import CertStatus, RevocationReason, parse_ocsp_response
@@ -96,6 +97,9 @@ def check(cert: x509.Certificate, evidence: EvidenceSet, *, at: datetime = AT,
 
 def forget_everything() -> None:
     """Empty every memo and cache of the decisions (a cold process, as far as they go)."""
+    revocation.VERIFIED.clear()
+    revocation._cert_id_memo.clear()
+    revocation._key_id_memo.clear()
     memo.PROVENANCE.clear()
     memo.SIGNATURES.clear()
     _certder.clear()
@@ -269,10 +273,13 @@ def test_a_forged_responder_after_the_good_one_is_not_authorised(
     """A no-check responder certificate with the real one's subject, serial and extensions
     (and even its signature value), its key the attacker's: its "good" proves nothing."""
     _passes(chain)
+    parse_ocsp_response(chain.good_ocsp(), certificate=chain.ee, issuer=chain.ca)
     key = ec.generate_private_key(ec.SECP256R1())
     forged = _forge(chain.ca_responder[0], key, keep_signature=keep_signature)
     assert forged.subject == chain.ca_responder[0].subject
     fake_good = answer(chain.ca, chain.ee, (forged, key), GOOD, ANSWERED)
+    with pytest.raises(RevocationError, match="signed neither"):
+        parse_ocsp_response(fake_good, certificate=chain.ee, issuer=chain.ca)
     outcome = warm_equals_cold(chain.ee, chain.evidence(fake_good, responder=forged),
                                anchors=[chain.root])
     assert not outcome.ok
@@ -280,8 +287,6 @@ def test_a_forged_responder_after_the_good_one_is_not_authorised(
     # forgery under the CA's RSA key, pyhanko-certvalidator's own failure on the mismatch
     assert outcome.subindication in (SubIndication.TRY_LATER,
                                      SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
-    with pytest.raises(RevocationError):
-        parse_ocsp_response(fake_good, certificate=chain.ee, issuer=chain.ca)
     parse_ocsp_response(chain.good_ocsp(), certificate=chain.ee, issuer=chain.ca)
     _passes(chain)
 
@@ -314,3 +319,52 @@ def test_signature_memo_remembers_only_what_verified(chain: Chain) -> None:
         Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(InvalidSignature):
         validator.validate_signature(args[0], tbs, other, args[3])
+
+
+def _altered(der: bytes, *, algorithm: str | None = None, flip: bool = False) -> bytes:
+    """The OCSP response with its signatureAlgorithm replaced, or a bit of its signature
+    value flipped (tbsResponseData kept)."""
+    response = asn1_ocsp.OCSPResponse.load(der)
+    basic = response["response_bytes"]["response"].parsed.copy()
+    if algorithm is not None:
+        basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": algorithm})
+    if flip:
+        value = bytearray(basic["signature"].native)
+        value[-1] ^= 1
+        basic["signature"] = bytes(value)
+    response["response_bytes"]["response"] = basic
+    return bytes(response.dump(force=True))
+
+
+@pytest.mark.parametrize("change", [{"algorithm": "sha384_rsa"}, {"flip": True}])
+def test_an_altered_ocsp_signature_is_checked_afresh(chain: Chain,
+                                                     change: dict[str, object]) -> None:
+    """The same tbsResponseData, the signature algorithm changed from sha256WithRSA to
+    sha384WithRSA or a bit of the signature flipped: refused after the genuine response
+    verified."""
+    good = chain.good_ocsp()
+    parse_ocsp_response(good, certificate=chain.ee, issuer=chain.ca)
+    _passes(chain, good)
+    relabelled = _altered(good, **change)  # type: ignore[arg-type]
+    with pytest.raises(RevocationError, match="does not verify"):
+        parse_ocsp_response(relabelled, certificate=chain.ee, issuer=chain.ca)
+    outcome = warm_equals_cold(chain.ee, chain.evidence(relabelled), anchors=[chain.root])
+    assert outcome.subindication is SubIndication.TRY_LATER
+    parse_ocsp_response(good, certificate=chain.ee, issuer=chain.ca)
+
+
+def test_cert_id_hashes_are_each_issuers_own(pki: SamplePki, chain: Chain) -> None:
+    """A re-keyed CA (same name, another key) after the first: its own issuerKeyHash."""
+    key = generate_key("rsa2048")
+    rekeyed = (x509.CertificateBuilder().subject_name(chain.ca.subject)
+               .issuer_name(chain.root.subject).public_key(key.public_key())
+               .serial_number(chain.ca.serial_number)
+               .not_valid_before(PKI_EPOCH).not_valid_after(AT + timedelta(days=365))
+               .sign(pki.ca_key("root"), hashes.SHA256()))  # type: ignore[arg-type]
+    first = revocation.cert_id_hashes(chain.ca, hashes.SHA256())
+    second = revocation.cert_id_hashes(rekeyed, hashes.SHA256())
+    assert first[0] == second[0]  # the same name
+    assert first[1] != second[1]
+    request = ocsp.OCSPRequestBuilder().add_certificate(
+        chain.ee, rekeyed, hashes.SHA256()).build()
+    assert (request.issuer_name_hash, request.issuer_key_hash) == second

@@ -16,14 +16,13 @@ the check would have returned and a failure is always recomputed (with its own m
   (whose own revocation status and POE matter), issuers that are bare keys, and any other
   algorithm policy (pyHanko's own callers in the same process) go to the original function.
 
-Both memos are bounded (FIFO) and thread-safe.
+Both are :class:`ltv._memo.SuccessMemo`: bounded (FIFO) and thread-safe.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,54 +35,16 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidationContext,
 )
 
+from ltv._memo import SuccessMemo, digest_of
+
 __all__ = [
     "PROVENANCE",
     "SIGNATURES",
     "MemoSignatureValidator",
-    "SuccessMemo",
     "der_of",
     "install_ocsp_provenance_memo",
     "remember_der",
 ]
-
-
-class SuccessMemo:
-    """A bounded set of digests of checks that passed (FIFO eviction, thread-safe)."""
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._keys: dict[bytes, None] = {}
-        self._lock = threading.Lock()
-        self.hits = 0
-
-    def __contains__(self, key: bytes) -> bool:
-        found = key in self._keys
-        if found:
-            self.hits += 1
-        return found
-
-    def add(self, key: bytes) -> None:
-        with self._lock:
-            self._keys[key] = None
-            while len(self._keys) > self.max_entries:
-                del self._keys[next(iter(self._keys))]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._keys.clear()
-            self.hits = 0
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-
-def digest_of(parts: Sequence[bytes]) -> bytes:
-    """SHA-256 over length-prefixed parts (no two different part lists share an encoding)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.digest()
 
 
 SIGNATURES = SuccessMemo(16384)
