@@ -368,3 +368,25 @@ def test_cert_id_hashes_are_each_issuers_own(pki: SamplePki, chain: Chain) -> No
     request = ocsp.OCSPRequestBuilder().add_certificate(
         chain.ee, rekeyed, hashes.SHA256()).build()
     assert (request.issuer_name_hash, request.issuer_key_hash) == second
+
+
+def test_a_sunset_between_two_validation_times_is_seen(pki: SamplePki, chain: Chain) -> None:
+    """One policy, SHA-384 (only the responder's certificate rests on it) setting between two
+    validation times: the responder's authorisation before the sunset is not reused after."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    responder = _responder(pki, chain, key, end=AT + timedelta(days=30),
+                           digest=hashes.SHA384())
+    evidence = chain.evidence(answer(chain.ca, chain.ee, (responder, key), GOOD, ANSWERED),
+                              responder=responder)
+    sunset = AT + timedelta(hours=2)
+    policy = ValidationPolicy.default(trust_anchors=[chain.root])
+    policy.digest_sunset["sha384"] = sunset
+    before, after = sunset - timedelta(hours=1), sunset + timedelta(hours=1)
+    assert check(chain.ee, evidence, at=before, anchors=[chain.root], policy=policy).ok
+    assert check(chain.ee, evidence, at=before - timedelta(minutes=5), anchors=[chain.root],
+                 policy=policy).ok
+    late = warm_equals_cold(chain.ee, evidence, at=after, anchors=[chain.root],
+                            policy=policy)
+    assert late.subindication is SubIndication.TRY_LATER
+    assert check(chain.ee, evidence, at=before, anchors=[chain.root], policy=policy).ok
+    assert check(chain.ee, evidence, at=after, anchors=[chain.root], policy=policy) == late

@@ -11,10 +11,11 @@ the check would have returned and a failure is always recomputed (with its own m
   validation of just ``issuer → responder`` at the validation time, with no revocation check:
   a pure function of the responder's DER, the issuer certificate's DER, the moment, the time
   tolerance and the algorithm policy (:class:`~ltv.validation.certpath.SunsetAlgorithmPolicy`,
-  whose :meth:`fingerprint` lists every policy value it reads). Every validation of a document
-  repeats it for each certificate the responder vouches for. Responders without ocsp-nocheck
-  (whose own revocation status and POE matter), issuers that are bare keys, and any other
-  algorithm policy (pyHanko's own callers in the same process) go to the original function.
+  whose :meth:`describe` lists every policy value it reads). Every validation of a document
+  repeats it for each certificate the responder vouches for, and every API request at a new
+  "now". Responders without ocsp-nocheck (whose own revocation status and POE matter), issuers
+  that are bare keys, and any other algorithm policy (pyHanko's own callers in the same
+  process) go to the original function.
 
 Both are :class:`ltv._memo.SuccessMemo`: bounded (FIFO) and thread-safe.
 """
@@ -89,24 +90,46 @@ def der_of(value: Any) -> bytes:
     return known if known is not None else bytes(value.dump())
 
 
-def provenance_key(responder: asn1_x509.Certificate, issuer: Any, moment: datetime,
-                   tolerance: timedelta, fingerprint: tuple[object, ...]) -> bytes:
-    """The memo key of a no-check responder's authorisation: every input of the check."""
+def provenance_key(responder: asn1_x509.Certificate, issuer: Any, tolerance: timedelta,
+                   policy: tuple[object, ...]) -> bytes:
+    """The memo key of a no-check responder's authorisation: both certificates, the time
+    tolerance and the algorithm policy's description at the moment (see
+    :func:`install_ocsp_provenance_memo`)."""
     return digest_of((
         b"ocsp-nocheck-responder", der_of(responder), der_of(issuer),
-        moment.isoformat().encode(), repr(tolerance).encode(), repr(fingerprint).encode(),
+        repr(tolerance).encode(), repr(policy).encode(),
     ))
+
+
+def valid_at(cert: asn1_x509.Certificate, moment: datetime, tolerance: timedelta) -> bool:
+    """pyhanko-certvalidator's validity check of a path certificate (``_check_validity``),
+    the same comparisons, as a boolean."""
+    validity = cert["tbs_certificate"]["validity"]
+    return not (moment + tolerance < validity["not_before"].native
+                or moment - tolerance > validity["not_after"].native)
 
 
 _install_lock = threading.Lock()
 _installed = False
 
 
-def install_ocsp_provenance_memo(fingerprint_of: Callable[[object], tuple[object, ...] | None]
-                                 ) -> None:
+def install_ocsp_provenance_memo(
+        describe: Callable[[object, datetime], tuple[object, ...] | None]) -> None:
     """Wrap pyhanko-certvalidator's delegated-responder check with :data:`PROVENANCE`
-    (idempotent). ``fingerprint_of(algorithm_policy)`` gives the policy's complete content, or
-    None for a policy whose decisions it cannot describe (then nothing is memoized)."""
+    (idempotent).
+
+    For a responder with id-pkix-ocsp-nocheck and an issuer given by its certificate, the
+    check is a path validation of ``issuer → responder`` with no revocation check, in a fresh
+    context whose only inputs besides the two certificates are the moment, the time
+    tolerance and the algorithm policy. The moment enters in exactly two places: the
+    responder's validity (``moment ± tolerance`` against notBefore/notAfter) and the
+    algorithm policy's answers. ``describe(algorithm_policy, moment)`` returns the policy's
+    complete content together with the class of ``moment`` among the policy's dates (two
+    moments of one class get the same answer for every algorithm and key), or None for a
+    policy it cannot describe (then nothing is memoized). So a success is remembered under
+    (both DERs, tolerance, description), and reused only when the responder is also valid at
+    the moment asked about: every input the check reads is then the same or compares alike.
+    """
     global _installed
     with _install_lock:
         if _installed:
@@ -122,15 +145,15 @@ def install_ocsp_provenance_memo(fingerprint_of: Callable[[object], tuple[object
             ee_path: Any, proc_state: Any,
         ) -> None:
             key: bytes | None = None
+            moment, tolerance = validation_context.moment, validation_context.time_tolerance
             if (responder_cert.ocsp_no_check_value is not None
                     and type(issuer) is AuthorityWithCert
                     and not proc_state.check_path_verif_recursion(responder_cert)):
-                fingerprint = fingerprint_of(validation_context.algorithm_policy)
-                if fingerprint is not None:
-                    key = provenance_key(responder_cert, issuer.certificate,
-                                         validation_context.moment,
-                                         validation_context.time_tolerance, fingerprint)
-            if key is not None and key in PROVENANCE:
+                policy = describe(validation_context.algorithm_policy, moment)
+                if policy is not None:
+                    key = provenance_key(responder_cert, issuer.certificate, tolerance, policy)
+            if key is not None and key in PROVENANCE and valid_at(responder_cert, moment,
+                                                                  tolerance):
                 # what the original does after its successful check
                 validation_context.record_validation(
                     responder_cert, chain_of(responder_cert, issuer, ee_path))

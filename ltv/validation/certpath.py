@@ -17,6 +17,7 @@ day, decades later.
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -193,12 +194,17 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
     def __init__(self, policy: ValidationPolicy) -> None:
         self._policy = policy
 
-    def fingerprint(self) -> tuple[object, ...]:
-        """Every policy value this class's decisions read (the memo key of checks that depend
-        on the algorithm policy, :mod:`ltv.validation._certvalidator_memo`)."""
+    def describe(self, moment: datetime) -> tuple[object, ...]:
+        """Every policy value this class's decisions read, and the class of ``moment`` among
+        the policy's dates: the number of sunset dates at or before it. The decisions read a
+        moment only as ``moment < date`` for those dates, so two moments of one class get the
+        same answer for every algorithm and key (the memo key of checks that depend on the
+        algorithm policy, :mod:`ltv.validation._certvalidator_memo`)."""
         p = self._policy
+        dates = sorted({*p.digest_sunset.values(), p.rsa_sunset, *p.key_sunset.values()})
         return (tuple(sorted(p.digest_sunset.items())), p.min_rsa_bits, p.rsa_sunset,
-                p.min_ec_bits, tuple(sorted(p.key_sunset.items())))
+                p.min_ec_bits, tuple(sorted(p.key_sunset.items())),
+                bisect.bisect_right(dates, moment))
 
     def digest_algorithm_allowed(self, algo: algos.DigestAlgorithm,
                                  moment: datetime | None) -> AlgorithmUsageConstraint:
@@ -236,14 +242,15 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
         return key_constraint(self._policy, algorithm, bits, moment)
 
 
-def _algorithm_fingerprint(policy: object) -> tuple[object, ...] | None:
-    """Our own algorithm policy's complete content; None for any other (even a subclass)."""
+def _describe_algorithms(policy: object, moment: datetime) -> tuple[object, ...] | None:
+    """Our own algorithm policy's complete content at ``moment``; None for any other policy
+    (even a subclass)."""
     if type(policy) is SunsetAlgorithmPolicy:
-        return policy.fingerprint()
+        return policy.describe(moment)
     return None
 
 
-install_ocsp_provenance_memo(_algorithm_fingerprint)
+install_ocsp_provenance_memo(_describe_algorithms)
 _SIGNATURES = MemoSignatureValidator()
 
 
