@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 __all__ = ["MAX_BYTES", "MAX_ENTRIES", "certificate_der", "clear"]
 
-MAX_ENTRIES = 4096
-MAX_BYTES = 16 << 20  # each entry costed at three times its DER (object + bytes)
+MAX_ENTRIES = 2048
+MAX_BYTES = 8 << 20  # each entry costed at three times its DER (object + bytes)
 
 _entries: dict[int, tuple[x509.Certificate, bytes]] = {}
 _lock = threading.Lock()

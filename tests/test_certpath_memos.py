@@ -33,12 +33,14 @@ from ltv.errors import RevocationError
 from ltv.evidence import EvidenceSet
 from ltv.revocation import CertStatus, RevocationReason, parse_ocsp_response
 from ltv.validation import _certvalidator_memo as memo
+from ltv.validation import certpath
 from ltv.validation.certpath import (
     PARSED,
     CertificateChecker,
     CertRole,
     PathOutcome,
     PoeLedger,
+    _asn1,
 )
 from ltv.validation.model import SubIndication
 from ltv.validation.policy import ValidationPolicy
@@ -104,6 +106,7 @@ def forget_everything() -> None:
     memo.SIGNATURES.clear()
     _certder.clear()
     PARSED.clear()
+    certpath._TEMPLATES.clear()
 
 
 def warm_equals_cold(cert: x509.Certificate, evidence: EvidenceSet, **kw: object
@@ -390,3 +393,31 @@ def test_a_sunset_between_two_validation_times_is_seen(pki: SamplePki, chain: Ch
     assert late.subindication is SubIndication.TRY_LATER
     assert check(chain.ee, evidence, at=before, anchors=[chain.root], policy=policy).ok
     assert check(chain.ee, evidence, at=after, anchors=[chain.root], policy=policy) == late
+
+
+def test_a_copied_registry_is_a_fresh_one(chain: Chain) -> None:
+    """The registry each validation gets (copied from one built per extra-certificate set) is
+    in the state pyhanko-certvalidator's own bootstrap leaves, and copies share no lists."""
+    from pyhanko_certvalidator.context import bootstrap_validation_data_handlers
+
+    checker = CertificateChecker(policy=ValidationPolicy.default(trust_anchors=[chain.root]),
+                                 at=AT, evidence=chain.evidence(chain.good_ocsp()))
+    extra = [chain.ee, chain.root]
+    ours = checker._handlers(PoeLedger(AT).manager(), extra).cert_registry
+    again = checker._handlers(PoeLedger(AT).manager(), extra).cert_registry
+    fresh = bootstrap_validation_data_handlers(
+        fetchers=None, crls=checker._pool.crls, ocsps=checker._pool.ocsps,
+        certs=[*checker._pool.certs, *(_asn1(c) for c in extra)],
+        poe_manager=PoeLedger(AT).manager()).cert_registry
+    assert vars(ours).keys() == vars(fresh).keys()
+    for name, value in vars(fresh).items():
+        mine = vars(ours)[name]
+        if isinstance(value, dict):
+            assert list(mine) == list(value), name
+            assert all(mine[k] is value[k] or mine[k] == value[k] for k in value), name
+        else:
+            assert mine == value, name
+    for name in ("_subject_map", "_key_identifier_map", "_key_hash_map"):
+        for entries in vars(ours)[name].values():
+            entries.append(None)
+        assert None not in [c for v in vars(again)[name].values() for c in v], name

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,10 +71,12 @@ from pyhanko_certvalidator.registry import (
     TrustManager,
 )
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
+from pyhanko_certvalidator.revinfo.manager import RevinfoManager
 from pyhanko_certvalidator.validate import async_validate_path
 
 from ltv._certder import certificate_der
 from ltv._lru import ByteBudgetLru
+from ltv._memo import digest_of
 from ltv.evidence import EvidenceSet
 from ltv.validation._certvalidator_errors import UNEXPECTED, describe
 from ltv.validation._certvalidator_memo import (
@@ -508,6 +511,43 @@ def _pool(evidence: EvidenceSet, extra_certs: Iterable[x509.Certificate]) -> _Po
     return pool
 
 
+#: The state of pyhanko-certvalidator 0.33's CertificateRegistry (SimpleCertificateStore):
+#: anything else and registries are built afresh instead of copied.
+_REGISTRY_FIELDS = frozenset({"fetcher", "certs", "_subject_map", "_key_identifier_map",
+                              "_key_hash_map"})
+
+
+#: Registries as ``register_multiple`` leaves them, per list of certificates (in order): the
+#: documents of one signer carry the same certificates. Never used for look-ups, only copied.
+_TEMPLATES: ByteBudgetLru[bytes, CertificateRegistry] = ByteBudgetLru(
+    max_bytes=16 << 20, max_entries=256)
+
+
+def _registry_template(certs: Sequence[asn1_x509.Certificate]) -> CertificateRegistry:
+    """A registry with ``certs`` registered in order, built once per list of DERs."""
+    ders = [der_of(c) for c in certs]
+    key = digest_of(ders)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = CertificateRegistry(cert_fetcher=None)
+        template.register_multiple(certs)
+        _TEMPLATES.put(key, template, cost=1024 + 64 * len(ders))  # the certificates are PARSED's
+    return template
+
+
+def _copy_registry(template: CertificateRegistry) -> CertificateRegistry | None:
+    """A registry in the state ``template`` is in, sharing only the (never mutated) parsed
+    certificates; None when the registry's fields are not the ones known here."""
+    state = vars(template)
+    if state.keys() != _REGISTRY_FIELDS or template.fetcher is not None:
+        return None
+    copy_ = CertificateRegistry(cert_fetcher=None)
+    copy_.certs = dict(template.certs)
+    for name in ("_subject_map", "_key_identifier_map", "_key_hash_map"):
+        setattr(copy_, name, defaultdict(list, {k: list(v) for k, v in state[name].items()}))
+    return copy_
+
+
 class CertificateChecker:
     """Validates certificates over a fixed evidence set, trust anchors and policy, at ``at``."""
 
@@ -553,13 +593,22 @@ class CertificateChecker:
     def algorithms(self) -> SunsetAlgorithmPolicy:
         return self._algorithms
 
-    def _handlers(self, poe: POEManager, extra: Iterable[x509.Certificate]
+    def _handlers(self, poe: POEManager, extra: Sequence[x509.Certificate]
                   ) -> ValidationDataHandlers:
+        """What ``bootstrap_validation_data_handlers(fetchers=None, ...)`` builds over the
+        pool and ``extra``, with the registry copied from one built once per ``extra`` (each
+        validation gets its own: path building and the contexts add to it)."""
         certs = [*self._pool.certs, *(_asn1(c) for c in extra)]
-        return bootstrap_validation_data_handlers(
-            fetchers=None, crls=self._pool.crls, ocsps=self._pool.ocsps, certs=certs,
-            poe_manager=poe,
-        )
+        registry = _copy_registry(_registry_template(certs))
+        if registry is None:
+            return bootstrap_validation_data_handlers(
+                fetchers=None, crls=self._pool.crls, ocsps=self._pool.ocsps, certs=certs,
+                poe_manager=poe,
+            )
+        revinfo = RevinfoManager(certificate_registry=registry, poe_manager=poe,
+                                 crls=self._pool.crls, ocsps=self._pool.ocsps, fetchers=None)
+        return ValidationDataHandlers(revinfo_manager=revinfo, poe_manager=poe,
+                                      cert_registry=registry)
 
     def is_trust_anchor(self, cert: x509.Certificate) -> bool:
         data = der(cert)
