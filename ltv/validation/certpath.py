@@ -249,7 +249,10 @@ def _describe_algorithms(policy: object, moment: datetime) -> tuple[object, ...]
     """Our own algorithm policy's complete content at ``moment``; None for any other policy
     (even a subclass)."""
     if type(policy) is SunsetAlgorithmPolicy:
-        return policy.describe(moment)
+        try:
+            return policy.describe(moment)
+        except TypeError:  # a date that does not compare (naive): no memo, the check decides
+            return None
     return None
 
 
