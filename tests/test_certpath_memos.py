@@ -421,3 +421,19 @@ def test_a_copied_registry_is_a_fresh_one(chain: Chain) -> None:
         for entries in vars(ours)[name].values():
             entries.append(None)
         assert None not in [c for v in vars(again)[name].values() for c in v], name
+
+
+def test_a_certificate_whose_name_does_not_decode_fails_where_it_did(chain: Chain) -> None:
+    """Preparing shared certificates (names' comparison form, DER) must not move a decoding
+    failure: the checker is built as before and the failure comes from the validation."""
+    data = chain.ee.public_bytes(Encoding.DER)
+    name = chain.ee.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value.encode()
+    at = data.index(name)
+    junk = x509.load_der_x509_certificate(data[:at] + b"\xff" + data[at + 1:])
+    evidence = EvidenceSet.of(certificates=[junk, *chain.evidence(chain.good_ocsp()).certificates],
+                              ocsp_responses=[chain.good_ocsp()])
+    checker = CertificateChecker(policy=ValidationPolicy.default(trust_anchors=[chain.root]),
+                                 at=AT, evidence=evidence)
+    with pytest.raises(UnicodeDecodeError):
+        asyncio.run(checker.validate_at(chain.ee, usage_time=AT, ledger=PoeLedger(AT),
+                                        role=CertRole.SIGNER))

@@ -454,13 +454,20 @@ def _share(cert: asn1_x509.Certificate, data: bytes | None = None) -> asn1_x509.
     """Prepare a certificate for :data:`PARSED` (it is never mutated once there): its subject
     and issuer names remember their ``hashable``, the certificate its DER. Done now, while the
     certificate is still private to this thread (asn1crypto's lazy parsing is not
-    thread-safe)."""
-    remember_der(cert, data if data is not None else bytes(cert.dump()))
-    tbs = cert["tbs_certificate"]
-    for name in (tbs["subject"], tbs["issuer"]):
+    thread-safe). A certificate whose names do not decode is left as it is: it fails where and
+    as it failed before (asn1crypto leaves a part that failed to parse unparsed)."""
+    try:
+        raw = data if data is not None else bytes(cert.dump())
+        tbs = cert["tbs_certificate"]
+        names = [tbs["subject"], tbs["issuer"]]
+        forms = [str(name.chosen.hashable) for name in names]
+    except UNEXPECTED:
+        return cert
+    remember_der(cert, raw)
+    for name, form in zip(names, forms, strict=True):
         if type(name) is asn1_x509.Name:
             name.__class__ = _SharedName
-            _ = name.hashable
+            name.__dict__["_ltv_hashable"] = form
     return cert
 
 
