@@ -146,9 +146,9 @@ def install_ocsp_provenance_memo(
         ) -> None:
             key: bytes | None = None
             moment, tolerance = validation_context.moment, validation_context.time_tolerance
-            if (responder_cert.ocsp_no_check_value is not None
-                    and type(issuer) is AuthorityWithCert
-                    and not proc_state.check_path_verif_recursion(responder_cert)):
+            if (not proc_state.check_path_verif_recursion(responder_cert)  # as the original
+                    and responder_cert.ocsp_no_check_value is not None
+                    and type(issuer) is AuthorityWithCert):
                 policy = describe(validation_context.algorithm_policy, moment)
                 if policy is not None:
                     key = provenance_key(responder_cert, issuer.certificate, tolerance, policy)
