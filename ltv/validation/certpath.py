@@ -529,8 +529,10 @@ _REGISTRY_FIELDS = frozenset({"fetcher", "certs", "_subject_map", "_key_identifi
 
 #: Registries as ``register_multiple`` leaves them, per list of certificates (in order): the
 #: documents of one signer carry the same certificates. Never used for look-ups, only copied.
+#: A template keeps its parsed certificates alive (beyond :data:`PARSED`'s own budget when
+#: that has let them go), so it is costed as PARSED costs them.
 _TEMPLATES: ByteBudgetLru[bytes, CertificateRegistry] = ByteBudgetLru(
-    max_bytes=16 << 20, max_entries=256)
+    max_bytes=16 << 20, max_entries=64)
 
 
 def _registry_template(certs: Sequence[asn1_x509.Certificate]) -> CertificateRegistry:
@@ -541,7 +543,7 @@ def _registry_template(certs: Sequence[asn1_x509.Certificate]) -> CertificateReg
     if template is None:
         template = CertificateRegistry(cert_fetcher=None)
         template.register_multiple(certs)
-        _TEMPLATES.put(key, template, cost=1024 + 64 * len(ders))  # the certificates are PARSED's
+        _TEMPLATES.put(key, template, cost=sum(4096 + 24 * len(d) for d in ders))
     return template
 
 
