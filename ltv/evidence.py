@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 
+from ltv._certder import certificate_der
 from ltv.errors import LtvError, RevocationError
 from ltv.revocation import ca_issuer_urls, crl_urls, ocsp_urls
 
@@ -29,7 +29,7 @@ __all__ = ["MAX_CA_ISSUER_FETCHES", "MAX_CHAIN_DEPTH", "EvidenceSet", "collect",
 
 
 def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
+    return certificate_der(cert)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,7 +29,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
+from ltv._certder import certificate_der
 from ltv._lru import ByteBudgetLru as _Lru
+from ltv._memo import SuccessMemo, digest_of
 from ltv.clock import Clock
 from ltv.errors import RevocationError, SignatureValueError
 from ltv.pq import is_mldsa, verify_mldsa
@@ -243,13 +245,57 @@ def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> list[str
 # OCSP
 
 
+#: Checks that passed, under a digest of all their inputs (issue #15): a delegated responder
+#: certificate's signature by its CA, an OCSP response's signature by its responder. Every
+#: validation of a document repeats them for the same responder and, in the report, for the
+#: same responses; a failure is always recomputed.
+VERIFIED = SuccessMemo(16384)
+_CERT_ID_MEMO_ENTRIES = 4096
+_cert_id_memo: dict[tuple[bytes, str], tuple[bytes, bytes]] = {}
+_key_id_memo: dict[bytes, bytes] = {}
+
+
 def cert_id_hashes(
     issuer: x509.Certificate, algorithm: hashes.HashAlgorithm
 ) -> tuple[bytes, bytes]:
-    """``(issuerNameHash, issuerKeyHash)`` of a CertID (RFC 6960 §4.1.1) for ``issuer``."""
+    """``(issuerNameHash, issuerKeyHash)`` of a CertID (RFC 6960 §4.1.1) for ``issuer``
+    (remembered per issuer DER and algorithm: a pure function of both)."""
+    memo_key = (certificate_der(issuer), algorithm.name)
+    known = _cert_id_memo.get(memo_key)
+    if known is not None:
+        return known
     name = hashlib.new(algorithm.name, issuer.subject.public_bytes()).digest()
     key = hashlib.new(algorithm.name, _subject_public_key_bits(issuer)).digest()
+    if len(_cert_id_memo) >= _CERT_ID_MEMO_ENTRIES:
+        _cert_id_memo.clear()
+    _cert_id_memo[memo_key] = (name, key)
     return name, key
+
+
+def _key_id(cert: x509.Certificate) -> bytes:
+    """SHA-1 of the certificate's subjectPublicKey (an OCSP ResponderID byKey), remembered per
+    certificate DER."""
+    data = certificate_der(cert)
+    known = _key_id_memo.get(data)
+    if known is None:
+        known = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+        if len(_key_id_memo) >= _CERT_ID_MEMO_ENTRIES:
+            _key_id_memo.clear()
+        _key_id_memo[data] = known
+    return known
+
+
+def _issued_directly(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``cert`` and the names chain (remembered when so)."""
+    key = digest_of((b"issued-by", certificate_der(cert), certificate_der(issuer)))
+    if key in VERIFIED:
+        return True
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    VERIFIED.add(key)
+    return True
 
 
 def _subject_public_key_bits(cert: x509.Certificate) -> bytes:
@@ -290,7 +336,8 @@ def parse_ocsp_response(
         raise RevocationError(f"the OCSP responder answered {response.response_status.name}")
     try:
         single = _matching_single_response(response, certificate, issuer)
-        responder = _find_responder(response, issuer)
+        included = tuple(response.certificates)  # cryptography builds new objects per access
+        responder = _find_responder(response, issuer, included)
         _verify_ocsp_signature(response, responder)
         revocation_time = single.revocation_time_utc
         reason_flag = single.revocation_reason
@@ -305,7 +352,7 @@ def parse_ocsp_response(
             this_update=single.this_update_utc,
             next_update=single.next_update_utc,
             responder_certificate=responder,
-            certificates=tuple(response.certificates),
+            certificates=included,
             serial_number=single.serial_number,
         )
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -334,21 +381,18 @@ def _matching_single_response(
     )
 
 
-def _find_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate:
-    candidates = [issuer, *response.certificates]
+def _find_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate,
+                    included: tuple[x509.Certificate, ...]) -> x509.Certificate:
+    candidates = [issuer, *included]
     for cand in candidates:
         if response.responder_name is not None:
             if cand.subject != response.responder_name:
                 continue
-        else:
-            key_hash = x509.SubjectKeyIdentifier.from_public_key(cand.public_key()).digest
-            if key_hash != response.responder_key_hash:
-                continue
+        elif _key_id(cand) != response.responder_key_hash:
+            continue
         if cand == issuer:
             return cand
-        try:
-            cand.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature):
+        if not _issued_directly(cand, issuer):
             continue
         try:
             eku = cand.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -368,6 +412,19 @@ def _find_responder(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x5
 
 
 def _verify_ocsp_signature(response: ocsp.OCSPResponse, responder: x509.Certificate) -> None:
+    """Raise :class:`RevocationError` unless the responder's key signed the response (a
+    success is remembered under the responder's DER, the signature algorithm, the signature
+    and the signed bytes)."""
+    memo_key = digest_of((b"ocsp-signature", certificate_der(responder),
+                          response.signature_algorithm_oid.dotted_string.encode(),
+                          response.signature, response.tbs_response_bytes))
+    if memo_key in VERIFIED:
+        return
+    _check_ocsp_signature(response, responder)
+    VERIFIED.add(memo_key)
+
+
+def _check_ocsp_signature(response: ocsp.OCSPResponse, responder: x509.Certificate) -> None:
     key = responder.public_key()
     if is_mldsa(key):  # pure ML-DSA, no hash (RFC 9881 §3; see ltv.pq)
         try:
@@ -521,7 +578,7 @@ _ENTRY_OVERHEAD = 512  # dict slot, key, tuple, dataclass: counted per entry
 
 def _ocsp_cost(response: OcspResponse) -> int:
     return (_ENTRY_OVERHEAD + 2 * len(response.der)
-            + sum(len(c.public_bytes(Encoding.DER)) for c in response.certificates))
+            + sum(len(certificate_der(c)) for c in response.certificates))
 
 
 class CachingOCSPFetcher:
@@ -561,8 +618,8 @@ class CachingOCSPFetcher:
 
     def fetch_ocsp(self, certificate: x509.Certificate, issuer: x509.Certificate) -> OcspResponse:
         key = (
-            hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(),
-            hashlib.sha256(certificate.public_bytes(Encoding.DER)).digest(),
+            hashlib.sha256(certificate_der(issuer)).digest(),
+            hashlib.sha256(certificate_der(certificate)).digest(),
         )
         now = self._clock.now()
         entry = self._entries.get(key)
@@ -602,7 +659,7 @@ class CachingCRLFetcher:
 
     def fetch_crl(self, url: str, *, issuer: x509.Certificate) -> Crl:
         now = self._clock.now()
-        key = (hashlib.sha256(issuer.public_bytes(Encoding.DER)).digest(), url)
+        key = (hashlib.sha256(certificate_der(issuer)).digest(), url)
         entry = self._entries.get(key)
         if entry is not None:
             fetched, expires, cached = entry

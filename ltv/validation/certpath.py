@@ -17,7 +17,9 @@ day, decades later.
 
 from __future__ import annotations
 
+import bisect
 import copy
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,7 +30,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko_certvalidator.authority import CertTrustAnchor, TrustAnchor
 from pyhanko_certvalidator.context import (
@@ -70,11 +71,20 @@ from pyhanko_certvalidator.registry import (
     TrustManager,
 )
 from pyhanko_certvalidator.revinfo.archival import CRLContainer, OCSPContainer
+from pyhanko_certvalidator.revinfo.manager import RevinfoManager
 from pyhanko_certvalidator.validate import async_validate_path
 
+from ltv._certder import certificate_der
 from ltv._lru import ByteBudgetLru
+from ltv._memo import digest_of
 from ltv.evidence import EvidenceSet
 from ltv.validation._certvalidator_errors import UNEXPECTED, describe
+from ltv.validation._certvalidator_memo import (
+    MemoSignatureValidator,
+    der_of,
+    install_ocsp_provenance_memo,
+    remember_der,
+)
 from ltv.validation.crypto_constraints import key_constraint, key_facts, public_key_info_facts
 from ltv.validation.facts import poe_digest
 from ltv.validation.model import SubIndication
@@ -106,7 +116,8 @@ _V = TypeVar("_V")
 
 
 def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
+    """The certificate's DER (memoized per object: :mod:`ltv._certder`)."""
+    return certificate_der(cert)
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -114,7 +125,13 @@ def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 
 def _crypto(cert: asn1_x509.Certificate) -> x509.Certificate:
-    return x509.load_der_x509_certificate(cert.dump())
+    """The :mod:`cryptography` twin of a parsed certificate (one per shared certificate, so
+    :func:`der` finds its DER memoized)."""
+    known: x509.Certificate | None = cert.__dict__.get("_ltv_crypto")
+    if known is None:
+        known = x509.load_der_x509_certificate(der_of(cert))
+        cert.__dict__["_ltv_crypto"] = known
+    return known
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,6 +197,18 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
     def __init__(self, policy: ValidationPolicy) -> None:
         self._policy = policy
 
+    def describe(self, moment: datetime) -> tuple[object, ...]:
+        """Every policy value this class's decisions read, and the class of ``moment`` among
+        the policy's dates: the number of sunset dates at or before it. The decisions read a
+        moment only as ``moment < date`` for those dates, so two moments of one class get the
+        same answer for every algorithm and key (the memo key of checks that depend on the
+        algorithm policy, :mod:`ltv.validation._certvalidator_memo`)."""
+        p = self._policy
+        dates = sorted({*p.digest_sunset.values(), p.rsa_sunset, *p.key_sunset.values()})
+        return (tuple(sorted(p.digest_sunset.items())), p.min_rsa_bits, p.rsa_sunset,
+                p.min_ec_bits, tuple(sorted(p.key_sunset.items())),
+                bisect.bisect_right(dates, moment))
+
     def digest_algorithm_allowed(self, algo: algos.DigestAlgorithm,
                                  moment: datetime | None) -> AlgorithmUsageConstraint:
         name = str(algo["algorithm"].native)
@@ -214,6 +243,21 @@ class SunsetAlgorithmPolicy(AlgorithmUsagePolicy):
                     moment: datetime | None) -> AlgorithmUsageConstraint:
         """Short keys and key sunsets (RSA-2048/P-256, NIST IR 8547; ML-DSA has none)."""
         return key_constraint(self._policy, algorithm, bits, moment)
+
+
+def _describe_algorithms(policy: object, moment: datetime) -> tuple[object, ...] | None:
+    """Our own algorithm policy's complete content at ``moment``; None for any other policy
+    (even a subclass)."""
+    if type(policy) is SunsetAlgorithmPolicy:
+        try:
+            return policy.describe(moment)
+        except TypeError:  # a date that does not compare (naive): no memo, the check decides
+            return None
+    return None
+
+
+install_ocsp_provenance_memo(_describe_algorithms)
+_SIGNATURES = MemoSignatureValidator()
 
 
 def key_description(public_key: object) -> tuple[str, int]:
@@ -387,8 +431,52 @@ class _ParseCache:
 PARSED = _ParseCache()
 
 
+class _SharedName(asn1_x509.Name):  # type: ignore[misc]
+    """The subject or issuer name of a certificate in :data:`PARSED`, whose ``hashable``
+    (the RFC 5280 §7.1 comparison form pyhanko-certvalidator keys its registries, trust
+    managers and issuer searches on, about 10 µs each time) is computed once.
+
+    Only names of shared parsed certificates get this class (:func:`_share`, before the
+    certificate is published in the cache), and those are never mutated; a copy of one (asn1crypto
+    copies through ``_new_instance``) starts without the remembered value and computes its own.
+    """
+
+    @property
+    def hashable(self) -> str:
+        known: str | None = self.__dict__.get("_ltv_hashable")
+        if known is None:
+            known = str(self.chosen.hashable)
+            self.__dict__["_ltv_hashable"] = known
+        return known
+
+
+def _share(cert: asn1_x509.Certificate, data: bytes | None = None) -> asn1_x509.Certificate:
+    """Prepare a certificate for :data:`PARSED` (it is never mutated once there): its subject
+    and issuer names remember their ``hashable``, the certificate its DER. Done now, while the
+    certificate is still private to this thread (asn1crypto's lazy parsing is not
+    thread-safe). A certificate whose names do not decode is left as it is: it fails where and
+    as it failed before (asn1crypto leaves a part that failed to parse unparsed)."""
+    try:
+        raw = data if data is not None else bytes(cert.dump())
+        tbs = cert["tbs_certificate"]
+        names = [tbs["subject"], tbs["issuer"]]
+        forms = [str(name.chosen.hashable) for name in names]
+    except UNEXPECTED:
+        return cert
+    remember_der(cert, raw)
+    for name, form in zip(names, forms, strict=True):
+        if type(name) is asn1_x509.Name:
+            name.__class__ = _SharedName
+            name.__dict__["_ltv_hashable"] = form
+    return cert
+
+
+def _parse_cert(data: bytes) -> asn1_x509.Certificate:
+    return _share(asn1_x509.Certificate.load(data), data)
+
+
 def _load_asn1_cert(data: bytes) -> asn1_x509.Certificate:
-    return PARSED.get("cert", data, asn1_x509.Certificate.load)
+    return PARSED.get("cert", data, _parse_cert)
 
 
 def _load_crl(data: bytes) -> CRLContainer:
@@ -404,7 +492,7 @@ def _load_ocsp(data: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.
     def parse(raw: bytes) -> tuple[tuple[OCSPContainer, ...], tuple[asn1_x509.Certificate, ...]]:
         parsed = asn1_ocsp.OCSPResponse.load(raw)
         containers = tuple(OCSPContainer.load_multi(parsed))
-        certs = tuple(parsed.basic_ocsp_response["certs"] or ())
+        certs = tuple(_share(c) for c in parsed.basic_ocsp_response["certs"] or ())
         return containers, certs
 
     return PARSED.get("ocsp", data, parse)
@@ -433,6 +521,45 @@ def _pool(evidence: EvidenceSet, extra_certs: Iterable[x509.Certificate]) -> _Po
     return pool
 
 
+#: The state of pyhanko-certvalidator 0.33's CertificateRegistry (SimpleCertificateStore):
+#: anything else and registries are built afresh instead of copied.
+_REGISTRY_FIELDS = frozenset({"fetcher", "certs", "_subject_map", "_key_identifier_map",
+                              "_key_hash_map"})
+
+
+#: Registries as ``register_multiple`` leaves them, per list of certificates (in order): the
+#: documents of one signer carry the same certificates. Never used for look-ups, only copied.
+#: A template keeps its parsed certificates alive (beyond :data:`PARSED`'s own budget when
+#: that has let them go), so it is costed as PARSED costs them.
+_TEMPLATES: ByteBudgetLru[bytes, CertificateRegistry] = ByteBudgetLru(
+    max_bytes=16 << 20, max_entries=64)
+
+
+def _registry_template(certs: Sequence[asn1_x509.Certificate]) -> CertificateRegistry:
+    """A registry with ``certs`` registered in order, built once per list of DERs."""
+    ders = [der_of(c) for c in certs]
+    key = digest_of(ders)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        template = CertificateRegistry(cert_fetcher=None)
+        template.register_multiple(certs)
+        _TEMPLATES.put(key, template, cost=sum(4096 + 24 * len(d) for d in ders))
+    return template
+
+
+def _copy_registry(template: CertificateRegistry) -> CertificateRegistry | None:
+    """A registry in the state ``template`` is in, sharing only the (never mutated) parsed
+    certificates; None when the registry's fields are not the ones known here."""
+    state = vars(template)
+    if state.keys() != _REGISTRY_FIELDS or template.fetcher is not None:
+        return None
+    copy_ = CertificateRegistry(cert_fetcher=None)
+    copy_.certs = dict(template.certs)
+    for name in ("_subject_map", "_key_identifier_map", "_key_hash_map"):
+        setattr(copy_, name, defaultdict(list, {k: list(v) for k, v in state[name].items()}))
+    return copy_
+
+
 class CertificateChecker:
     """Validates certificates over a fixed evidence set, trust anchors and policy, at ``at``."""
 
@@ -454,6 +581,7 @@ class CertificateChecker:
             ),
             time_tolerance=policy.clock_tolerance,
             algorithm_usage_policy=self._algorithms,
+            signature_validator=_SIGNATURES,
         )
         # Past validation and its time-slide (§5.6.2.1-2) judge freshness at the control time:
         # information issued at t is usable up to t + revocation_freshness (§5.2.5.4 2).
@@ -466,6 +594,7 @@ class CertificateChecker:
             ),
             time_tolerance=policy.clock_tolerance,
             algorithm_usage_policy=self._algorithms,
+            signature_validator=_SIGNATURES,
         )
 
     @property
@@ -476,13 +605,22 @@ class CertificateChecker:
     def algorithms(self) -> SunsetAlgorithmPolicy:
         return self._algorithms
 
-    def _handlers(self, poe: POEManager, extra: Iterable[x509.Certificate]
+    def _handlers(self, poe: POEManager, extra: Sequence[x509.Certificate]
                   ) -> ValidationDataHandlers:
+        """What ``bootstrap_validation_data_handlers(fetchers=None, ...)`` builds over the
+        pool and ``extra``, with the registry copied from one built once per ``extra`` (each
+        validation gets its own: path building and the contexts add to it)."""
         certs = [*self._pool.certs, *(_asn1(c) for c in extra)]
-        return bootstrap_validation_data_handlers(
-            fetchers=None, crls=self._pool.crls, ocsps=self._pool.ocsps, certs=certs,
-            poe_manager=poe,
-        )
+        registry = _copy_registry(_registry_template(certs))
+        if registry is None:
+            return bootstrap_validation_data_handlers(
+                fetchers=None, crls=self._pool.crls, ocsps=self._pool.ocsps, certs=certs,
+                poe_manager=poe,
+            )
+        revinfo = RevinfoManager(certificate_registry=registry, poe_manager=poe,
+                                 crls=self._pool.crls, ocsps=self._pool.ocsps, fetchers=None)
+        return ValidationDataHandlers(revinfo_manager=revinfo, poe_manager=poe,
+                                      cert_registry=registry)
 
     def is_trust_anchor(self, cert: x509.Certificate) -> bool:
         data = der(cert)
