@@ -205,7 +205,9 @@ def _install_byte_range_digest() -> None:
             return result
         md = hashes.Hash(md_spec)
         total = 0
-        with stream.getbuffer() as view:
+        # getvalue(), not getbuffer(): a BytesIO made over bytes shares them until written,
+        # and getvalue() hands them back as they are; getbuffer() unshares (copies) the file
+        with memoryview(stream.getvalue()) as view:
             for start, length in misc.pair_iter(byte_range):  # type: ignore[no-untyped-call]
                 stream.seek(start)
                 read = max(0, min(length, len(view) - start))
