@@ -23,10 +23,9 @@ from typing import Any
 import pytest
 from conftest import PkiServer
 from pyhanko.pdf_utils import generic, misc
-from test_pades import make_pdf
-from test_validation_cades import SIGNED_AT, _services
+from test_validation_cades import SIGNED_AT
+from test_validation_speed import lease_contract
 
-from ltv.signing import SignatureFormat, SignatureLevel, sign
 from ltv.validation import ValidationPolicy, _speedups, pades, validate
 from ltv.validation.report_json import to_json
 from samples.phone import Phone
@@ -293,12 +292,7 @@ AT = SIGNED_AT + timedelta(minutes=5)
 
 @pytest.fixture(scope="module")
 def signed(pki: SamplePki, pki_server: PkiServer, phone_rsa: Phone) -> dict[str, bytes]:
-    chain = [phone_rsa.certificate, *phone_rsa.chain]
-    services = _services(pki, SIGNED_AT)
-    lta = sign(make_pdf("Lease contract"), phone_rsa, chain, SignatureFormat.PADES,
-               SignatureLevel.B_LTA, services=services)
-    twice = sign(lta, phone_rsa, chain, SignatureFormat.PADES, SignatureLevel.B_LTA,
-                 services=services)
+    lta, twice = lease_contract(pki, phone_rsa)
     from asn1crypto import cms
 
     gap = lta.index(b"/Contents <") + len(b"/Contents <")

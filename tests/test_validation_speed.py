@@ -39,14 +39,22 @@ from samples.pki import SamplePki
 AT = SIGNED_AT + timedelta(minutes=5)
 
 
+def lease_contract(pki: SamplePki, phone: Phone) -> tuple[bytes, bytes]:
+    """A PAdES B-LTA lease contract signed at SIGNED_AT, and the same signed once more."""
+    chain = [phone.certificate, *phone.chain]
+    services = _services(pki, SIGNED_AT)
+    lta = sign(make_pdf("Lease contract"), phone, chain, SignatureFormat.PADES,
+               SignatureLevel.B_LTA, services=services)
+    twice = sign(lta, phone, chain, SignatureFormat.PADES, SignatureLevel.B_LTA,
+                 services=services)
+    return lta, twice
+
+
 @pytest.fixture(scope="module")
 def signed(pki: SamplePki, pki_server: PkiServer, phone_rsa: Phone) -> dict[str, bytes]:
     chain = [phone_rsa.certificate, *phone_rsa.chain]
     services = _services(pki, SIGNED_AT)
-    lta = sign(make_pdf("Lease contract"), phone_rsa, chain, SignatureFormat.PADES,
-               SignatureLevel.B_LTA, services=services)
-    twice = sign(lta, phone_rsa, chain, SignatureFormat.PADES, SignatureLevel.B_LTA,
-                 services=services)
+    lta, twice = lease_contract(pki, phone_rsa)
     return {
         "b-lta": lta,
         "b-t": sign(make_pdf("Invoice"), phone_rsa, chain, SignatureFormat.PADES,
