@@ -91,6 +91,14 @@ _BACKOFF_BASE = 0.1
 _BACKOFF_CAP = 2.0
 _T = TypeVar("_T")
 
+#: Retention extensions of one object in this process take turns (striped by key). SeaweedFS
+#: checks "COMPLIANCE never shortens" and writes the date in two steps, so of two concurrent
+#: extensions the shorter one can land last and shorten the retention (seen in
+#: test_racing_retention_extensions_all_succeed); taking turns, each reads what the one
+#: before it set. Across processes the store's own check is all there is: each extension
+#: reads the date back after writing it and writes it again when a racing one undercut it.
+_RETENTION_STRIPES = tuple(threading.Lock() for _ in range(64))
+
 
 def _transient(exc: BaseException) -> bool:
     """Worth retrying: the server may answer differently in a moment."""
@@ -343,6 +351,11 @@ class S3Store:
     def extend_retention(self, key: str, until: datetime) -> datetime | None:
         if until.tzinfo is None:
             raise ArchiveInputError("retain_until must be an aware UTC datetime")
+        stripe = _RETENTION_STRIPES[hash((self._bucket, self._prefix, key)) % 64]
+        with stripe:
+            return self._extend_retention(key, until)
+
+    def _extend_retention(self, key: str, until: datetime) -> datetime | None:
         current = self.retention(key)
         if self._mode is not WriteOnce.OBJECT_LOCK:
             return None
@@ -354,10 +367,14 @@ class S3Store:
             self._client.set_object_retention(self._bucket, self._prefix + key,
                                               Retention(COMPLIANCE, wanted))
 
+        error: Exception | None = None
         for _ in range(3):
             try:
                 self._retry("extending the retention of", key, attempt)
-                return wanted
+                in_force = self.retention(key)
+                if in_force is not None and in_force >= wanted:
+                    return in_force
+                continue  # a racing, shorter extension landed after ours: write ours again
             except StoreError:
                 raise
             except S3Error as exc:
@@ -369,6 +386,10 @@ class S3Store:
                 error = exc
             except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._error("extending the retention of", key, exc) from exc
+        if error is None:
+            raise StoreError(f"while extending the retention of {key} in {self._url}: the "
+                             f"store kept an earlier date than {wanted.isoformat()} after three "
+                             "writes", store=self._url, key=key)
         raise self._error("extending the retention of", key, error) from error
 
     def get(self, key: str) -> bytes:
