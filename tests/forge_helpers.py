@@ -60,6 +60,26 @@ def issue_signer(pki: SamplePki, *, at: datetime, digital_signature: bool = True
     return key, cert
 
 
+def signing_certificate(key: rsa.RSAPrivateKey, common_name: str, *, serial: int, at: datetime,
+                        days: int = 30,
+                        issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None = None
+                        ) -> x509.Certificate:
+    """An end-entity certificate for ``key`` (CN ``common_name``) with the signing key usages
+    (critical digitalSignature and nonRepudiation), valid ``days`` either side of ``at``;
+    self-signed unless ``issuer`` (name, key) signs it."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    issuer_name, issuer_key = issuer if issuer is not None else (name, key)
+    return (x509.CertificateBuilder().subject_name(name).issuer_name(issuer_name)
+            .public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(at - timedelta(days=days)).not_valid_after(at + timedelta(days=days))
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(issuer_key, hashes.SHA256()))
+
+
 def tsa_key(pki: SamplePki, at: datetime) -> tuple[PrivateKey, x509.Certificate]:
     identity = pki.tsa_identity(at=at)
     key = identity.private_key

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
+from forge_helpers import signing_certificate
 
 from ltv.evidence import EvidenceSet
 from ltv.validation import (
@@ -49,16 +50,7 @@ def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[rsa.RSAPrivateKey,
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .sign(ca_key, hashes.SHA256()))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x19 pdf signer")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name)
-            .public_key(key.public_key()).serial_number(7)
-            .not_valid_before(AT - timedelta(days=30)).not_valid_after(AT + timedelta(days=30))
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(ca_key, hashes.SHA256()))
+    cert = signing_certificate(key, "x19 pdf signer", serial=7, at=AT, issuer=(ca_name, ca_key))
     directory = tmp_path_factory.mktemp("x19-pdf")
     path = directory / "root.pem"
     path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))

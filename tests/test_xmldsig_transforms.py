@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from forge_helpers import signing_certificate
 
 from ltv.errors import HashFailureError, UnsupportedAlgorithmError
 from ltv.formats._xmldsig_plain import verify_plain_xmldsig
@@ -50,16 +51,7 @@ AT = datetime(2026, 6, 1, tzinfo=UTC)
 def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, x509.Certificate]:
     """A self-signed signer (key and certificate as one PEM file for xmlsec1)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x19 transform signer")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(4711)
-            .not_valid_before(AT - timedelta(days=30)).not_valid_after(AT + timedelta(days=30))
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                         key_encipherment=False, data_encipherment=False,
-                                         key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = signing_certificate(key, "x19 transform signer", serial=4711, at=AT)
     directory = tmp_path_factory.mktemp("x19-signer")
     pem = directory / "signer.pem"
     pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
