@@ -350,13 +350,13 @@ def validate(files: tuple[Path, ...], detached: Path | None, at: datetime | None
     outputs = _Outputs(json_out, xml_out, html_out, pdf_out, _options(show_holder_details))
 
     def work(index: int) -> _Outcome:
-        file, name, _data = entries[index]
+        file, name = entries[index]
         return _validate_one(file, name, many=many, verbose=verbose, quiet=quiet,
                              output_format=output_format, run=run, outputs=outputs)
 
     json_docs: list[dict[str, Any]] = []
     # closing: an exception here (Ctrl-C, a closed stdout) ends the workers before it goes on
-    with contextlib.closing(_outcomes(work, [f for f, _n, _d in entries], jobs, quiet)) as outs:
+    with contextlib.closing(_outcomes(work, [f for f, _n in entries], jobs, quiet)) as outs:
         for outcome in outs:
             for to_stderr, text in outcome.lines:
                 click.echo(text, err=to_stderr)
@@ -588,17 +588,17 @@ def _looks_signed(data: bytes) -> bool:
     return data[:1] == b"\x30" and 2 <= data.find(_CMS_SIGNED_DATA, 0, 16) <= 6
 
 
-def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, bytes | None]],
-                                                          int]:
+def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str]], int]:
     """The files to validate: each FILE as given; each DIR walked recursively (sorted), taking
     the files that look signed (:func:`_looks_signed`). A file that does not is skipped with
     one warning line; one that cannot be read gives an error line and exit code 4; a DIR
-    with no signed file is an error (exit 4). Entries: (path, report name, bytes if read)."""
-    entries: list[tuple[Path, str, bytes | None]] = []
+    with no signed file is an error (exit 4). Entries: (path, report name); each file is read
+    when it is validated."""
+    entries: list[tuple[Path, str]] = []
     worst = EXIT_PASSED
     for path in paths:
         if not path.is_dir():
-            entries.append((path, path.name, None))
+            entries.append((path, path.name))
             continue
         taken = 0
         for file in sorted(p for p in path.rglob("*") if p.is_file()):
@@ -616,7 +616,7 @@ def _expand(paths: tuple[Path, ...], quiet: int) -> tuple[list[tuple[Path, str, 
                 continue
             taken += 1
             # validated from the file later: a directory of large PDFs is never held at once
-            entries.append((file, file.relative_to(path).as_posix(), None))
+            entries.append((file, file.relative_to(path).as_posix()))
             del data
         if taken == 0:
             if quiet < 2:

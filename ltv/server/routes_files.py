@@ -68,8 +68,6 @@ def _raw_openapi() -> dict[str, Any]:
     }
 
 
-
-
 def _read(upload: UploadFile | None, what: str) -> bytes | None:
     if upload is None:
         return None
