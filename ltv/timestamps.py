@@ -39,10 +39,10 @@ from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ltv._certder import certificate_der
 from ltv.algorithms import DigestAlgorithm, SignatureMechanism
 from ltv.errors import (
     InputError,
@@ -349,13 +349,9 @@ def _digest_from_oid(oid: str) -> DigestAlgorithm:
         raise TimestampError(f"the token uses an unsupported digest algorithm ({oid})") from exc
 
 
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
 def _same_issuer(name: Any, cert: x509.Certificate) -> bool:
     """Whether the asn1crypto ``name`` is the certificate's issuer (RFC 5280 §7.1 matching)."""
-    issuer = asn1_x509.Certificate.load(_der(cert))["tbs_certificate"]["issuer"]
+    issuer = asn1_x509.Certificate.load(certificate_der(cert))["tbs_certificate"]["issuer"]
     return bool(name.untag().dump() == issuer.dump() or name == issuer)
 
 
@@ -375,8 +371,8 @@ def _ess_signer(
             "the token has no ESS signing-certificate attribute (RFC 3161 §2.4.2, RFC 5816)"
         )
     cert_hash = bytes(ess["cert_hash"].native)
-    matches = [c for c in candidates if hmac.compare_digest(hash_algorithm.digest(_der(c)),
-                                                             cert_hash)]
+    matches = [c for c in candidates
+               if hmac.compare_digest(hash_algorithm.digest(certificate_der(c)), cert_hash)]
     if not matches:
         where = "the token's certificates" if have_certs else (
             "any certificate: the token carries none (request certReq, or pass "
