@@ -30,6 +30,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from ltv._certder import certificate_der
+from ltv._lru import ByteBudgetLru
 from ltv._lru import ByteBudgetLru as _Lru
 from ltv._memo import SuccessMemo, digest_of
 from ltv.clock import Clock
@@ -250,9 +251,10 @@ def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> list[str
 #: validation of a document repeats them for the same responder and, in the report, for the
 #: same responses; a failure is always recomputed.
 VERIFIED = SuccessMemo(16384)
-_CERT_ID_MEMO_ENTRIES = 4096
-_cert_id_memo: dict[tuple[bytes, str], tuple[bytes, bytes]] = {}
-_key_id_memo: dict[bytes, bytes] = {}
+#: Pure functions of a certificate's DER, remembered (the project's bounded LRU).
+_cert_id_memo: ByteBudgetLru[tuple[bytes, str], tuple[bytes, bytes]] = ByteBudgetLru(
+    max_bytes=16 << 20, max_entries=4096)
+_key_id_memo: ByteBudgetLru[bytes, bytes] = ByteBudgetLru(max_bytes=16 << 20, max_entries=4096)
 
 
 def cert_id_hashes(
@@ -266,9 +268,7 @@ def cert_id_hashes(
         return known
     name = hashlib.new(algorithm.name, issuer.subject.public_bytes()).digest()
     key = hashlib.new(algorithm.name, _subject_public_key_bits(issuer)).digest()
-    if len(_cert_id_memo) >= _CERT_ID_MEMO_ENTRIES:
-        _cert_id_memo.clear()
-    _cert_id_memo[memo_key] = (name, key)
+    _cert_id_memo.put(memo_key, (name, key), cost=256 + len(memo_key[0]))
     return name, key
 
 
@@ -279,9 +279,7 @@ def _key_id(cert: x509.Certificate) -> bytes:
     known = _key_id_memo.get(data)
     if known is None:
         known = x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
-        if len(_key_id_memo) >= _CERT_ID_MEMO_ENTRIES:
-            _key_id_memo.clear()
-        _key_id_memo[data] = known
+        _key_id_memo.put(data, known, cost=256 + len(data))
     return known
 
 
