@@ -160,9 +160,20 @@ def test_lt_embeds_validation_data_for_signer_and_timestamp_chains(
 
 
 def _fresh_services(pki: SamplePki, hours: int) -> SigningServices:
-    """New fetchers (no cache) a little later: fresh OCSP answers, as a renewal years on gets."""
-    return build_services(pki=pki.directory,
-                          clock=OffsetClock(SERVER_AT + timedelta(hours=hours)))
+    """New fetchers (no cache) a little later: fresh OCSP answers, as a renewal years on gets.
+
+    The sample responder stamps its answers to the second of its own clock, and signing and
+    renewal here can fall within one second of it: the renewal's requests carry a nonce, so
+    its answers are new whatever the wall clock did (not a byte-identical repeat of one
+    already embedded)."""
+    from dataclasses import replace
+
+    from ltv.online.egress import default_egress
+    from ltv.online.revocation import HttpOCSPFetcher
+
+    services = build_services(pki=pki.directory,
+                              clock=OffsetClock(SERVER_AT + timedelta(hours=hours)))
+    return replace(services, ocsp_fetcher=HttpOCSPFetcher(nonce=True, egress=default_egress()))
 
 
 def test_lta_renewal_adds_validation_data_then_a_new_archive_timestamp(
